@@ -1,0 +1,237 @@
+"""What happens when someone presses a button, submits a form or types a command.
+
+Platform-neutral: the Slack and console adapters call these with the chat
+user ID, the action and its value, and show the ``Reply``. Each call is one
+unit of work; a WorkflowError becomes a plain message and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from bot import views
+from bot.cards import Card, Form, FormValues
+from commands import case as case_command
+from store.uow import UnitOfWork
+from workflows import closure, requests
+from workflows.errors import FieldErrors, NotAllowed, WorkflowError
+from workflows.requests import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    """What the adapter shows the person who acted (nobody else)."""
+
+    text: str | None = None
+    form: Form | None = None
+    card: Card | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # form field errors: the modal stays open
+
+
+class Interactions:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], ctx: Context, on_commit: Callable[[], None] = lambda: None) -> None:
+        self.new_uow = uow_factory
+        self.ctx = ctx
+        self.on_commit = on_commit
+
+    def actor(self, chat_user_id: str) -> str:
+        person = self.ctx.org.person_by_chat_id(chat_user_id)
+        if person is None:
+            raise NotAllowed("You are not in worktray's organisation config; ask your administrator to add you.")
+        return person.key
+
+    def _run(self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str) -> Reply:
+        try:
+            actor = self.actor(chat_user_id)
+            with self.new_uow() as uow:
+                reply = work(uow, actor)
+        except FieldErrors as e:
+            return Reply(text=str(e), errors=e.errors)
+        except WorkflowError as e:
+            return Reply(text=str(e))
+        self.on_commit()
+        return reply
+
+    # -- buttons ---------------------------------------------------------------
+
+    def press(self, chat_user_id: str, action: str, value: str, source: str | None = None) -> Reply:
+        handler = BUTTONS.get(action)
+        if handler is None:
+            return Reply(text="That button is not recognised; nothing changed.")
+        return self._run(lambda uow, actor: handler(self, uow, actor, value, source), chat_user_id)
+
+    def _request_id(self, value: str) -> int:
+        try:
+            return int(value.split(":")[0])
+        except ValueError:
+            raise WorkflowError("That button carries no valid request; nothing changed.") from None
+
+    def _approve(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=requests.approve(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _claim(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=requests.claim(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _unclaim(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=requests.unclaim(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _withdraw(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=requests.withdraw(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _recheck(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=closure.recheck(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _step_done(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return Reply(text=closure.mark_step_done(uow, self.ctx, self._request_id(value), actor, source=source))
+
+    def _return(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.next_state(self.ctx.org, request, "return")
+        requests.check_allowed(self.ctx.org, actor, "return", request)
+        return Reply(form=views.return_form(request))
+
+    def _resubmit(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.next_state(self.ctx.org, request, "resubmit")
+        requests.check_allowed(self.ctx.org, actor, "resubmit", request)
+        return Reply(form=views.closure_form(uow, self.ctx, request.case, request.details, request.id))
+
+    def _reassign(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.next_state(self.ctx.org, request, "reassign")
+        requests.check_allowed(self.ctx.org, actor, "reassign", request)
+        return Reply(form=views.reassign_form(self.ctx, request))
+
+    def _cancel_step(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        try:
+            request_id, step_id = (int(v) for v in value.split(":"))
+        except ValueError:
+            raise WorkflowError("That button carries no valid work step; nothing changed.") from None
+        request = requests.load(uow, request_id)
+        requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
+        step = uow.cases.work_step(step_id)
+        if step is None or step.status != "open":
+            raise WorkflowError(f"Work step {step_id} is no longer open; nothing to cancel.")
+        return Reply(form=views.cancel_step_form(request, step_id, step.title))
+
+    def _audit(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        """C6.1 first: open steps block the item (and DM three people); else the checklist."""
+        request_id = self._request_id(value)
+        plan = closure.open_audit(uow, self.ctx, request_id, actor, source=source)
+        if plan.blocking_steps:
+            titles = "; ".join(f"{s.title} ({self.ctx.org.name_of(s.assignee)})" for s in plan.blocking_steps)
+            return Reply(text=f"Blocked: work steps are still open: {titles}. Their assignees, the worker and the manager have been told.")
+        request = requests.load(uow, request_id)
+        return Reply(form=views.audit_form(self.ctx, request, plan))
+
+    def _request_closure(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        return case_command.closure_form_reply(uow, self.ctx, actor, value)
+
+    # -- forms -----------------------------------------------------------------
+
+    def submit(self, chat_user_id: str, callback: str, metadata: str, values: FormValues, source: str | None = None) -> Reply:
+        handler = FORMS.get(callback)
+        if handler is None:
+            return Reply(text="That form is not recognised; nothing changed.")
+        return self._run(lambda uow, actor: handler(self, uow, actor, metadata, values, source), chat_user_id)
+
+    def _closure_form(self, values: FormValues) -> closure.ClosureForm:
+        done = values.get("done") or []
+        data = {
+            "reason": values.get("reason") or "",
+            "closure_date": values.get("closure_date"),
+            "summary": (values.get("summary") or "") if isinstance(values.get("summary"), str) else "",
+            "visit_done": "visit_done" in done,
+            "letter_done": "letter_done" in done,
+            "evaluation_done": "evaluation_done" in done,
+            "applies_to": values.get("applies_to") or [],
+        }
+        try:
+            return closure.ClosureForm.model_validate(data)
+        except ValidationError as e:
+            raise FieldErrors({str(err["loc"][0]): _field_message(str(err["loc"][0])) for err in e.errors()}) from None
+
+    def _submit_request_closure(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        form = self._closure_form(values)
+        request = closure.request_closure(uow, self.ctx, actor, metadata, form, source=source)
+        return Reply(text=f"Closure request {request.id} for {request.person_id} sent to the manager.")
+
+    def _submit_resubmit(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        form = self._closure_form(values)
+        return Reply(text=closure.resubmit(uow, self.ctx, self._request_id(metadata), actor, form, source=source))
+
+    def _submit_return(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        note = values.get("note")
+        return Reply(text=requests.return_request(uow, self.ctx, self._request_id(metadata), actor, note if isinstance(note, str) else "", source=source))
+
+    def _submit_reassign(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        to = values.get("to")
+        if not isinstance(to, str) or not to:
+            raise FieldErrors({"to": "Choose who should hold the item."})
+        return Reply(text=requests.reassign(uow, self.ctx, self._request_id(metadata), actor, to, source=source))
+
+    def _submit_cancel_step(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        try:
+            request_id, step_id = (int(v) for v in metadata.split(":"))
+        except ValueError:
+            raise WorkflowError("That form carries no valid work step; nothing changed.") from None
+        reason = values.get("reason")
+        return Reply(text=closure.cancel_step(uow, self.ctx, request_id, step_id, actor, reason if isinstance(reason, str) else "", source=source))
+
+    def _submit_audit(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        ticked = values.get("checklist") or []
+        end_reasons: dict[int, str] = {}
+        for key, value in values.items():
+            if key.startswith("end_reason_") and isinstance(value, str) and value.strip():
+                try:
+                    end_reasons[int(key.removeprefix("end_reason_"))] = value.strip()
+                except ValueError:
+                    continue
+        text = closure.complete(
+            uow, self.ctx, self._request_id(metadata), actor, confirmed=list(ticked), end_reasons=end_reasons, source=source
+        )
+        return Reply(text=text)
+
+    # -- slash commands -----------------------------------------------------------
+
+    def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
+        return self._run(lambda uow, actor: case_command.handle(uow, self.ctx, actor, text), chat_user_id)
+
+
+def _field_message(key: str) -> str:
+    return {
+        "reason": "Choose a reason for closure.",
+        "closure_date": "Give the closure date.",
+        "summary": "Write a closing summary (up to 3000 characters).",
+    }.get(key, "This value is not valid.")
+
+
+BUTTONS: dict[str, Callable[[Interactions, UnitOfWork, str, str, str | None], Reply]] = {
+    "approve": Interactions._approve,
+    "return": Interactions._return,
+    "resubmit": Interactions._resubmit,
+    "claim": Interactions._claim,
+    "unclaim": Interactions._unclaim,
+    "reassign": Interactions._reassign,
+    "audit": Interactions._audit,
+    "recheck": Interactions._recheck,
+    "withdraw": Interactions._withdraw,
+    "cancel_step": Interactions._cancel_step,
+    "step_done": Interactions._step_done,
+    "request_closure": Interactions._request_closure,
+}
+
+FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str | None], Reply]] = {
+    "request_closure": Interactions._submit_request_closure,
+    "resubmit": Interactions._submit_resubmit,
+    "return": Interactions._submit_return,
+    "reassign": Interactions._submit_reassign,
+    "cancel_step": Interactions._submit_cancel_step,
+    "audit": Interactions._submit_audit,
+}

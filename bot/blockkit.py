@@ -1,0 +1,152 @@
+"""Render cards and forms to Slack Block Kit, and read modal values back.
+
+Limits respected here: 50 blocks a message, 100 a modal; section text 3000
+characters; button values 2000; titles 24 characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cards import Card, Form, FormField, FormValues
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: <!channel>, <@U…> and <http://…|…> become inert text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text, limit), "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text, 3000)}
+
+
+def card_blocks(card: Card) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, 150)}]
+    if card.facts:
+        for start in range(0, len(card.facts), 10):  # a section holds at most 10 fields
+            chunk = card.facts[start : start + 10]
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [_mrkdwn(f"*{escape(f.label)}*\n{escape(f.value) or '-'}") for f in chunk],
+                }
+            )
+    for section in card.sections:
+        body = "\n".join(f"• {escape(line)}" for line in section.lines) or "-"
+        blocks.append({"type": "section", "text": _mrkdwn(f"*{escape(section.heading)}*\n{body}")})
+    if card.buttons:
+        for start in range(0, len(card.buttons), 25):
+            blocks.append({"type": "actions", "elements": [_button(b) for b in card.buttons[start : start + 25]]})
+    if card.footer:
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
+    if len(blocks) > MAX_MESSAGE_BLOCKS:
+        blocks = blocks[: MAX_MESSAGE_BLOCKS - 1] + [
+            {"type": "context", "elements": [_mrkdwn("More detail is in /case status.")]}
+        ]
+    return blocks
+
+
+def _button(button: Any) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": f"wt:{button.action}",
+        "text": _plain(button.label),
+        "value": button.value,
+    }
+    if button.style:
+        element["style"] = button.style
+    if button.confirm:
+        element["confirm"] = {
+            "title": _plain("Are you sure?"),
+            "text": _mrkdwn(escape(button.confirm)),
+            "confirm": _plain("Yes"),
+            "deny": _plain("No"),
+        }
+    return element
+
+
+def form_view(form: Form) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if form.intro:
+        blocks.append({"type": "section", "text": _mrkdwn("\n".join(escape(line) for line in form.intro))})
+    blocks.extend(_input(f) for f in form.fields)
+    return {
+        "type": "modal",
+        "callback_id": form.callback,
+        "private_metadata": form.metadata,
+        "title": _plain(form.title, 24),
+        "submit": _plain(form.submit, 24),
+        "close": _plain("Cancel", 24),
+        "blocks": blocks[:MAX_VIEW_BLOCKS],
+    }
+
+
+def _options(field: FormField) -> list[dict[str, Any]]:
+    return [{"text": _plain(o.label), "value": o.value} for o in field.options[:100]]
+
+
+def _input(field: FormField) -> dict[str, Any]:
+    element: dict[str, Any] = {"action_id": field.key}
+    initial = field.initial
+    if field.kind == "select":
+        element["type"] = "static_select"
+        element["options"] = _options(field)
+        chosen = [o for o in element["options"] if o["value"] == initial]
+        if chosen:
+            element["initial_option"] = chosen[0]
+    elif field.kind in ("checkboxes", "multiselect"):
+        element["type"] = "checkboxes" if field.kind == "checkboxes" else "multi_static_select"
+        element["options"] = _options(field)
+        wanted = set(initial or []) if isinstance(initial, list) else set()
+        chosen = [o for o in element["options"] if o["value"] in wanted]
+        if chosen:
+            element["initial_options"] = chosen
+    elif field.kind == "date":
+        element["type"] = "datepicker"
+        if initial:
+            element["initial_date"] = initial
+    else:
+        element["type"] = "plain_text_input"
+        if field.kind == "textarea":
+            element["multiline"] = True
+        if isinstance(initial, str) and initial:
+            element["initial_value"] = initial
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": field.key,
+        "label": _plain(field.label, 2000),
+        "element": element,
+        "optional": field.optional,
+    }
+    if field.hint:
+        block["hint"] = _plain(field.hint, 2000)
+    return block
+
+
+def read_values(state_values: dict[str, dict[str, dict[str, Any]]]) -> FormValues:
+    """``view.state.values`` → {field key: value}, whatever the element type."""
+    values: FormValues = {}
+    for block_id, actions in state_values.items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind == "static_select":
+                option = element.get("selected_option")
+                values[block_id] = option["value"] if option else None
+            elif kind in ("checkboxes", "multi_static_select"):
+                values[block_id] = [o["value"] for o in element.get("selected_options") or []]
+            elif kind == "datepicker":
+                values[block_id] = element.get("selected_date")
+            else:
+                values[block_id] = element.get("value")
+    return values

@@ -1,0 +1,310 @@
+"""Cards and forms built from the store: what each audience sees.
+
+Channel cards show the person ID and initials only (never names, dates of
+birth or addresses). Staff names come from the organisation config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
+from store.models import Case, Request
+from store.uow import UnitOfWork
+from workflows import closure
+from workflows.clock import LONDON, local_today
+from workflows.requests import (
+    APPROVED,
+    BLOCKED,
+    CLAIMED,
+    CLOSED,
+    REQUESTED,
+    RETURNED,
+    WITHDRAWN,
+    Context,
+    describe,
+    withdrawable,
+)
+
+STATE_LABELS = {
+    REQUESTED: "Waiting for the manager",
+    RETURNED: "Returned to the worker",
+    APPROVED: "In the virtual worker, unclaimed",
+    CLAIMED: "Claimed",
+    BLOCKED: "Blocked: work steps open",
+    CLOSED: "Closed",
+    WITHDRAWN: "Withdrawn",
+}
+
+
+def _who(request: Request) -> str:
+    return f"{request.person_id} ({request.person.initials})"
+
+
+def _date(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else "never"
+
+
+def _reason_label(request: Request) -> str:
+    code = str(request.details.get("reason", ""))
+    label = closure.reasons_for(request.case).get(code, "")
+    return f"{code} {label}".strip()
+
+
+def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
+    """The manager's card (audience "manager") or the virtual-worker item ("queue")."""
+    org = ctx.org
+    if audience == "manager" and revision < request.revision:
+        return Card(
+            title=f"Closure request {request.id} · {_who(request)} · superseded",
+            facts=[Fact("State", "Superseded: the worker resubmitted; see the newer card")],
+        )
+    audit = closure.manager_audit(uow, request)
+    facts = [
+        Fact("Person", _who(request)),
+        Fact("Case type", request.case.case_type),
+        Fact("Worker", org.name_of(request.case.worker)),
+        Fact("Reason", _reason_label(request)),
+        Fact("Closure date", _date(closure.closure_date_of(request))),
+        Fact("State", STATE_LABELS.get(request.state, request.state)),
+    ]
+    others = [p for p in closure.applies_to(request) if p != request.person_id]
+    if others:
+        facts.append(Fact("Also applies to", ", ".join(others)))
+    if request.holder and request.state in (CLAIMED, BLOCKED):
+        facts.append(Fact("Held by", org.name_of(request.holder)))
+    sections: list[Section] = []
+    if audience == "manager":
+        sections.append(_audit_section(ctx, audit))
+    if request.state == BLOCKED or (audience == "manager" and audit.open_steps):
+        sections.append(
+            Section(
+                "Open work steps",
+                [f"#{s.id} {s.title} ({s.kind}) · {org.name_of(s.assignee)}" for s in audit.open_steps] or ["none left"],
+            )
+        )
+    if request.note and request.state in (RETURNED, REQUESTED):
+        sections.append(Section("Manager's note", [request.note]))
+    return Card(
+        title=f"Closure request {request.id} · {_who(request)}",
+        facts=facts,
+        sections=sections,
+        buttons=_buttons(ctx, request, audience, audit),
+        footer=describe(org, request),
+    )
+
+
+def _audit_section(ctx: Context, audit: closure.ManagerAudit) -> Section:
+    """C3/C4: the facts the manager checks before approving."""
+    lines = [
+        f"Open work steps: {len(audit.open_steps)}",
+        f"Unauthorised assessments: {', '.join(audit.unauthorised_assessments) or 'none'}",
+        f"Last seen face to face: {_date(audit.last_seen)}",
+        f"Supervision last recorded: {_date(audit.last_supervision)}",
+    ]
+    if audit.never_seen:
+        lines.append("Never seen face to face: a service manager must agree this closure (C4)")
+    return Section("Manager's audit (C3)", lines)
+
+
+def _buttons(ctx: Context, request: Request, audience: str, audit: closure.ManagerAudit) -> list[Button]:
+    rid = str(request.id)
+    buttons: list[Button] = []
+    state = request.state
+    if audience == "manager":
+        if state == REQUESTED:
+            buttons += [Button("Approve", "approve", rid, "primary"), Button("Return", "return", rid)]
+        if state in (REQUESTED, BLOCKED):
+            buttons += [
+                Button(f"Cancel step #{s.id}", "cancel_step", f"{rid}:{s.id}")
+                for s in audit.open_steps
+                if s.kind in ("incoming", "future")  # C7: never a started step
+            ]
+    else:
+        if state == APPROVED:
+            buttons.append(Button("Claim", "claim", rid, "primary"))
+        if state == CLAIMED:
+            buttons += [Button("Open closure audit", "audit", rid, "primary"), Button("Unclaim", "unclaim", rid)]
+        if state == BLOCKED:
+            buttons.append(Button("Re-check", "recheck", rid, "primary"))
+        if state in (APPROVED, CLAIMED, BLOCKED):
+            buttons.append(Button("Reassign", "reassign", rid))
+    if withdrawable(request, ctx.clock.now()):
+        buttons.append(Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw closure request {rid}? The case stays open."))
+    return buttons
+
+
+def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
+    """Direct messages (returned, blocked, assigned, closed) from an outbox body."""
+    request = uow.requests.get(int(body["request_id"]))
+    assert request is not None
+    view = body["view"]
+    who = _who(request)
+    if view == "returned":
+        return Card(
+            title=f"Closure request {request.id} · {who} · returned",
+            facts=[Fact("Returned by", ctx.org.name_of(request.last_actor))],
+            sections=[Section("What is needed", [request.note or ""])],
+            buttons=[Button("Resubmit", "resubmit", str(request.id), "primary")] if request.state == RETURNED else [],
+        )
+    if view == "blocked":
+        steps = [s for s in uow.cases.open_work_steps(closure.applies_to(request)) if s.id in body.get("steps", [])]
+        return Card(
+            title=f"Closure of {who} cannot progress",
+            sections=[
+                Section(
+                    "Complete these work steps first (C6.1)",
+                    [f"#{s.id} {s.title} · {ctx.org.name_of(s.assignee)}" for s in steps] or ["all done: ask business support to re-check"],
+                )
+            ],
+            buttons=[Button(f"Mark #{s.id} done", "step_done", str(s.id)) for s in steps],
+        )
+    if view == "assigned":
+        return Card(title=f"Closure request {request.id} · {who} is now yours", facts=[Fact("Assigned by", ctx.org.name_of(request.last_actor))])
+    if view == "closed":
+        return Card(title=f"Case of {who} is closed", facts=[Fact("Closure date", _date(closure.closure_date_of(request)))])
+    return Card(title=str(body.get("text", "")))
+
+
+def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
+    """/case status: the case and its requests (shown to the asker only)."""
+    person = uow.cases.person(person_id)
+    if person is None:
+        return Card(title=f"No person {person_id} in the case store")
+    cases = uow.cases.cases_of(person_id)
+    facts = [Fact("Person", f"{person.id} ({person.initials})")]
+    lines = [
+        f"{c.case_type} · {ctx.org.name_of(c.worker)} · opened {_date(c.opened_on)}"
+        + (f" · closed {_date(c.closed_on)} ({c.closure_reason})" if c.closed_on else " · open")
+        for c in cases
+    ]
+    requests = uow.requests.for_person(person_id)
+    request_lines = [f"{r.id} {r.kind}: {STATE_LABELS.get(r.state, r.state)}" for r in requests]
+    buttons = []
+    if any(c.is_open for c in cases) and not any(r.state in closure_open_states() for r in requests):
+        buttons.append(Button("Request closure", "request_closure", person_id, "primary"))
+    return Card(
+        title=f"Case {person.id} ({person.initials})",
+        facts=facts,
+        sections=[Section("Cases", lines or ["none"]), Section("Requests", request_lines or ["none"])],
+        buttons=buttons,
+    )
+
+
+def closure_open_states() -> tuple[str, ...]:
+    return (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
+
+
+# -- forms -------------------------------------------------------------------------
+
+
+def closure_form(uow: UnitOfWork, ctx: Context, case: Case, previous: dict[str, Any] | None = None, request_id: int | None = None) -> Form:
+    """C2: the worker's closure step; S1 reasons for children, C1 for adults."""
+    prev = previous or {}
+    reasons = closure.reasons_for(case)
+    fields = [
+        FormField("reason", "Reason for closure", "select", [Option(k, f"{k} {v}") for k, v in reasons.items()], prev.get("reason")),
+        FormField("closure_date", "Closure date", "date", initial=prev.get("closure_date") or local_today(ctx.clock).isoformat()),
+        FormField("summary", "Closing summary", "textarea", initial=prev.get("summary")),
+        FormField(
+            "done",
+            "Done before closure",
+            "checkboxes",
+            [Option("visit_done", "Closure visit"), Option("letter_done", "Closure letter"), Option("evaluation_done", "Evaluation")],
+            [k for k in ("visit_done", "letter_done", "evaluation_done") if prev.get(k)],
+            optional=True,
+        ),
+    ]
+    members = [m for m in closure.family_members(uow, case.person_id) if m != case.person_id]
+    if members:
+        options = []
+        for m in members:
+            p = uow.cases.person(m)
+            options.append(Option(m, f"{m} ({p.initials if p else '?'})"))
+        fields.append(
+            FormField("applies_to", "Also applies to (family group)", "checkboxes", options, [m for m in prev.get("applies_to", []) if m in members], optional=True)
+        )
+    person = case.person
+    if request_id is not None:
+        return Form("resubmit", "Resubmit closure", "Resubmit", str(request_id), fields, [f"Person {person.id} ({person.initials})"])
+    return Form("request_closure", "Request closure", "Send to manager", case.person_id, fields, [f"Person {person.id} ({person.initials}) · {case.case_type}"])
+
+
+def return_form(request: Request) -> Form:
+    return Form(
+        "return",
+        "Return request",
+        "Return",
+        str(request.id),
+        [FormField("note", "What is needed before approval?", "textarea")],
+        [f"Closure request {request.id} · {_who(request)}"],
+    )
+
+
+def cancel_step_form(request: Request, step_id: int, title: str) -> Form:
+    return Form(
+        "cancel_step",
+        "Cancel work step",
+        "Cancel step",
+        f"{request.id}:{step_id}",
+        [FormField("reason", "Reason for cancelling", "textarea")],
+        [f"Cancel '{title}' on {_who(request)} (C7: managers only, incoming or future steps only)"],
+    )
+
+
+def reassign_form(ctx: Context, request: Request) -> Form:
+    from workflows.org import Role
+
+    people = ctx.org.members(request.team, Role.BUSINESS_SUPPORT)
+    return Form(
+        "reassign",
+        "Reassign item",
+        "Reassign",
+        str(request.id),
+        [FormField("to", "Give it to", "select", [Option(p.key, p.name) for p in people], request.holder)],
+    )
+
+
+def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> Form:
+    """C6 as a checklist, in the seed's order; the detail sits above the ticks."""
+    when = _date(plan.closure_date)
+    ended = [f"{w.relationship_type}: {w.worker}" for w in plan.worker_relationships]
+    ended += [f"{o.relationship_type}: {o.organisation}" for o in plan.organisation_relationships]
+    ended += [f"Service user group: {s.group}" for s in plan.service_user_groups]
+    intro = [
+        f"Closure audit · request {request.id} · {_who(request)}",
+        "1. No work steps are open (C6.1).",
+        f"2. Closure date: {when}",
+        f"3. End as of {when}: " + ("; ".join(ended) or "nothing open"),
+        "4. File retention: " + "; ".join(f"{p}: {d.summary()}" for p, d in plan.retention.items()),
+    ]
+    if plan.record_items:
+        intro.append(
+            "Also open on the record (C10): "
+            + "; ".join(f"{closure.CLOSING_KINDS.get(i.kind, i.kind)}: {i.description}" for i in plan.record_items)
+        )
+    if plan.kept:
+        intro.append("Left open (C9): " + "; ".join(plan.kept))
+    checklist = [
+        Option("closure_date", "Closure date checked"),
+        Option("relationships", "Worker, team and user group ended"),
+        Option("retention", "File retention recorded"),
+    ]
+    if plan.record_items:
+        checklist.append(Option("items", "Open items ended (C10)"))
+    checklist += [
+        Option("form completed", "Form completed"),
+        Option("section completed", "Section completed"),
+        Option("NFA case closed", "Next action: NFA case closed"),
+    ]
+    fields = [FormField("checklist", "Closure audit (C6)", "checkboxes", checklist)]
+    for item in plan.record_items:
+        fields.append(
+            FormField(f"end_reason_{item.id}", f"End reason: {closure.CLOSING_KINDS.get(item.kind, item.kind)}", "text", initial=closure.END_REASON)
+        )
+    return Form("audit", "Closure audit", "Close case", str(request.id), fields, intro)
+
+
+def local_time(value: dt.datetime) -> str:
+    return value.astimezone(LONDON).strftime("%d/%m/%Y %H:%M")

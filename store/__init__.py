@@ -1,0 +1,1 @@
+"""The case store: models, migrations, the unit of work and the outbox."""

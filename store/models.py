@@ -1,0 +1,303 @@
+"""SQLAlchemy 2 typed models: the case store, the requests and the chat plumbing.
+
+The case-store tables mirror DOMAIN.md "Records the case store holds". They are
+shaped like a case-system report export (see ``worktray import``), so a council
+can load them from its own system. The request tables are worktray's own: the
+requests that travel through chat, the append-only event log and the outbox of
+chat messages written in the same transaction as every change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes stored as UTC on SQLite and PostgreSQL alike.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and
+    marked UTC on the way out; callers always see aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware one")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --------------------------------------------------------------------------
+# The case store
+# --------------------------------------------------------------------------
+
+
+class FamilyGroup(Base):
+    """Siblings worked as one; a request "applies to" some or all members [003]."""
+
+    __tablename__ = "family_groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    members: Mapped[list[Person]] = relationship(back_populates="family_group", order_by="Person.id")
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    family_group_id: Mapped[str | None] = mapped_column(ForeignKey("family_groups.id"))
+    # C4 / C3: when the person was last seen face to face and when supervision was last recorded.
+    last_seen_face_to_face: Mapped[dt.date | None] = mapped_column(Date)
+    last_supervision_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    family_group: Mapped[FamilyGroup | None] = relationship(back_populates="members")
+
+    @property
+    def initials(self) -> str:
+        """What channel messages may show of a person, beside the ID (never the name)."""
+        return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
+
+
+class Case(Base):
+    """A case (involvement) of a team with a person."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    team: Mapped[str] = mapped_column(String(64))
+    worker: Mapped[str] = mapped_column(String(64), doc="organisation-config key of the allocated worker")
+    case_type: Mapped[str] = mapped_column(String(32), doc="CIN, CP, CLA, CWD, EH or ADULT")
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    closure_reason: Mapped[str | None] = mapped_column(String(16))
+
+    person: Mapped[Person] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+
+class WorkStep(Base):
+    """A work step on a person's record: *incoming*, *future* or *incomplete* (C6, C7)."""
+
+    __tablename__ = "work_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    assignee: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), doc="incoming | future | incomplete")
+    scheduled_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open", doc="open | done | cancelled")
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerRelationship(Base):
+    """Key worker, GP, ... (C9: GP relationships are never ended by a closure)."""
+
+    __tablename__ = "worker_relationships"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    relationship_type: Mapped[str] = mapped_column(String(100))
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    to_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class OrganisationRelationship(Base):
+    """Key team, school, place of education, GP surgery (C9)."""
+
+    __tablename__ = "organisation_relationships"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    organisation_kind: Mapped[str] = mapped_column(String(32), doc="team | school | place_of_education | gp_surgery | other")
+    relationship_type: Mapped[str] = mapped_column(String(100))
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    to_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceUserGroup(Base):
+    __tablename__ = "service_user_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    group: Mapped[str] = mapped_column(String(100))
+    sub_group: Mapped[str | None] = mapped_column(String(100))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class FileRetention(Base):
+    """How long the record is kept (C8: can be extended, never shortened)."""
+
+    __tablename__ = "file_retentions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    criteria: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    retain_until: Mapped[dt.date] = mapped_column(Date)
+
+
+class RecordItem(Base):
+    """The other things a closure may need to end (C10), one table for all kinds.
+
+    kind: care_package | legal_status | looked_after | placement_address | registration | class
+    """
+
+    __tablename__ = "record_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(200))
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    to_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Assessment(Base):
+    """C3: the manager checks that all assessments are authorised."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    assessment_type: Mapped[str] = mapped_column(String(100))
+    trigger_date: Mapped[dt.date] = mapped_column(Date)
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    authorised_by: Mapped[str | None] = mapped_column(String(64))
+    authorised_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# --------------------------------------------------------------------------
+# Requests, the event log and the outbox
+# --------------------------------------------------------------------------
+
+
+class Request(Base):
+    """A request travelling through chat: closure now, transfer and audit later.
+
+    While approved, claimed or blocked it is an item in its team's virtual-worker
+    queue; ``holder`` is the business-support member who claimed it. ``version``
+    increases on every transition so that a compare-and-set update can tell a
+    concurrent change apart (exactly one claimer wins).
+    """
+
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_team_state", "team", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="closure | transfer | audit")
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    revision: Mapped[int] = mapped_column(Integer, default=1, doc="bumped on resubmit: a fresh manager card")
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    team: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    holder: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_actor: Mapped[str | None] = mapped_column(String(64))
+    last_action: Mapped[str | None] = mapped_column(String(32))
+    last_action_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text, doc="the latest return/cancel note")
+
+    case: Mapped[Case] = relationship()
+    person: Mapped[Person] = relationship()
+
+    # Compare-and-set: every UPDATE carries "WHERE version = <what we read>";
+    # a concurrent change makes it match no row and SQLAlchemy raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Event(Base):
+    """Append-only: who did what, when, from which chat action."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(200), doc="chat platform and action reference")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A chat message to send, written in the same transaction as the change.
+
+    ``card_key`` names the card: the first delivery posts it and records where
+    (``chat_messages``); later deliveries of the same key edit it in place.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16), doc="card | dm | ephemeral")
+    channel: Mapped[str] = mapped_column(String(64), doc="channel ID, or the person key for a DM")
+    card_key: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChatMessage(Base):
+    """Where a card was posted, so later updates edit the same message."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (UniqueConstraint("card_key", name="uq_chat_messages_card_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    card_key: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(64))

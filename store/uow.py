@@ -1,0 +1,197 @@
+"""The unit of work and the repositories it hands to the core.
+
+One ``with uow:`` block is one transaction. The core reads and changes records
+through the repositories, writes the event log and the outbox through
+``uow.record`` and ``uow.send``, and calls ``uow.commit()``; anything not
+committed is rolled back when the block ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from store.models import (
+    Assessment,
+    Case,
+    ChatMessage,
+    Event,
+    FileRetention,
+    OrganisationRelationship,
+    OutboxMessage,
+    Person,
+    RecordItem,
+    Request,
+    ServiceUserGroup,
+    WorkerRelationship,
+    WorkStep,
+)
+
+
+class ConcurrentChange(Exception):
+    """Another transaction changed the same request first (compare-and-set lost)."""
+
+
+class CaseStore:
+    """Reads and writes of the case-store records."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def person(self, person_id: str) -> Person | None:
+        return self.session.get(Person, person_id)
+
+    def case(self, case_id: int) -> Case | None:
+        return self.session.get(Case, case_id)
+
+    def cases_of(self, person_id: str) -> Sequence[Case]:
+        return self.session.scalars(select(Case).where(Case.person_id == person_id).order_by(Case.opened_on, Case.id)).all()
+
+    def open_case(self, person_id: str) -> Case | None:
+        """The person's open case (the newest one if, unusually, there are several)."""
+        return self.session.scalars(
+            select(Case).where(Case.person_id == person_id, Case.closed_on.is_(None)).order_by(Case.opened_on.desc(), Case.id.desc())
+        ).first()
+
+    def open_work_steps(self, person_ids: Iterable[str]) -> Sequence[WorkStep]:
+        return self.session.scalars(
+            select(WorkStep).where(WorkStep.person_id.in_(list(person_ids)), WorkStep.status == "open").order_by(WorkStep.id)
+        ).all()
+
+    def work_step(self, step_id: int) -> WorkStep | None:
+        return self.session.get(WorkStep, step_id)
+
+    def assessments(self, person_ids: Iterable[str]) -> Sequence[Assessment]:
+        return self.session.scalars(
+            select(Assessment).where(Assessment.person_id.in_(list(person_ids))).order_by(Assessment.id)
+        ).all()
+
+    def open_worker_relationships(self, person_id: str) -> Sequence[WorkerRelationship]:
+        return self.session.scalars(
+            select(WorkerRelationship)
+            .where(WorkerRelationship.person_id == person_id, WorkerRelationship.to_date.is_(None))
+            .order_by(WorkerRelationship.id)
+        ).all()
+
+    def open_organisation_relationships(self, person_id: str) -> Sequence[OrganisationRelationship]:
+        return self.session.scalars(
+            select(OrganisationRelationship)
+            .where(OrganisationRelationship.person_id == person_id, OrganisationRelationship.to_date.is_(None))
+            .order_by(OrganisationRelationship.id)
+        ).all()
+
+    def open_service_user_groups(self, person_id: str) -> Sequence[ServiceUserGroup]:
+        return self.session.scalars(
+            select(ServiceUserGroup)
+            .where(ServiceUserGroup.person_id == person_id, ServiceUserGroup.end_date.is_(None))
+            .order_by(ServiceUserGroup.id)
+        ).all()
+
+    def retentions(self, person_id: str) -> Sequence[FileRetention]:
+        return self.session.scalars(
+            select(FileRetention).where(FileRetention.person_id == person_id).order_by(FileRetention.id)
+        ).all()
+
+    def open_record_items(self, person_id: str) -> Sequence[RecordItem]:
+        return self.session.scalars(
+            select(RecordItem).where(RecordItem.person_id == person_id, RecordItem.to_date.is_(None)).order_by(RecordItem.id)
+        ).all()
+
+    def add(self, record: Any) -> None:
+        self.session.add(record)
+
+
+class Requests:
+    """The requests and, while approved/claimed/blocked, the virtual-worker queue."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, request_id: int) -> Request | None:
+        return self.session.get(Request, request_id)
+
+    def add(self, request: Request) -> None:
+        self.session.add(request)
+        self.session.flush()
+
+    def for_person(self, person_id: str) -> Sequence[Request]:
+        return self.session.scalars(select(Request).where(Request.person_id == person_id).order_by(Request.id)).all()
+
+    def in_states(self, team: str, states: Iterable[str]) -> Sequence[Request]:
+        return self.session.scalars(
+            select(Request).where(Request.team == team, Request.state.in_(list(states))).order_by(Request.id)
+        ).all()
+
+    def save(self) -> None:
+        """Flush pending changes; a lost compare-and-set becomes ConcurrentChange."""
+        try:
+            self.session.flush()
+        except StaleDataError as e:
+            raise ConcurrentChange(str(e)) from e
+
+
+class UnitOfWork:
+    """One transaction over the case store, the requests, the event log and the outbox."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.session_factory()
+        self.cases = CaseStore(self.session)
+        self.requests = Requests(self.session)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except StaleDataError as e:
+            self.session.rollback()
+            raise ConcurrentChange(str(e)) from e
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def record(
+        self,
+        *,
+        at: dt.datetime,
+        actor: str,
+        action: str,
+        request: Request | None = None,
+        person_id: str | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        source: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append to the event log (never updated, never deleted)."""
+        self.session.add(
+            Event(
+                at=at,
+                actor=actor,
+                action=action,
+                request_id=request.id if request else None,
+                person_id=person_id or (request.person_id if request else None),
+                from_state=from_state,
+                to_state=to_state,
+                source=source,
+                detail=detail or {},
+            )
+        )
+
+    def send(self, *, at: dt.datetime, kind: str, channel: str, body: dict[str, Any], card_key: str | None = None) -> None:
+        """Queue a chat message in the outbox, inside this transaction."""
+        self.session.add(OutboxMessage(created_at=at, kind=kind, channel=channel, card_key=card_key, body=body))
+
+    def posted_message(self, card_key: str) -> ChatMessage | None:
+        return self.session.scalars(select(ChatMessage).where(ChatMessage.card_key == card_key)).first()

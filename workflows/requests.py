@@ -1,0 +1,336 @@
+"""The one mechanism for approve / return / claim, for every kind of request.
+
+Closure uses it now; transfer and audit requests will use the same table,
+permission rules and card announcements. A transition is one transaction: the
+request changes state (compare-and-set on its version), an event is appended
+and the cards are re-announced through the outbox, all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from store.models import Request
+from store.uow import ConcurrentChange, UnitOfWork
+from workflows.clock import LONDON, Clock
+from workflows.errors import Conflict, FieldErrors, IllegalTransition, NotAllowed, NotFound
+from workflows.org import Organisation, Role
+
+# States. "returned" waits for the worker; "approved", "claimed" and "blocked"
+# are the request's life as an item in the team's virtual-worker queue.
+REQUESTED = "requested"
+RETURNED = "returned"
+APPROVED = "approved"
+CLAIMED = "claimed"
+BLOCKED = "blocked"
+CLOSED = "closed"
+WITHDRAWN = "withdrawn"
+
+IN_QUEUE = (APPROVED, CLAIMED, BLOCKED)
+OPEN_STATES = (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
+
+# The transition table: (state, action) -> new state. Nothing else is legal.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (REQUESTED, "approve"): APPROVED,  # C3: the manager audited and approves
+    (REQUESTED, "return"): RETURNED,  # C3: returned with a note of what is needed
+    (RETURNED, "resubmit"): REQUESTED,
+    (APPROVED, "claim"): CLAIMED,  # C5: BS claim from the virtual worker
+    (CLAIMED, "unclaim"): APPROVED,
+    (APPROVED, "reassign"): CLAIMED,  # a manager hands the item to a BS member
+    (CLAIMED, "reassign"): CLAIMED,
+    (BLOCKED, "reassign"): BLOCKED,
+    (CLAIMED, "block"): BLOCKED,  # C6.1: work steps remain
+    (BLOCKED, "recheck"): CLAIMED,  # C6.1: the steps are done
+    (CLAIMED, "complete"): CLOSED,  # C6.2-6: the audit is done
+    **{(s, "withdraw"): WITHDRAWN for s in OPEN_STATES},  # C11
+}
+
+# Who may do what, by role in the request's team. Some actions also need the
+# actor to be a particular person (see _check_person); checked in the core for
+# every action, not only by hiding buttons.
+ROLES_FOR: dict[str, frozenset[Role]] = {
+    "request": frozenset({Role.WORKER, Role.MANAGER}),
+    "approve": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),
+    "return": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),
+    "resubmit": frozenset({Role.WORKER, Role.MANAGER}),
+    "claim": frozenset({Role.BUSINESS_SUPPORT}),
+    "unclaim": frozenset({Role.BUSINESS_SUPPORT, Role.MANAGER}),
+    "reassign": frozenset({Role.MANAGER}),
+    "block": frozenset({Role.BUSINESS_SUPPORT}),
+    "recheck": frozenset({Role.BUSINESS_SUPPORT}),
+    "complete": frozenset({Role.BUSINESS_SUPPORT}),
+    "withdraw": frozenset({Role.WORKER, Role.MANAGER}),
+    "cancel_step": frozenset({Role.MANAGER}),  # C7
+}
+
+ACTION_WORDS = {
+    "request": "requested",
+    "approve": "approved",
+    "return": "returned",
+    "resubmit": "resubmitted",
+    "claim": "claimed",
+    "unclaim": "released",
+    "reassign": "reassigned",
+    "block": "blocked",
+    "recheck": "re-checked",
+    "complete": "completed",
+    "withdraw": "withdrawn",
+}
+
+WITHDRAW_WINDOW = dt.timedelta(days=14)  # C11
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every handler needs besides the unit of work."""
+
+    org: Organisation
+    clock: Clock
+
+
+def load(uow: UnitOfWork, request_id: int) -> Request:
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise NotFound(f"There is no request {request_id}.")
+    return request
+
+
+def describe(org: Organisation, request: Request) -> str:
+    """What last happened to a request, in a sentence (for second clicks)."""
+    if request.last_action is None or request.last_action_at is None:
+        return f"Request {request.id} is {request.state}."
+    when = request.last_action_at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
+    word = ACTION_WORDS.get(request.last_action, request.last_action)
+    text = f"Request {request.id} was {word} by {org.name_of(request.last_actor)} at {when}; it is now {request.state}"
+    if request.state in (CLAIMED, BLOCKED) and request.holder:
+        text += f", held by {org.name_of(request.holder)}"
+    return text + "."
+
+
+def may(org: Organisation, actor: str, action: str, request: Request) -> bool:
+    """The permission rule, in one place, for every kind of request."""
+    if not org.has_role(actor, request.team, *ROLES_FOR[action]):
+        return False
+    return _person_rule(org, actor, action, request)
+
+
+def _person_rule(org: Organisation, actor: str, action: str, request: Request) -> bool:
+    is_manager = org.has_role(actor, request.team, Role.MANAGER)
+    if action in ("block", "recheck", "complete"):
+        return request.holder == actor
+    if action == "unclaim":
+        return request.holder == actor or is_manager
+    if action in ("resubmit", "withdraw"):
+        return is_manager or actor in (request.requested_by, request.case.worker)
+    return True
+
+
+def check_allowed(org: Organisation, actor: str, action: str, request: Request) -> None:
+    if not may(org, actor, action, request):
+        word = action.replace("_", " ")
+        raise NotAllowed(f"You cannot {word} request {request.id}: your role in {org.team(request.team).name} does not allow it.")
+
+
+def next_state(org: Organisation, request: Request, action: str) -> str:
+    new = TRANSITIONS.get((request.state, action))
+    if new is None:
+        raise IllegalTransition(f"Nothing changed. {describe(org, request)}")
+    return new
+
+
+def withdrawable(request: Request, now: dt.datetime) -> bool:
+    """C11: within 2 weeks of the closure being requested, and not yet finished."""
+    return request.state in OPEN_STATES and now - request.requested_at <= WITHDRAW_WINDOW
+
+
+def transition(
+    uow: UnitOfWork,
+    ctx: Context,
+    request: Request,
+    action: str,
+    actor: str,
+    *,
+    source: str | None = None,
+    detail: dict[str, Any] | None = None,
+    apply: Callable[[Request], None] | None = None,
+) -> Request:
+    """Check, change state, log, announce: the one path every action takes.
+
+    ``apply`` makes the action's own changes (holder, note, store records)
+    inside the same transaction. Raises a WorkflowError with a message for the
+    user when the action is not allowed, not legal now, or lost a race.
+    """
+    now = ctx.clock.now()
+    new_state = next_state(ctx.org, request, action)
+    check_allowed(ctx.org, actor, action, request)
+    if action == "withdraw" and not withdrawable(request, now):
+        raise IllegalTransition(
+            f"Request {request.id} can no longer be withdrawn: that is possible for 2 weeks after it was made (C11). "
+            "Reopening now needs a new social care request."
+        )
+    old_state = request.state
+    if apply is not None:
+        apply(request)
+    request.state = new_state
+    request.last_actor = actor
+    request.last_action = action
+    request.last_action_at = now
+    uow.record(
+        at=now,
+        actor=actor,
+        action=action,
+        request=request,
+        from_state=old_state,
+        to_state=new_state,
+        source=source,
+        detail=detail,
+    )
+    announce(uow, ctx, request)
+    save(uow, ctx, request)
+    return request
+
+
+def save(uow: UnitOfWork, ctx: Context, request: Request) -> None:
+    """Flush with compare-and-set; on a lost race, say who won."""
+    try:
+        uow.requests.save()
+    except ConcurrentChange:
+        uow.rollback()
+        fresh = load(uow, request.id)
+        raise Conflict(f"Someone was quicker. {describe(ctx.org, fresh)}") from None
+
+
+# -- cards ------------------------------------------------------------------
+
+
+def manager_card_key(request: Request, revision: int | None = None) -> str:
+    return f"request:{request.id}:r{revision or request.revision}:manager"
+
+
+def queue_card_key(request: Request) -> str:
+    return f"request:{request.id}:queue"
+
+
+def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
+    """Ask the outbox to show the request's cards as they now are.
+
+    The manager card lives in the team's manager channel; once approved, the
+    item's card lives in the business-support channel (the virtual worker).
+    The deliverer posts a card the first time and edits it in place after.
+    """
+    now = ctx.clock.now()
+    team = ctx.org.team(request.team)
+    uow.send(
+        at=now,
+        kind="card",
+        channel=team.manager_channel,
+        card_key=manager_card_key(request),
+        body={"view": "request", "audience": "manager", "request_id": request.id, "revision": request.revision},
+    )
+    if request.details.get("queued") or request.state in IN_QUEUE:
+        request.details = {**request.details, "queued": True}
+        uow.send(
+            at=now,
+            kind="card",
+            channel=team.business_support_channel,
+            card_key=queue_card_key(request),
+            body={"view": "request", "audience": "queue", "request_id": request.id, "revision": request.revision},
+        )
+
+
+def direct_message(uow: UnitOfWork, ctx: Context, person_key: str, body: dict[str, Any]) -> bool:
+    """Queue a DM to a configured person; people not in the config cannot be reached."""
+    chat_id = ctx.org.chat_id_of(person_key)
+    if chat_id is None:
+        return False
+    uow.send(at=ctx.clock.now(), kind="dm", channel=chat_id, body=body)
+    return True
+
+
+# -- the shared actions -------------------------------------------------------
+
+
+def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
+    """C3: approve; the item goes to the team's virtual worker (C5).
+
+    C4: a person never seen face to face needs a service manager's agreement.
+    """
+    request = load(uow, request_id)
+    if request.state == REQUESTED and request.person.last_seen_face_to_face is None:
+        if not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
+            raise NotAllowed(
+                f"Person {request.person_id} has never been seen face to face: a service manager must agree this closure (C4)."
+            )
+    transition(uow, ctx, request, "approve", actor, source=source)
+    uow.commit()
+    return f"Approved. Request {request.id} is now in the virtual worker of {ctx.org.team(request.team).name}."
+
+
+def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, note: str, *, source: str | None = None) -> str:
+    """C3: return to the worker with a note of what is needed; the worker gets a DM."""
+    note = note.strip()
+    if not note:
+        raise FieldErrors({"note": "Say what is needed before the request can be approved."})
+    request = load(uow, request_id)
+
+    def _apply(r: Request) -> None:
+        r.note = note
+
+    transition(uow, ctx, request, "return", actor, source=source, detail={"note": note}, apply=_apply)
+    direct_message(uow, ctx, request.requested_by, {"view": "returned", "request_id": request.id})
+    uow.commit()
+    return f"Returned request {request.id} to {ctx.org.name_of(request.requested_by)}."
+
+
+def claim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
+    """C5: exactly one BS member wins an item (compare-and-set on the version)."""
+    request = load(uow, request_id)
+
+    def _apply(r: Request) -> None:
+        r.holder = actor
+
+    transition(uow, ctx, request, "claim", actor, source=source, apply=_apply)
+    uow.commit()
+    return f"You hold request {request.id}. Open the closure audit when you are ready."
+
+
+def unclaim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
+    request = load(uow, request_id)
+
+    def _apply(r: Request) -> None:
+        r.holder = None
+
+    transition(uow, ctx, request, "unclaim", actor, source=source, apply=_apply)
+    uow.commit()
+    return f"Request {request.id} is back in the virtual worker for anyone to claim."
+
+
+def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str, *, source: str | None = None) -> str:
+    """A manager gives an item to another business-support member of the team."""
+    request = load(uow, request_id)
+    if not ctx.org.has_role(to, request.team, Role.BUSINESS_SUPPORT):
+        raise FieldErrors({"to": f"{ctx.org.name_of(to)} is not business support in {ctx.org.team(request.team).name}."})
+    previous = request.holder
+
+    def _apply(r: Request) -> None:
+        r.holder = to
+
+    transition(uow, ctx, request, "reassign", actor, source=source, detail={"from": previous, "to": to}, apply=_apply)
+    direct_message(uow, ctx, to, {"view": "assigned", "request_id": request.id})
+    uow.commit()
+    return f"Request {request.id} is now held by {ctx.org.name_of(to)}."
+
+
+def withdraw(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
+    """C11: the worker or manager withdraws a closure within 2 weeks of the request."""
+    request = load(uow, request_id)
+
+    def _apply(r: Request) -> None:
+        r.holder = None
+
+    transition(uow, ctx, request, "withdraw", actor, source=source, apply=_apply)
+    uow.commit()
+    return f"Request {request.id} is withdrawn; the case stays open."

@@ -1,0 +1,1 @@
+"""worktray: the CLI, settings and the bootstrap that wires store, core and chat."""

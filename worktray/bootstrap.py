@@ -1,0 +1,35 @@
+"""One place that wires the store, the core and a chat adapter together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from bot.actions import Interactions
+from bot.deliver import ChatSender, Deliverer
+from store.db import make_engine, make_session_factory
+from store.migrate import upgrade
+from store.uow import UnitOfWork
+from workflows.clock import Clock, SystemClock
+from workflows.org import Organisation
+from workflows.requests import Context
+
+
+@dataclass
+class App:
+    ctx: Context
+    uow: partial[UnitOfWork]
+    interactions: Interactions
+    deliverer: Deliverer
+
+
+def build(database_url: str, org: Organisation, sender: ChatSender, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Create the database schema if needed and wire everything."""
+    if migrate:
+        upgrade(database_url)
+    engine = make_engine(database_url)
+    uow = partial(UnitOfWork, make_session_factory(engine))
+    ctx = Context(org=org, clock=clock or SystemClock())
+    deliverer = Deliverer(uow, ctx, sender)
+    interactions = Interactions(uow, ctx, on_commit=deliverer.kick)
+    return App(ctx=ctx, uow=uow, interactions=interactions, deliverer=deliverer)

@@ -1,0 +1,19 @@
+"""Settings from the environment (and a .env file), validated with pydantic-settings."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.db import DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    worktray_config: str = "worktray.yml"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None  # set: Socket Mode
+    slack_api_base_url: str | None = None  # a local mock of Slack's Web API, in tests
+    log_level: str = "INFO"
