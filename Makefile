@@ -1,0 +1,31 @@
+# worktray: two commands do all the set-up on a fresh clone (Python 3.11+ and make).
+#   make run    the bot (console adapter on SQLite with a demo organisation when no Slack tokens are set)
+#   make test   the whole test suite (SQLite and, when reachable, PostgreSQL)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench db-upgrade clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "worktray needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/worktray run $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+db-upgrade: $(STAMP)
+	$(VENV)/bin/worktray db upgrade
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
