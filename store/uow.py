@@ -127,6 +127,11 @@ class Requests:
             select(Request).where(Request.team == team, Request.state.in_(list(states))).order_by(Request.id)
         ).all()
 
+    def open_requested_before(self, cutoff: dt.datetime, states: Iterable[str]) -> Sequence[Request]:
+        return self.session.scalars(
+            select(Request).where(Request.requested_at < cutoff, Request.state.in_(list(states))).order_by(Request.id)
+        ).all()
+
     def save(self) -> None:
         """Flush pending changes; a lost compare-and-set becomes ConcurrentChange."""
         try:
