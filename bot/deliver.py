@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import select
@@ -40,6 +41,20 @@ class ChatSender(Protocol):
         ...
 
 
+@dataclass
+class _Job:
+    """One message to send, standing for one or more outbox rows of the same card."""
+
+    row_ids: list[int]
+    kind: str
+    channel: str
+    card_key: str | None
+    card: Card | None = None
+    message_id: str | None = None  # set: edit this message in place
+    new_message_id: str | None = None
+    error: str | None = None
+
+
 class Deliverer:
     def __init__(self, uow_factory: type[UnitOfWork] | object, ctx: Context, sender: ChatSender) -> None:
         self._new_uow = uow_factory
@@ -60,6 +75,20 @@ class Deliverer:
                 handled += batch
 
     def _deliver_batch(self) -> int:
+        """Render in one short transaction, send with no transaction open, record in another.
+
+        Chat calls can be slow; holding a transaction over them would hold
+        SQLite's write lock. The cost: a crash between sending and recording
+        sends that message again (at least once, never lost).
+        """
+        jobs = self._render_pending()
+        if not jobs:
+            return 0
+        results = [self._send(job) for job in jobs]
+        self._record(results)
+        return 0 if all(r.error for r in results) else len(results)
+
+    def _render_pending(self) -> list[_Job]:
         with self._new_uow() as uow:  # type: ignore[operator]
             rows = uow.session.scalars(
                 select(OutboxMessage)
@@ -67,44 +96,63 @@ class Deliverer:
                 .order_by(OutboxMessage.id)
                 .limit(100)
             ).all()
-            if not rows:
-                return 0
-            done_keys: set[str] = set()
+            jobs: list[_Job] = []
+            by_key: dict[str, _Job] = {}
             for row in rows:
-                if row.card_key and row.card_key in done_keys:
-                    row.sent_at = self.ctx.clock.now()  # coalesced into the delivery just made
+                if row.card_key and row.card_key in by_key:
+                    by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
                     continue
+                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key)
                 try:
-                    self._send(uow, row)
-                    row.sent_at = self.ctx.clock.now()
-                    row.error = None
-                    if row.card_key:
-                        done_keys.add(row.card_key)
-                except Exception as e:  # a chat failure must not lose the message
-                    row.attempts += 1
-                    row.error = f"{type(e).__name__}: {e}"[:500]
-                    log.warning("outbox %s not delivered (attempt %s): %s", row.id, row.attempts, type(e).__name__)
-                uow.session.flush()
-            uow.commit()
-            failed_only = all(r.sent_at is None for r in rows)
-            return 0 if failed_only else len(rows)
+                    job.card = self._render(uow, row)
+                except Exception as e:  # a card that cannot be drawn must not block the others
+                    job.error = f"render: {type(e).__name__}: {e}"[:500]
+                if row.card_key:
+                    posted = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == row.card_key)).first()
+                    if posted is not None:
+                        job.channel, job.message_id = posted.channel, posted.ts
+                    by_key[row.card_key] = job
+                jobs.append(job)
+            return jobs
 
-    def _send(self, uow: UnitOfWork, row: OutboxMessage) -> None:
+    def _render(self, uow: UnitOfWork, row: OutboxMessage) -> Card | None:
         body = row.body
         if row.kind == "dm":
-            self.sender.direct(row.channel, message_card(uow, self.ctx, body))
-            return
+            return message_card(uow, self.ctx, body)
         request = uow.requests.get(int(body["request_id"]))
         if request is None:
-            return
-        card = request_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
-        assert row.card_key is not None
-        posted = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == row.card_key)).first()
-        if posted is None:
-            ts = self.sender.post(row.channel, card)
-            uow.session.add(ChatMessage(card_key=row.card_key, channel=row.channel, ts=ts))
-        else:
-            self.sender.update(posted.channel, posted.ts, card)
+            return None
+        return request_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
+
+    def _send(self, job: _Job) -> _Job:
+        if job.error or job.card is None:
+            return job
+        try:
+            if job.kind == "dm":
+                self.sender.direct(job.channel, job.card)
+            elif job.message_id is None:
+                job.new_message_id = self.sender.post(job.channel, job.card)
+            else:
+                self.sender.update(job.channel, job.message_id, job.card)
+        except Exception as e:  # a chat failure must not lose the message: it stays pending
+            job.error = f"{type(e).__name__}: {e}"[:500]
+            log.warning("outbox rows %s not delivered: %s", job.row_ids, type(e).__name__)
+        return job
+
+    def _record(self, jobs: list[_Job]) -> None:
+        now = self.ctx.clock.now()
+        with self._new_uow() as uow:  # type: ignore[operator]
+            for job in jobs:
+                rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
+                for row in rows:
+                    if job.error:
+                        row.attempts += 1
+                        row.error = job.error
+                    else:
+                        row.sent_at, row.error = now, None
+                if job.new_message_id and job.card_key:
+                    uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
+            uow.commit()
 
     # -- background running ---------------------------------------------------
 

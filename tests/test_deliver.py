@@ -1,0 +1,100 @@
+"""The outbox deliverer: post once, edit in place after, never lose a message."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.deliver import MAX_ATTEMPTS, Deliverer
+from store.models import ChatMessage, OutboxMessage
+from workflows import closure, requests
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.fail = False
+        self.next_ts = 0
+
+    def post(self, channel, card):
+        self._maybe_fail()
+        self.next_ts += 1
+        self.calls.append(("post", channel, card.title))
+        return f"100.{self.next_ts}"
+
+    def update(self, channel, ts, card):
+        self._maybe_fail()
+        self.calls.append(("update", f"{channel}@{ts}", card.title))
+
+    def direct(self, user, card):
+        self._maybe_fail()
+        self.calls.append(("dm", user, card.title))
+        return "dm"
+
+    def _maybe_fail(self):
+        if self.fail:
+            raise ConnectionError("slack is down")
+
+
+def _request(seeded, ctx) -> int:
+    form = closure.ClosureForm(reason="RC8", closure_date=dt.date(2026, 11, 20), summary="Goals met")
+    with seeded() as uow:
+        return closure.request_closure(uow, ctx, "amy", "3549723", form).id
+
+
+def test_first_delivery_posts_later_ones_edit_the_same_message(seeded, ctx):
+    sender = RecordingSender()
+    deliverer = Deliverer(seeded, ctx, sender)
+    request_id = _request(seeded, ctx)
+    assert deliverer.drain() == 1
+    assert sender.calls == [("post", "C0U12MGR", f"Closure request {request_id} · 3549723 (LM)")]
+
+    with seeded() as uow:
+        requests.approve(uow, ctx, request_id, "maria")
+    deliverer.drain()
+    assert sender.calls[1] == ("update", "C0U12MGR@100.1", f"Closure request {request_id} · 3549723 (LM)")
+    assert sender.calls[2][:2] == ("post", "C0U12BS")  # the virtual-worker item
+    with seeded() as uow:
+        keys = {m.card_key: m.ts for m in uow.session.scalars(select(ChatMessage))}
+    assert keys == {f"request:{request_id}:r1:manager": "100.1", f"request:{request_id}:queue": "100.2"}
+
+
+def test_several_pending_rows_of_one_card_are_sent_once(seeded, ctx):
+    sender = RecordingSender()
+    request_id = _request(seeded, ctx)
+    with seeded() as uow:
+        requests.approve(uow, ctx, request_id, "maria")
+    with seeded() as uow:
+        requests.claim(uow, ctx, request_id, "sam")
+    Deliverer(seeded, ctx, sender).drain()
+    assert [c[1] for c in sender.calls] == ["C0U12MGR", "C0U12BS"]
+    with seeded() as uow:
+        assert all(r.sent_at is not None for r in uow.session.scalars(select(OutboxMessage)))
+
+
+def test_a_failed_send_stays_pending_and_is_retried(seeded, ctx):
+    sender = RecordingSender()
+    deliverer = Deliverer(seeded, ctx, sender)
+    _request(seeded, ctx)
+    sender.fail = True
+    assert deliverer.drain() == 0
+    with seeded() as uow:
+        row = uow.session.scalars(select(OutboxMessage)).one()
+        assert row.sent_at is None and row.attempts == 1 and "ConnectionError" in row.error
+    sender.fail = False
+    assert deliverer.drain() == 1
+    assert sender.calls[0][0] == "post"
+    with seeded() as uow:
+        assert uow.session.scalars(select(OutboxMessage)).one().sent_at is not None
+
+
+def test_gives_up_after_max_attempts(seeded, ctx):
+    sender = RecordingSender()
+    deliverer = Deliverer(seeded, ctx, sender)
+    _request(seeded, ctx)
+    sender.fail = True
+    for _ in range(MAX_ATTEMPTS + 2):
+        deliverer.drain()
+    with seeded() as uow:
+        assert uow.session.scalars(select(OutboxMessage)).one().attempts == MAX_ATTEMPTS
