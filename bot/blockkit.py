@@ -1,7 +1,7 @@
 """Render cards and forms to Slack Block Kit, and read modal values back.
 
 Limits respected here: 50 blocks a message, 100 a modal; section text 3000
-characters; button values 2000; titles 24 characters.
+characters (2000 per section field); button values 2000; titles 24 characters.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def _plain(text: str, limit: int = 75) -> dict[str, Any]:
     return {"type": "plain_text", "text": _clip(text, limit), "emoji": True}
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text, 3000)}
+def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text, limit)}
 
 
 def card_blocks(card: Card) -> list[dict[str, Any]]:
@@ -39,7 +39,7 @@ def card_blocks(card: Card) -> list[dict[str, Any]]:
             blocks.append(
                 {
                     "type": "section",
-                    "fields": [_mrkdwn(f"*{escape(f.label)}*\n{escape(f.value) or '-'}") for f in chunk],
+                    "fields": [_mrkdwn(f"*{escape(f.label)}*\n{escape(f.value) or '-'}", 2000) for f in chunk],  # 2000 a field
                 }
             )
     for section in card.sections:
@@ -69,7 +69,7 @@ def _button(button: Any) -> dict[str, Any]:
     if button.confirm:
         element["confirm"] = {
             "title": _plain("Are you sure?"),
-            "text": _mrkdwn(escape(button.confirm)),
+            "text": _mrkdwn(escape(button.confirm), 300),
             "confirm": _plain("Yes"),
             "deny": _plain("No"),
         }
@@ -106,7 +106,8 @@ def _input(field: FormField) -> dict[str, Any]:
         if chosen:
             element["initial_option"] = chosen[0]
     elif field.kind in ("checkboxes", "multiselect"):
-        element["type"] = "checkboxes" if field.kind == "checkboxes" else "multi_static_select"
+        # Slack allows 10 checkboxes; a longer list becomes a multi-select (100 options).
+        element["type"] = "checkboxes" if field.kind == "checkboxes" and len(field.options) <= 10 else "multi_static_select"
         element["options"] = _options(field)
         wanted = set(initial or []) if isinstance(initial, list) else set()
         chosen = [o for o in element["options"] if o["value"] in wanted]

@@ -97,3 +97,185 @@ def seeded(uow_factory: partial[UnitOfWork]) -> partial[UnitOfWork]:
     with uow_factory() as uow:
         demo.seed(uow)
     return uow_factory
+
+
+# -- Added for the core tests: drive requests through the real handlers, and see every write ----
+
+from collections.abc import Callable  # noqa: E402
+
+from sqlalchemy import select as _select  # noqa: E402
+
+from store.models import Event as _Event  # noqa: E402
+from store.models import Request as _Request  # noqa: E402
+from workflows import closure as _closure  # noqa: E402
+from workflows import requests as _wf  # noqa: E402
+from workflows.clock import local_today as _local_today  # noqa: E402
+
+ALL_TICKS: tuple[str, ...] = ("closure_date", "relationships", "retention", "items", *_closure.OUTCOMES)
+
+
+class Journey:
+    """Moves closure requests through the real handlers, one unit of work per step.
+
+    Tests reach a state the way users would (request, approve, claim ...), so what
+    they check starts from exactly what the handlers leave behind, never hand-made rows.
+    """
+
+    def __init__(self, uow_factory: partial[UnitOfWork], ctx: Context) -> None:
+        self.uow = uow_factory
+        self.ctx = ctx
+
+    def form(self, person_id: str = "3549723", **changes: object) -> _closure.ClosureForm:
+        """A valid C2 form for the person's open case; ``changes`` override fields."""
+        with self.uow() as uow:
+            case = uow.cases.open_case(person_id) or uow.cases.cases_of(person_id)[-1]  # closed: a late resubmit
+            adult = _closure.is_adult(case)
+        data: dict[str, object] = {
+            "reason": "A1" if adult else "RC7",
+            "closure_date": _local_today(self.ctx.clock),
+            "summary": "Plan objectives met; family agree closure.",
+            "visit_done": True,
+            "letter_done": True,
+            "evaluation_done": True,
+        }
+        data.update(changes)
+        return _closure.ClosureForm.model_validate(data)
+
+    def request(self, person_id: str = "3549723", actor: str = "amy", **changes: object) -> int:
+        form = self.form(person_id, **changes)
+        with self.uow() as uow:
+            return _closure.request_closure(uow, self.ctx, actor, person_id, form).id
+
+    def approver(self, request_id: int) -> str:
+        """maria for Under 12s; olu (service manager) for adults, whose demo client needs C4 sign-off."""
+        return "maria" if self.get(request_id).team == "u12" else "olu"
+
+    def approve(self, request_id: int, actor: str | None = None) -> str:
+        actor = actor or self.approver(request_id)
+        with self.uow() as uow:
+            return _wf.approve(uow, self.ctx, request_id, actor)
+
+    def return_(self, request_id: int, actor: str = "maria", note: str = "Add the closure letter.") -> str:
+        with self.uow() as uow:
+            return _wf.return_request(uow, self.ctx, request_id, actor, note)
+
+    def resubmit(self, request_id: int, actor: str = "amy", **changes: object) -> str:
+        form = self.form(self.get(request_id).person_id, **changes)
+        with self.uow() as uow:
+            return _closure.resubmit(uow, self.ctx, request_id, actor, form)
+
+    def claim(self, request_id: int, actor: str = "sam") -> str:
+        with self.uow() as uow:
+            return _wf.claim(uow, self.ctx, request_id, actor)
+
+    def unclaim(self, request_id: int, actor: str = "sam") -> str:
+        with self.uow() as uow:
+            return _wf.unclaim(uow, self.ctx, request_id, actor)
+
+    def reassign(self, request_id: int, to: str = "tess", actor: str = "maria") -> str:
+        with self.uow() as uow:
+            return _wf.reassign(uow, self.ctx, request_id, actor, to)
+
+    def open_audit(self, request_id: int, actor: str = "sam") -> _closure.ClosurePlan:
+        with self.uow() as uow:
+            plan = _closure.open_audit(uow, self.ctx, request_id, actor)
+            uow.session.expunge_all()  # the plan's records stay readable after the unit of work
+            return plan
+
+    def recheck(self, request_id: int, actor: str = "sam") -> str:
+        with self.uow() as uow:
+            return _closure.recheck(uow, self.ctx, request_id, actor)
+
+    def complete(
+        self,
+        request_id: int,
+        actor: str = "sam",
+        confirmed: tuple[str, ...] | list[str] = ALL_TICKS,
+        end_reasons: dict[int, str] | None = None,
+    ) -> str:
+        with self.uow() as uow:
+            return _closure.complete(uow, self.ctx, request_id, actor, confirmed=list(confirmed), end_reasons=end_reasons)
+
+    def withdraw(self, request_id: int, actor: str = "amy") -> str:
+        with self.uow() as uow:
+            return _wf.withdraw(uow, self.ctx, request_id, actor)
+
+    def finish_steps(self, person_id: str) -> None:
+        """Each open step's assignee marks it done (what unblocks an audit, C6.1)."""
+        with self.uow() as uow:
+            steps = [(s.id, s.assignee) for s in uow.cases.open_work_steps([person_id])]
+        for step_id, assignee in steps:
+            with self.uow() as uow:
+                _closure.mark_step_done(uow, self.ctx, step_id, assignee)
+
+    def to_state(
+        self,
+        state: str,
+        person_id: str = "3549723",
+        requester: str = "amy",
+        holder: str = "sam",
+        approver: str | None = None,
+    ) -> int:
+        """A new request on the person, driven into ``state`` through the handlers.
+
+        "blocked" needs a person with open work steps (3549728); "closed" one without.
+        """
+        rid = self.request(person_id, requester)
+        if state == _wf.REQUESTED:
+            return rid
+        if state == _wf.WITHDRAWN:
+            self.withdraw(rid, requester)
+            return rid
+        if state == _wf.RETURNED:
+            self.return_(rid, actor=approver or self.approver(rid))
+            return rid
+        self.approve(rid, approver)
+        if state == _wf.APPROVED:
+            return rid
+        self.claim(rid, holder)
+        if state == _wf.CLAIMED:
+            return rid
+        plan = self.open_audit(rid, holder)
+        if state == _wf.BLOCKED:
+            assert plan.blocking_steps, f"{person_id} has no open work steps to block on"
+            return rid
+        assert state == _wf.CLOSED, state
+        self.complete(rid, holder)
+        return rid
+
+    def get(self, request_id: int) -> _Request:
+        """The request as committed (detached: plain columns only)."""
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+            assert request is not None
+            uow.session.expunge(request)  # keep its loaded columns past the unit of work's rollback
+            return request
+
+    def events(self, request_id: int | None = None) -> list[_Event]:
+        with self.uow() as uow:
+            query = _select(_Event).order_by(_Event.id)
+            if request_id is not None:
+                query = query.where(_Event.request_id == request_id)
+            events = list(uow.session.scalars(query).all())
+            uow.session.expunge_all()
+            return events
+
+
+@pytest.fixture
+def journey(seeded: partial[UnitOfWork], ctx: Context) -> Journey:
+    return Journey(seeded, ctx)
+
+
+def fingerprint(uow_factory: partial[UnitOfWork]) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in key order: equal before and after means nothing was written."""
+    with uow_factory() as uow:
+        return {
+            table.name: [tuple(row) for row in uow.session.execute(_select(table).order_by(*table.primary_key.columns))]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+@pytest.fixture
+def db_fingerprint(seeded: partial[UnitOfWork]) -> Callable[[], dict[str, list[tuple[object, ...]]]]:
+    """Call before and after an action; compare to prove it wrote nothing."""
+    return partial(fingerprint, seeded)

@@ -30,14 +30,17 @@ from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Role
 from workflows.requests import (
+    APPROVED,
     BLOCKED,
     CLAIMED,
     REQUESTED,
     Context,
     announce,
     check_allowed,
+    describe,
     direct_message,
     load,
+    next_state,
     transition,
 )
 
@@ -297,12 +300,6 @@ def closure_plan(uow: UnitOfWork, ctx: Context, request: Request) -> ClosurePlan
     return plan
 
 
-def _holder_action(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, action: str) -> Request:
-    request = load(uow, request_id)
-    check_allowed(ctx.org, actor, action, request)
-    return request
-
-
 def open_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> ClosurePlan:
     """C6.1: start the audit. If work steps remain the item becomes blocked and
     the assignee of each step, the allocated worker and the team manager are told.
@@ -311,7 +308,9 @@ def open_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, so
     """
     request = load(uow, request_id)
     if request.state not in (CLAIMED, BLOCKED):
-        raise IllegalTransition(f"Claim request {request.id} before opening its audit. It is {request.state}.")
+        # Say what already happened (a second click after the audit finished, or before a claim).
+        hint = " Claim it before opening its audit." if request.state == APPROVED else ""
+        raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}{hint}")
     check_allowed(ctx.org, actor, "complete", request)
     plan = closure_plan(uow, ctx, request)
     if plan.blocking_steps and request.state == CLAIMED:
@@ -328,18 +327,19 @@ def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, 
     for step in steps:
         recipients.setdefault(step.assignee, []).append(step.id)
     everything = [s.id for s in steps]
-    recipients.setdefault(request.case.worker, everything)
+    # The allocated worker and the manager hear of every step, even when they also hold one.
+    recipients[request.case.worker] = everything
     for manager in ctx.org.members(request.team, Role.MANAGER):
-        recipients.setdefault(manager.key, everything)
+        recipients[manager.key] = everything
     for person_key, step_ids in recipients.items():
         direct_message(uow, ctx, person_key, {"view": "blocked", "request_id": request.id, "steps": step_ids})
 
 
 def recheck(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
     """C6.1: unblock once every step is done (or cancelled by a manager, C7)."""
-    request = _holder_action(uow, ctx, request_id, actor, "recheck")
-    if request.state != BLOCKED:
-        raise IllegalTransition(f"Request {request.id} is not blocked; it is {request.state}.")
+    request = load(uow, request_id)
+    next_state(ctx.org, request, "recheck")  # not blocked (any more): say what already happened
+    check_allowed(ctx.org, actor, "recheck", request)
     remaining = uow.cases.open_work_steps(applies_to(request))
     if remaining:
         names = "; ".join(f"{s.title} ({ctx.org.name_of(s.assignee)})" for s in remaining)
@@ -417,7 +417,7 @@ def complete(
     """
     request = load(uow, request_id)
     if request.state == BLOCKED:
-        raise IllegalTransition(f"Request {request.id} is blocked by open work steps: Re-check once they are done.")
+        raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)} Re-check once its work steps are done.")
     plan = closure_plan(uow, ctx, request)
     if plan.blocking_steps:
         raise IllegalTransition("Work steps are still open on the record: open the audit again to block the item (C6.1).")

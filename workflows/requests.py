@@ -314,6 +314,8 @@ def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str
     if not ctx.org.has_role(to, request.team, Role.BUSINESS_SUPPORT):
         raise FieldErrors({"to": f"{ctx.org.name_of(to)} is not business support in {ctx.org.team(request.team).name}."})
     previous = request.holder
+    if previous == to and request.state in (CLAIMED, BLOCKED):  # a second submit of the same reassignment
+        raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}")
 
     def _apply(r: Request) -> None:
         r.holder = to

@@ -1,0 +1,171 @@
+"""A local stand-in for Slack's Web API, good enough for slack_sdk's WebClient.
+
+It listens on 127.0.0.1 on an ephemeral port, accepts ``POST /api/<method>``
+(JSON or form bodies, like WebClient sends them), records ``(method, args)``
+and answers the way Slack does for the handful of methods worktray calls.
+Point a client at it with ``WebClient(base_url=mock.base_url)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER_ID = "U0WORKTRAY"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    result: dict[str, Any]
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    edits: int = 0
+
+
+class SlackApiMock:
+    """Records every Web API call; ``fail(method, error)`` makes a method answer ok=false once."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._failures: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-api-mock", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """What WebClient wants: scheme, host, port and the /api/ prefix, with the trailing slash."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def start(self) -> SlackApiMock:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- what tests look at ---------------------------------------------------
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c.args for c in self.calls if c.method == method]
+
+    def methods(self) -> list[str]:
+        with self._lock:
+            return [c.method for c in self.calls]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    def since(self, mark: int) -> list[Call]:
+        with self._lock:
+            return self.calls[mark:]
+
+    def messages(self, channel: str) -> list[Message]:
+        """The channel's messages as they look now: posted, then edited in place by chat.update."""
+        shown: dict[str, Message] = {}
+        with self._lock:
+            for call in self.calls:
+                if not call.result.get("ok") or call.args.get("channel") != channel:
+                    continue
+                if call.method == "chat.postMessage":
+                    ts = call.result["ts"]
+                    shown[ts] = Message(channel, ts, call.args.get("text") or "", call.args.get("blocks") or [])
+                elif call.method == "chat.update" and call.args.get("ts") in shown:
+                    message = shown[call.args["ts"]]
+                    message.text, message.blocks = call.args.get("text") or "", call.args.get("blocks") or []
+                    message.edits += 1
+        return list(shown.values())
+
+    def fail(self, method: str, error: str) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).append(error)
+
+    # -- answering ------------------------------------------------------------------
+
+    def answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        with self._lock:
+            failures = self._failures.get(method)
+            if failures:
+                result = {"ok": False, "error": failures.pop(0)}
+            elif token is None:
+                result = {"ok": False, "error": "not_authed"}
+            else:
+                result = self._success(method, args, f"1764151200.{next(self._ts):06d}")
+            self.calls.append(Call(method, args, token, result))
+            return result
+
+    @staticmethod
+    def _success(method: str, args: dict[str, Any], ts: str) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://fenshire.example.slack.com/", "team": "Fenshire", "user": "worktray",
+                    "team_id": "T0FEN", "user_id": BOT_USER_ID, "bot_id": "B0WORKTRAY", "is_enterprise_install": False}
+        if method == "chat.postMessage":
+            return {"ok": True, "channel": args.get("channel"), "ts": ts,
+                    "message": {"type": "message", "text": args.get("text"), "ts": ts, "bot_id": "B0WORKTRAY"}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method in ("views.open", "views.publish", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": f"V{ts.replace('.', '')}", **(args.get("view") or {})}}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                path = self.path.partition("?")[0]
+                method = path.removeprefix("/api/").lstrip("/")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                args = _parse(raw, self.headers.get("Content-Type", ""))
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
+                body = json.dumps(mock.answer(method, args, token)).encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+def _parse(raw: str, content_type: str) -> dict[str, Any]:
+    """JSON bodies as they are; form bodies as a flat dict, JSON-looking values decoded."""
+    if not raw:
+        return {}
+    if content_type.startswith("application/json"):
+        return dict(json.loads(raw))
+    args: dict[str, Any] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        if value[:1] in ("[", "{"):
+            try:
+                args[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        args[key] = value
+    return args

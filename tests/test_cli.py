@@ -1,0 +1,139 @@
+"""The ``worktray`` command as a user runs it: a separate process, configured by DATABASE_URL.
+
+``db upgrade``, ``import`` (all or nothing, exit 1 naming file and row) and
+``case show`` (text, ``--json``, exit 1 for an unknown person), on a fresh
+SQLite file and, through the ``db_url`` fixture, on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import worktray
+from workflows.closure import ClosureForm, request_closure
+from workflows.requests import approve, claim
+
+REPO = Path(worktray.__file__).resolve().parent.parent
+DEMO_CSV = REPO / "worktray" / "demo" / "csv"
+
+
+def run_cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m worktray.cli`` in its own process (cwd without a .env file)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "worktray.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file that does not exist yet: the CLI has to create the schema."""
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_db_upgrade_creates_the_schema(sqlite_url, tmp_path):
+    result = run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "database schema is up to date" in result.stdout
+    assert (tmp_path / "cli.db").exists()
+
+
+def test_import_then_case_show(sqlite_url, tmp_path):
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    imported = run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "persons.csv: 6 rows" in imported.stdout
+    assert "work_steps.csv: 4 rows" in imported.stdout
+
+    shown = run_cli(sqlite_url, "case", "show", "3600205", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Person 3600205 (RT): Ruby Tranter, born 2013-01-22" in shown.stdout
+    assert "CS Core Group Meeting (incoming), assigned ben, scheduled 2026-12-01" in shown.stdout
+    assert "Child Protection Review triggered 2026-10-20, completed 2026-11-03, NOT authorised" in shown.stdout
+
+    as_json = run_cli(sqlite_url, "case", "show", "3600205", "--json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert [(c["case_type"], c["team"], c["worker"], c["open"]) for c in report["cases"]] == [("CP", "u12", "ben", True)]
+    assert sorted(s["kind"] for s in report["open_work_steps"]) == ["incoming", "incomplete"]
+    assert [e["action"] for e in report["events"]] == []  # the import event is not about one person
+
+
+def test_case_show_unknown_person_exits_1(sqlite_url, tmp_path):
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    result = run_cli(sqlite_url, "case", "show", "999", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "there is no person 999" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_broken_import_exits_1_and_imports_nothing(sqlite_url, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(DEMO_CSV, broken)
+    with (broken / "work_steps.csv").open("a", encoding="utf-8") as f:
+        f.write("3600205,CS Visit,ben,incoming,31/02/2026,open\n")
+    result = run_cli(sqlite_url, "import", str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "work_steps.csv row 6, column scheduled_on" in result.stderr
+    assert "nothing was imported" in result.stderr
+    # persons.csv was fine, yet no person from it is in the store.
+    shown = run_cli(sqlite_url, "case", "show", "3600101", cwd=tmp_path)
+    assert shown.returncode == 1
+    assert "there is no person 3600101" in shown.stderr
+
+
+def test_import_and_case_show_on_each_back_end(db_url, tmp_path):
+    """The same commands against the migrated test database: SQLite and PostgreSQL."""
+    first = run_cli(db_url, "import", str(DEMO_CSV), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "cases.csv: 7 rows" in first.stdout
+    again = run_cli(db_url, "import", str(DEMO_CSV), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "cases.csv: 0 rows" in again.stdout  # idempotent
+
+    report = json.loads(run_cli(db_url, "case", "show", "3600102", "--json", cwd=tmp_path).stdout)
+    assert report["person"]["initials"] == "LA"
+    assert [m["id"] for m in report["family_group"]["members"]] == ["3600101", "3600102"]
+    assert [(c["case_type"], c["opened_on"]) for c in report["cases"]] == [("CIN", "2025-03-10")]
+    kinds = {(r["organisation_kind"], r["open"]) for r in report["organisation_relationships"]}
+    assert kinds == {("team", True), ("place_of_education", True)}
+
+
+def test_case_show_lists_requests_with_holder_and_the_event_log(seeded, ctx, db_url, tmp_path):
+    """A family member's closure that applies to this person shows on their report too, with its events."""
+    form = ClosureForm(reason="RC8", closure_date=dt.date(2026, 11, 26), summary="Outcomes met.", applies_to=["3549724"])
+    with seeded() as uow:
+        request_id = request_closure(uow, ctx, "amy", "3549723", form, source="test").id
+    with seeded() as uow:
+        approve(uow, ctx, request_id, "maria", source="test")
+    with seeded() as uow:
+        claim(uow, ctx, request_id, "sam", source="test")
+
+    shown = run_cli(db_url, "case", "show", "3549724", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    (request,) = report["requests"]
+    assert (request["id"], request["person_id"], request["state"], request["holder"]) == (request_id, "3549723", "claimed", "sam")
+    assert request["details"]["applies_to"] == ["3549723", "3549724"]
+    assert [(e["actor"], e["action"], e["to_state"]) for e in report["events"]] == [
+        ("amy", "request", "requested"),
+        ("maria", "approve", "approved"),
+        ("sam", "claim", "claimed"),
+    ]
+    assert {r["relationship_type"] for r in report["worker_relationships"] if r["open"]} == {
+        "Key Worker (Childrens Social Care)", "GP"
+    }
+
+    text = run_cli(db_url, "case", "show", "3549724", cwd=tmp_path).stdout
+    assert f"#{request_id} closure for 3549723: claimed, requested by amy" in text
+    assert ", held by sam; last: claim by sam" in text
+    assert "sam claim request #" in text and "approved -> claimed" in text

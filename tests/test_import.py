@@ -1,0 +1,300 @@
+"""``worktray import``: the CSV export is validated whole and imported all or nothing.
+
+Runs on SQLite and PostgreSQL (the ``db_url`` fixture). The example export is
+worktray/demo/csv (fictitious people, IDs 36...), documented in docs/csv.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import String, func, select
+
+import worktray
+from store import importer
+from store.importer import ImportError_, import_directory
+from store.models import Base, Event, FileRetention, Person, WorkerRelationship, WorkStep
+
+DEMO_CSV = Path(worktray.__file__).parent / "demo" / "csv"
+EXPECTED = {
+    "family_groups.csv": 1,
+    "persons.csv": 6,
+    "cases.csv": 7,
+    "work_steps.csv": 4,
+    "worker_relationships.csv": 10,
+    "organisation_relationships.csv": 11,
+    "service_user_groups.csv": 6,
+    "file_retentions.csv": 1,
+    "record_items.csv": 6,
+    "assessments.csv": 6,
+}
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    """A writable copy of the example export."""
+    target = tmp_path / "export"
+    shutil.copytree(DEMO_CSV, target)
+    return target
+
+
+def append(path: Path, *lines: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def table_counts(uow_factory) -> dict[str, int]:
+    with uow_factory() as uow:
+        return {
+            t.name: uow.session.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_example_export_imports_with_expected_counts(uow_factory):
+    assert import_directory(uow_factory, DEMO_CSV) == EXPECTED
+    counts = table_counts(uow_factory)
+    assert counts["persons"] == 6 and counts["cases"] == 7 and counts["record_items"] == 6
+    with uow_factory() as uow:
+        mia = uow.cases.person("3600101")
+        assert mia.date_of_birth == dt.date(2016, 4, 3)  # exported as 03/04/2016: day first
+        assert [m.id for m in mia.family_group.members] == ["3600101", "3600102"]
+        assert uow.cases.open_case("3600530").case_type == "CIN"  # the closed EH case is history
+        event = uow.session.scalars(select(Event)).one()
+        assert (event.actor, event.action) == ("import", "import")
+        assert event.detail["files"]["persons.csv"] == {"read": 6, "added": 6, "updated": 0, "unchanged": 0}
+
+
+def test_example_export_sits_beside_the_demo_seed(seeded):
+    """The demo seed (IDs 35..., 41...) and the CSV example (36...) do not collide."""
+    assert import_directory(seeded, DEMO_CSV) == EXPECTED
+    with seeded() as uow:
+        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 5 + 6
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "where", "says"),
+    [
+        # A bad date (31 February) in day-first form.
+        ("persons.csv", "3600999,Zed,Quill,31/02/2016,,,", "persons.csv row 8, column date_of_birth", "not a date"),
+        ("work_steps.csv", "3600205,CS Visit,ben,incoming,2026-13-01,open", "work_steps.csv row 6, column scheduled_on", "not a date"),
+        # Bad enums.
+        ("work_steps.csv", "3600205,CS Visit,ben,started,,open", "work_steps.csv row 6, column kind", "'incoming', 'future' or 'incomplete'"),
+        ("cases.csv", "3600205,u12,ben,XYZ,2026-01-01,,", "cases.csv row 9, column case_type", "'CIN'"),
+        ("organisation_relationships.csv", "3600205,Hill Farm,farm,Other,2020-01-01,,",
+         "organisation_relationships.csv row 13, column organisation_kind", "'gp_surgery'"),
+        ("record_items.csv", "3600205,pet,Dog,2020-01-01,,", "record_items.csv row 8, column kind", "'care_package'"),
+        # References to persons and family groups that exist nowhere.
+        ("cases.csv", "3699999,u12,amy,CIN,2026-01-01,,", "cases.csv row 9, column person_id", "neither persons.csv nor the store"),
+        ("persons.csv", "3600999,Zed,Quill,2016-02-01,F0000000,,", "persons.csv row 8, column family_group_id", "neither family_groups.csv"),
+        # Rules between columns, a required cell left empty, a too-long value.
+        ("cases.csv", "3600205,u12,ben,CP,2026-01-01,2025-01-01,RC8", "cases.csv row 9, column closed_on", "before opened_on"),
+        ("assessments.csv", "3600205,Review,2026-01-01,,maria,", "assessments.csv row 8, column authorised_on", "both or neither"),
+        ("work_steps.csv", "3600205,,ben,future,,open", "work_steps.csv row 6, column title", "is required"),
+        ("work_steps.csv", "3600205," + "x" * 201 + ",ben,future,,open", "work_steps.csv row 6, column title", "at most 200"),
+        # A duplicate ID.
+        ("persons.csv", "3600101,Mia,Ashdown,03/04/2016,F3600100,,", "persons.csv row 8, column id", "already on row 2"),
+    ],
+)
+def test_a_bad_row_is_named_and_nothing_is_imported(seeded, export, file, line, where, says):
+    # A valid new person and a valid new step ride along: they must not be imported either.
+    if file != "persons.csv":
+        append(export / "persons.csv", "3600777,Val,Ide,2015-01-01,,,")
+    append(export / file, line)
+    before = table_counts(seeded)
+    with pytest.raises(ImportError_) as raised:
+        import_directory(seeded, export)
+    message = str(raised.value)
+    assert where in message and says in message, message
+    assert table_counts(seeded) == before
+    with seeded() as uow:
+        assert uow.cases.person("3600777") is None and uow.cases.person("3600101") is None
+
+
+def test_a_missing_required_column_is_named(seeded, export):
+    steps = export / "work_steps.csv"
+    steps.write_text("person_id,assignee,kind\n3600205,ben,incoming\n", encoding="utf-8")
+    before = table_counts(seeded)
+    with pytest.raises(ImportError_) as raised:
+        import_directory(seeded, export)
+    assert "work_steps.csv row 1, column title: required column is missing" in str(raised.value)
+    assert table_counts(seeded) == before
+
+
+def test_every_problem_is_reported_at_once_in_file_order(uow_factory, export):
+    """A case of the person whose own row is bad (3600999) is not reported again."""
+    append(export / "cases.csv", "3699999,u12,amy,CIN,2026-01-01,,", "3600999,u12,amy,CIN,2026-01-01,,")
+    append(export / "persons.csv", "3600999,Zed,Quill,not-a-date,,,")
+    with pytest.raises(ImportError_) as raised:
+        import_directory(uow_factory, export)
+    errors = raised.value.errors
+    assert [(e.file, e.row, e.column) for e in errors] == [
+        ("persons.csv", 8, "date_of_birth"),
+        ("cases.csv", 9, "person_id"),
+    ]
+
+
+def test_the_message_lists_twenty_problems_and_counts_the_rest(uow_factory, export):
+    append(export / "work_steps.csv", *[f"3600205,Step {n},ben,someday,,open" for n in range(25)])
+    with pytest.raises(ImportError_) as raised:
+        import_directory(uow_factory, export)
+    assert len(raised.value.errors) == 25
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "25 problems in the CSV files:"
+    assert len(lines) == 1 + 20 + 1 and lines[-1].strip() == "... and 5 more"
+    assert table_counts(uow_factory)["persons"] == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        (lambda d: (d / "persons.csv").unlink(), "persons.csv: is missing"),
+        (lambda d: (d / "workstep.csv").write_text("person_id\n", encoding="utf-8"), "workstep.csv: is not a file worktray imports"),
+        (lambda d: (d / "cases.csv").write_text("", encoding="utf-8"), "cases.csv: the file is empty"),
+        (lambda d: (d / "persons.csv").write_bytes((d / "persons.csv").read_bytes() + "3600999,Zo\xeb,Q,,,,\n".encode("cp1252")),
+         "persons.csv row 8: is not UTF-8 text"),
+        (lambda d: append(d / "cases.csv", "3600205,u12,ben,CP,2026-01-01,,,extra"), "cases.csv row 9: has 8 cells"),
+        (lambda d: append(d / "cases.csv", '3600205,u12,"ben'), "cases.csv row 9: is not valid CSV"),
+        (lambda d: (d / "cases.csv").write_text("person_id,team,worker,case_type,opened_on,colour\n", encoding="utf-8"),
+         "cases.csv row 1, column colour: is not a column of cases.csv"),
+        (lambda d: (d / "cases.csv").write_text("person_id,team,worker,case_type,opened_on,\n3600101,u12,amy,CIN,2025-03-10,oops\n",
+                                                encoding="utf-8"),
+         "cases.csv row 2: has a value under a column with no name"),
+        # Excel's trailing empty column: ignored.
+        (lambda d: (d / "cases.csv").write_text("person_id,team,worker,case_type,opened_on,\n3600101,u12,amy,CIN,2025-03-10,\n",
+                                                encoding="utf-8"), None),
+    ],
+)
+def test_whole_file_problems(uow_factory, export, setup, says):
+    setup(export)
+    if says is None:
+        assert import_directory(uow_factory, export)["cases.csv"] == 1
+        return
+    with pytest.raises(ImportError_) as raised:
+        import_directory(uow_factory, export)
+    assert says in str(raised.value)
+    assert table_counts(uow_factory)["persons"] == 0
+
+
+def test_utf8_text_round_trips(uow_factory, export):
+    append(export / "persons.csv", "3600999,Zoë,Quïll,,,,")
+    assert import_directory(uow_factory, export)["persons.csv"] == 7
+    with uow_factory() as uow:
+        assert (uow.cases.person("3600999").first_name, uow.cases.person("3600999").initials) == ("Zoë", "ZQ")
+
+
+def test_not_a_directory(uow_factory, tmp_path):
+    with pytest.raises(ImportError_, match="is not a directory"):
+        import_directory(uow_factory, tmp_path / "nowhere")
+
+
+def test_reimport_is_idempotent(uow_factory):
+    import_directory(uow_factory, DEMO_CSV)
+    after_first = table_counts(uow_factory)
+    assert import_directory(uow_factory, DEMO_CSV) == {name: 0 for name in EXPECTED}
+    after_second = table_counts(uow_factory)
+    assert after_second == {**after_first, "events": after_first["events"] + 1}  # only the second import's event
+
+
+def test_reimport_never_undoes_worktrays_own_changes(uow_factory):
+    """A step marked done and a key worker ended at closure stay so; no duplicates appear."""
+    import_directory(uow_factory, DEMO_CSV)
+    with uow_factory() as uow:
+        step = uow.session.scalars(select(WorkStep).where(WorkStep.title == "CS Core Group Meeting")).one()
+        step.status = "done"
+        rel = uow.session.scalars(select(WorkerRelationship).where(WorkerRelationship.person_id == "3600205")).one()
+        rel.to_date, rel.end_reason = dt.date(2026, 11, 26), "Case closed"
+        uow.commit()
+    import_directory(uow_factory, DEMO_CSV)
+    with uow_factory() as uow:
+        steps = uow.session.scalars(select(WorkStep).where(WorkStep.title == "CS Core Group Meeting")).all()
+        assert [s.status for s in steps] == ["done"]
+        rels = uow.session.scalars(select(WorkerRelationship).where(WorkerRelationship.person_id == "3600205")).all()
+        assert [(r.to_date, r.end_reason) for r in rels] == [(dt.date(2026, 11, 26), "Case closed")]
+
+
+def test_persons_are_updated_by_id_and_absent_columns_left_alone(uow_factory, tmp_path):
+    import_directory(uow_factory, DEMO_CSV)
+    update = tmp_path / "update"
+    update.mkdir()
+    # No date_of_birth column: Mia's stays. A changed surname: updated, not a second person.
+    (update / "persons.csv").write_text("id,first_name,last_name\n3600101,Mia,Ashdown-Reyes\n3600102,Leo,Ashdown\n", encoding="utf-8")
+    assert import_directory(uow_factory, update) == {"persons.csv": 1}
+    with uow_factory() as uow:
+        mia = uow.cases.person("3600101")
+        assert (mia.last_name, mia.date_of_birth, mia.family_group_id) == ("Ashdown-Reyes", dt.date(2016, 4, 3), "F3600100")
+        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 6
+
+
+def test_a_later_export_may_add_records_for_people_already_in_the_store(uow_factory, tmp_path):
+    import_directory(uow_factory, DEMO_CSV)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "persons.csv").write_text("id,first_name,last_name\n", encoding="utf-8")
+    (later / "file_retentions.csv").write_text(
+        "person_id,criteria,rule,start_date,retain_until\n3600205,CS Child Protection,35 years from closure,2026-01-01,2061-01-01\n",
+        encoding="utf-8",
+    )
+    assert import_directory(uow_factory, later) == {"persons.csv": 0, "file_retentions.csv": 1}
+    with uow_factory() as uow:
+        assert [r.retain_until for r in uow.cases.retentions("3600205")] == [dt.date(2061, 1, 1)]
+
+
+def test_excel_bom_spreadsheet_headers_and_day_first_dates(uow_factory, tmp_path):
+    export = tmp_path / "excel"
+    export.mkdir()
+    text = "ID,First Name,Last Name,Date of Birth,last-seen-face-to-face\r\n3600888,Ada,Frost,07/11/2014,2026-11-02\r\n"
+    (export / "persons.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (export / "cases.csv").write_bytes(
+        b"\xef\xbb\xbf" + "person_id,team,worker,case_type,opened_on\r\n3600888,u12,amy,cin,01/09/2025\r\n,,,,\r\n".encode("utf-8")
+    )
+    assert import_directory(uow_factory, export) == {"persons.csv": 1, "cases.csv": 1}
+    with uow_factory() as uow:
+        ada = uow.cases.person("3600888")
+        assert (ada.date_of_birth, ada.last_seen_face_to_face) == (dt.date(2014, 11, 7), dt.date(2026, 11, 2))
+        case = uow.cases.open_case("3600888")
+        assert (case.case_type, case.opened_on) == ("CIN", dt.date(2025, 9, 1))  # case type upper-cased
+
+
+def test_the_import_event_carries_the_given_time(uow_factory):
+    at = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
+    import_directory(uow_factory, DEMO_CSV, now=lambda: at)
+    with uow_factory() as uow:
+        assert uow.session.scalars(select(Event.at)).one() == at
+
+
+def _first_row(spec: importer.FileSpec) -> dict[str, str]:
+    with (DEMO_CSV / spec.name).open(encoding="utf-8") as f:
+        header, first = f.readline().strip().split(","), f.readline().strip().split(",")
+    return {c: v for c, v in zip(header, first) if v}
+
+
+@pytest.mark.parametrize("spec", importer.FILES, ids=lambda s: s.name)
+def test_row_models_fit_the_tables(spec):
+    """Every column of a file is a column of its table, and text longer than the table allows is refused.
+
+    PostgreSQL refuses an over-long VARCHAR and SQLite does not; validating the
+    length up front makes both back ends behave the same.
+    """
+    table = spec.table.__table__
+    assert set(spec.row.model_fields) <= set(table.columns.keys())
+    assert set(spec.key) <= set(spec.row.model_fields)
+    valid = _first_row(spec)
+    spec.row.model_validate(valid)
+    for name in spec.row.model_fields:
+        column_type = table.columns[name].type
+        if isinstance(column_type, String) and column_type.length:
+            with pytest.raises(ValidationError) as raised:
+                spec.row.model_validate({**valid, name: "x" * (column_type.length + 1)})
+            assert [e["loc"][0] for e in raised.value.errors()] == [name]
+
+
+def test_retention_file_round_trips(uow_factory):
+    import_directory(uow_factory, DEMO_CSV)
+    with uow_factory() as uow:
+        (retention,) = uow.session.scalars(select(FileRetention)).all()
+        assert (retention.person_id, retention.retain_until) == ("3600530", dt.date(2037, 8, 30))
