@@ -137,3 +137,17 @@ def test_case_show_lists_requests_with_holder_and_the_event_log(seeded, ctx, db_
     assert f"#{request_id} closure for 3549723: claimed, requested by amy" in text
     assert ", held by sam; last: claim by sam" in text
     assert "sam claim request #" in text and "approved -> claimed" in text
+
+
+def test_case_show_before_db_upgrade_says_what_to_do(tmp_path):
+    """A database without the schema gets a clear message, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = subprocess.run([sys.executable, "-m", "worktray.cli", "case", "show", "1"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "worktray db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr

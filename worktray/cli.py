@@ -15,6 +15,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.uow import UnitOfWork
@@ -113,8 +115,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
     from worktray.case_report import case_report, format_report
 
-    with _uow_factory(settings)() as uow:
-        report = case_report(uow, args.person_id)
+    try:
+        with _uow_factory(settings)() as uow:
+            report = case_report(uow, args.person_id)
+    except DBAPIError:
+        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
+        return 1
     if report is None:
         print(f"worktray: there is no person {args.person_id}", file=sys.stderr)
         return 1
