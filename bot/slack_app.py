@@ -51,7 +51,7 @@ from sqlalchemy import text as sql_text
 
 from bot.actions import FORMS, Reply
 from bot.blockkit import card_blocks, escape, form_view, read_values
-from bot.cards import Card, Form, Section
+from bot.cards import Card, Form, FormValues, Section
 from bot.views import STATE_LABELS
 from workflows.org import Organisation
 from workflows.requests import OPEN_STATES
@@ -171,6 +171,12 @@ class View(_Part):
     state: ViewState
     blocks: list[ViewBlock] = Field(default_factory=list)
 
+    def values(self) -> FormValues:
+        """{field key: value}, read by the same code for every element type."""
+        return read_values(
+            {block: {action: e.model_dump(exclude_none=True) for action, e in elements.items()} for block, elements in self.state.values.items()}
+        )
+
 
 class ViewSubmission(_Part):
     type: Literal["view_submission"]
@@ -255,9 +261,9 @@ def create_bolt_app(app: App, settings: Settings, client: WebClient) -> BoltApp:
     @bolt.view_submission(re.compile("^(" + "|".join(re.escape(c) for c in FORMS) + ")$"))
     def on_submit(ack: Callable[..., None], context: dict[str, Any]) -> None:
         sub: ViewSubmission = context["wt"]
-        values = read_values({b: {a: e.model_dump(exclude_none=True) for a, e in acts.items()} for b, acts in sub.view.state.values.items()})
         log.info("slack form %s by %s", sub.view.callback_id, sub.user.id)
-        reply = interactions.submit(sub.user.id, sub.view.callback_id, sub.view.private_metadata, values, source=f"slack:view:{sub.view.id}")
+        view = sub.view
+        reply = interactions.submit(sub.user.id, view.callback_id, view.private_metadata, view.values(), source=f"slack:view:{view.id}")
         replies.to_submission(ack, sub, reply)
 
     @bolt.event("app_home_opened")

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
-from bot.console import ConsoleSender, Console, form_values, render_text, resolve_date, run_console, serve_console
+from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date, serve_console
 from store.models import Case, Event, OutboxMessage, Request, WorkStep
 from store.uow import UnitOfWork
 from worktray import demo

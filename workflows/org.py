@@ -57,13 +57,13 @@ class Organisation(BaseModel):
     @model_validator(mode="after")
     def _check_references(self) -> Organisation:
         team_keys = [t.key for t in self.teams]
-        _no_duplicates("team key", team_keys)
-        _no_duplicates("person key", [p.key for p in self.people])
-        _no_duplicates("chat_user_id", [p.chat_user_id for p in self.people])
-        for person in self.people:
-            for m in person.roles:
+        _no_duplicates("team key", [(("teams", i, "key"), t.key) for i, t in enumerate(self.teams)])
+        _no_duplicates("person key", [(("people", i, "key"), p.key) for i, p in enumerate(self.people)])
+        _no_duplicates("chat_user_id", [(("people", i, "chat_user_id"), p.chat_user_id) for i, p in enumerate(self.people)])
+        for i, person in enumerate(self.people):
+            for j, m in enumerate(person.roles):
                 if m.team not in team_keys:
-                    raise ValueError(f"person {person.key!r} has a role in unknown team {m.team!r}")
+                    raise _Misplaced(("people", i, "roles", j, "team"), f"person {person.key!r} has a role in unknown team {m.team!r}")
         return self
 
     # -- look-ups -----------------------------------------------------------
@@ -105,11 +105,20 @@ class Organisation(BaseModel):
         return sorted({m.team for m in person.roles}) if person else []
 
 
-def _no_duplicates(what: str, values: list[str]) -> None:
+class _Misplaced(ValueError):
+    """A check across entries that knows which entry is at fault, so the error can name its line."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _no_duplicates(what: str, values: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """Refuse the second of two equal values, pointing at it."""
     seen: set[str] = set()
-    for v in values:
+    for loc, v in values:
         if v in seen:
-            raise ValueError(f"duplicate {what} {v!r}")
+            raise _Misplaced(loc, f"duplicate {what} {v!r}")
         seen.add(v)
 
 
@@ -137,8 +146,10 @@ def parse_organisation(text: str, filename: str = "<config>") -> Organisation:
     except ValidationError as e:
         lines = []
         for err in e.errors():
-            line = _line_of(node, err["loc"])
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            cause = (err.get("ctx") or {}).get("error")
+            loc = tuple(err["loc"]) + (cause.loc if isinstance(cause, _Misplaced) else ())
+            line = _line_of(node, loc)
+            where = ".".join(str(p) for p in loc) or "(top level)"
             lines.append(f"{filename}, line {line}: {where}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from e
 

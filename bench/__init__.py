@@ -1,0 +1,93 @@
+"""``make bench``: rough throughput figures for the core on SQLite and PostgreSQL.
+
+Nothing here asserts anything; it prints numbers so a change that makes the
+closure journey, the claim race or the outbox much slower shows up. The parts
+that spawned processes must import live here (not in ``__main__``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from typing import Any
+
+from sqlalchemy import text
+
+from bot.cards import Card
+from store.db import make_engine, make_session_factory
+from store.models import Case, OrganisationRelationship, Person, RecordItem, ServiceUserGroup, WorkerRelationship
+from store.uow import UnitOfWork
+from worktray import demo
+from workflows.clock import SystemClock
+from workflows.errors import Conflict, IllegalTransition
+from workflows.org import load_organisation
+from workflows.requests import Context, claim
+
+D = dt.date
+
+
+def make_context() -> Context:
+    return Context(org=load_organisation(demo.DEMO_ORG), clock=SystemClock())
+
+
+def add_people(uow_factory: partial[UnitOfWork], first_id: int, count: int) -> list[str]:
+    """Fictitious Under 12s CIN cases, each with what a closure ends (C6.3, C10) and keeps (C9)."""
+    ids = [str(first_id + i) for i in range(count)]
+    with uow_factory() as uow:
+        add = uow.session.add_all
+        add([Person(id=p, first_name="Bench", last_name=f"P{p}", date_of_birth=D(2015, 1, 1),
+                    last_seen_face_to_face=D(2026, 1, 5)) for p in ids])
+        uow.session.flush()
+        for p in ids:
+            add([
+                Case(person_id=p, team="u12", worker="amy", case_type="CIN", opened_on=D(2020, 1, 1)),
+                WorkerRelationship(person_id=p, worker="Amy Brooke", relationship_type="Key Worker (Childrens Social Care)",
+                                   from_date=D(2020, 1, 1)),
+                WorkerRelationship(person_id=p, worker="Dr Iris Vale", relationship_type="GP", from_date=D(2016, 1, 1)),
+                OrganisationRelationship(person_id=p, organisation="Under 12s", organisation_kind="team",
+                                         relationship_type="Key Team (Childrens Social Care)", from_date=D(2020, 1, 1)),
+                ServiceUserGroup(person_id=p, group="CS Abuse or Neglect", start_date=D(2020, 1, 1)),
+                RecordItem(person_id=p, kind="legal_status", description="C: Section 17 Child in Need", from_date=D(2020, 2, 1)),
+            ])
+        uow.commit()
+    return ids
+
+
+class NoopSender:
+    """A chat platform that accepts everything at once: measures our side of delivery only."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def post(self, channel: str, card: Card) -> str:
+        self.sent += 1
+        return f"{self.sent}.000"
+
+    def update(self, channel: str, message_id: str, card: Card) -> None:
+        self.sent += 1
+
+    def direct(self, user: str, card: Card) -> str:
+        self.sent += 1
+        return f"{self.sent}.000"
+
+
+def claim_worker(url: str, actor: str, request_ids: list[int], barrier: Any, results: Any) -> None:
+    """One process clicking Claim on every item in turn, racing the others (spawned)."""
+    engine = make_engine(url)
+    uow_factory = partial(UnitOfWork, make_session_factory(engine))
+    ctx = make_context()
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    won = lost = failed = 0
+    barrier.wait(120)
+    for request_id in request_ids:
+        try:
+            with uow_factory() as uow:
+                claim(uow, ctx, request_id, actor)
+            won += 1
+        except (Conflict, IllegalTransition):
+            lost += 1
+        except Exception:
+            failed += 1
+    results.put((won, lost, failed))
+    engine.dispose()
