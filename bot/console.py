@@ -372,6 +372,7 @@ class Console:
         self.current = self.org.people[0].key
         self.forms: dict[str, Form] = {}
         self.usage_errors = 0
+        self._in_comment = False
 
     # -- the loop ---
 
@@ -389,11 +390,14 @@ class Console:
         """Run one line; False means quit."""
         line = raw.strip()
         if not line:
+            self._in_comment = False
             return True
         if line.startswith("#"):
-            if self.echo:
-                self.out.write(f"\n{line}\n")
+            if self.echo:  # a blank line before a block of comments, like paragraphs
+                self.out.write(f"{'' if self._in_comment else chr(10)}{line}\n")
+            self._in_comment = True
             return True
+        self._in_comment = False
         try:
             person, command = self.split_as(line)
         except UsageError as e:

@@ -115,7 +115,7 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
     if audience == "manager":
         if state == REQUESTED:
             buttons += [Button("Approve", "approve", rid, "primary"), Button("Return", "return", rid)]
-        if state in (REQUESTED, BLOCKED):
+        if state in (REQUESTED, APPROVED, CLAIMED, BLOCKED):
             buttons += [
                 Button(f"Cancel step #{s.id}", "cancel_step", f"{rid}:{s.id}")
                 for s in audit.open_steps
@@ -269,9 +269,9 @@ def reassign_form(ctx: Context, request: Request) -> Form:
 def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> Form:
     """C6 as a checklist, in the seed's order; the detail sits above the ticks."""
     when = _date(plan.closure_date)
-    ended = [f"{w.relationship_type}: {w.worker}" for w in plan.worker_relationships]
-    ended += [f"{o.relationship_type}: {o.organisation}" for o in plan.organisation_relationships]
-    ended += [f"Service user group: {s.group}" for s in plan.service_user_groups]
+    ended = [f"{w.person_id}: {w.relationship_type}: {w.worker}" for w in plan.worker_relationships]
+    ended += [f"{o.person_id}: {o.relationship_type}: {o.organisation}" for o in plan.organisation_relationships]
+    ended += [f"{s.person_id}: service user group {s.group}" for s in plan.service_user_groups]
     intro = [
         f"Closure audit · request {request.id} · {_who(request)}",
         "1. No work steps are open (C6.1).",
@@ -282,7 +282,7 @@ def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> For
     if plan.record_items:
         intro.append(
             "Also open on the record (C10): "
-            + "; ".join(f"{closure.CLOSING_KINDS.get(i.kind, i.kind)}: {i.description}" for i in plan.record_items)
+            + "; ".join(f"{i.person_id}: {closure.CLOSING_KINDS.get(i.kind, i.kind)}: {i.description}" for i in plan.record_items)
         )
     if plan.kept:
         intro.append("Left open (C9): " + "; ".join(plan.kept))
