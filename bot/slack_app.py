@@ -12,19 +12,23 @@ Decisions worth knowing:
   ``context["wt"]``. A malformed payload gets a plain reply ("could not read
   that request; nothing changed") and never reaches a listener, so nothing is
   written and Bolt's own matchers never trip over it (no 500).
-* **Retries.** Slack retries a request (header ``X-Slack-Retry-Num``) only when
-  our first answer failed or took longer than 3 s. Every listener here finishes
-  its work before answering (``process_before_response=True``), so a retry
-  means the original reached us; it is acknowledged and not processed again.
-  Buttons would be safe anyway (the core is state-based: a second approve says
-  "Nothing changed"), but a retried slash command or view submission could
-  otherwise create a second request.
+* **Retries.** A request carrying ``X-Slack-Retry-Num`` is acknowledged and not
+  processed again. Slack retries when our first answer failed or took longer
+  than 3 s; listeners finish their work before answering
+  (``process_before_response=True``), so the original has normally been
+  handled. Buttons would be safe anyway (the core is state-based: a second
+  approve says "Nothing changed"), but a retried slash command or view
+  submission must not create a second request. Skipping can at worst drop an
+  event whose first delivery failed outright; the only event handled here,
+  ``app_home_opened``, is sent again the next time the Home tab is opened.
+  (Socket Mode has no such header: its envelopes are acknowledged by Bolt.)
 * **Where replies go.** Slash commands answer in the HTTP acknowledgement
   (``ack(text=…)``), which Slack shows only to the invoker in any channel or
   DM. Button clicks answer with ``chat.postEphemeral`` in the message's
   channel; where Slack refuses that (e.g. a DM or channel the bot cannot post
   in) the text goes to the person's DM with the app via ``chat.postMessage``.
-  Modal results go to that DM too (a modal has no channel).
+  Modal results go to that DM too (a modal has no channel). Reply texts are
+  plain text (they may quote what someone typed) and are escaped on the way.
 * **Logs** carry IDs only (Slack user IDs, request and person IDs), never
   names or text a user typed.
 """

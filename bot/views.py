@@ -14,6 +14,7 @@ from store.models import Case, Request
 from store.uow import UnitOfWork
 from workflows import closure
 from workflows.clock import LONDON, local_today
+from workflows.org import Role
 from workflows.requests import (
     APPROVED,
     BLOCKED,
@@ -158,13 +159,24 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
                     [f"#{s.id} {s.title} · {ctx.org.name_of(s.assignee)}" for s in steps] or ["all done: ask business support to re-check"],
                 )
             ],
-            buttons=[Button(f"Mark #{s.id} done", "step_done", str(s.id)) for s in steps],
+            buttons=_blocked_buttons(ctx, request, steps, body.get("recipient")),
         )
     if view == "assigned":
         return Card(title=f"Closure request {request.id} · {who} is now yours", facts=[Fact("Assigned by", ctx.org.name_of(request.last_actor))])
     if view == "closed":
         return Card(title=f"Case of {who} is closed", facts=[Fact("Closure date", _date(closure.closure_date_of(request)))])
     return Card(title=str(body.get("text", "")))
+
+
+def _blocked_buttons(ctx: Context, request: Request, steps: list[Any], recipient: str | None) -> list[Button]:
+    """Each person gets the buttons they can use: assignees mark their own steps
+    done; a manager can cancel incoming or future steps (C7)."""
+    buttons = [Button(f"Mark #{s.id} done", "step_done", str(s.id)) for s in steps if s.assignee == recipient]
+    if recipient and ctx.org.has_role(recipient, request.team, Role.MANAGER):
+        buttons += [
+            Button(f"Cancel step #{s.id}", "cancel_step", f"{request.id}:{s.id}") for s in steps if s.kind in ("incoming", "future")
+        ]
+    return buttons
 
 
 def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
@@ -254,8 +266,6 @@ def cancel_step_form(request: Request, step_id: int, title: str) -> Form:
 
 
 def reassign_form(ctx: Context, request: Request) -> Form:
-    from workflows.org import Role
-
     people = ctx.org.members(request.team, Role.BUSINESS_SUPPORT)
     return Form(
         "reassign",

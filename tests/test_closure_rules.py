@@ -144,7 +144,7 @@ def test_blocked_tells_each_assignee_the_allocated_worker_and_the_manager(journe
     dms = {m.channel: m.body for m in rows(seeded, OutboxMessage, kind="dm")}
     # ben: assignee of the supervision and the allocated worker; amy: assignee of the visit; maria: the manager
     assert set(dms) == {"U0BEN", "U0AMY", "U0MARIA"}
-    assert dms["U0AMY"] == {"view": "blocked", "request_id": rid, "steps": [visit]}
+    assert dms["U0AMY"] == {"view": "blocked", "request_id": rid, "steps": [visit], "recipient": "amy"}
     assert dms["U0BEN"]["steps"] == [supervision, visit], "the allocated worker hears of every step"
     assert dms["U0MARIA"]["steps"] == [supervision, visit]
     [event] = [e for e in journey.events(rid) if e.action == "block"]

@@ -332,7 +332,8 @@ def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, 
     for manager in ctx.org.members(request.team, Role.MANAGER):
         recipients[manager.key] = everything
     for person_key, step_ids in recipients.items():
-        direct_message(uow, ctx, person_key, {"view": "blocked", "request_id": request.id, "steps": step_ids})
+        body = {"view": "blocked", "request_id": request.id, "steps": step_ids, "recipient": person_key}
+        direct_message(uow, ctx, person_key, body)
 
 
 def recheck(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
