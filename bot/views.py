@@ -128,7 +128,7 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
         if state == CLAIMED:
             buttons += [Button("Open closure audit", "audit", rid, "primary"), Button("Unclaim", "unclaim", rid)]
         if state == BLOCKED:
-            buttons.append(Button("Re-check", "recheck", rid, "primary"))
+            buttons += [Button("Re-check", "recheck", rid, "primary"), Button("Unclaim", "unclaim", rid)]
         if state in (APPROVED, CLAIMED, BLOCKED):
             buttons.append(Button("Reassign", "reassign", rid))
     if withdrawable(request, ctx.clock.now()):

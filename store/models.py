@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -50,6 +51,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
+
+
+OPEN_REQUEST_STATES_SQL = "state IN ('requested', 'returned', 'approved', 'claimed', 'blocked')"
 
 
 class Base(DeclarativeBase):
@@ -226,7 +230,19 @@ class Request(Base):
     """
 
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_team_state", "team", "state"),)
+    __table_args__ = (
+        Index("ix_requests_team_state", "team", "state"),
+        # One open request of a kind per person, enforced by the database so that
+        # two workers asking at the same moment cannot both succeed.
+        Index(
+            "uq_requests_one_open_per_person",
+            "person_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(OPEN_REQUEST_STATES_SQL),
+            postgresql_where=text(OPEN_REQUEST_STATES_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16), doc="closure | transfer | audit")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +36,10 @@ from store.models import (
 
 class ConcurrentChange(Exception):
     """Another transaction changed the same request first (compare-and-set lost)."""
+
+
+class DuplicateOpenRequest(Exception):
+    """The database refused a second open request of the same kind for a person."""
 
 
 class CaseStore:
@@ -117,7 +122,12 @@ class Requests:
 
     def add(self, request: Request) -> None:
         self.session.add(request)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError as e:
+            if "uq_requests_one_open_per_person" in str(e.orig) or "requests.person_id, requests.kind" in str(e.orig):
+                raise DuplicateOpenRequest(str(e.orig)) from e
+            raise
 
     def for_person(self, person_id: str) -> Sequence[Request]:
         return self.session.scalars(select(Request).where(Request.person_id == person_id).order_by(Request.id)).all()

@@ -489,7 +489,7 @@ def test_blocked_audit_cancel_step_done_recheck_close_over_http(slack: SlackDriv
     for user in ("U0BEN", "U0AMY", "U0MARIA"):
         assert any("cannot progress" in m.text for m in slack.dms(user)), user
     queue = slack.card(BS, "Closure request 1")
-    assert labels(queue) == ["Re-check", "Reassign", "Withdraw"]
+    assert labels(queue) == ["Re-check", "Unclaim", "Reassign", "Withdraw"]
 
     # The manager cancels the future step from the card, with a reason (C7).
     incomplete, future = store.step("CS Case Supervision"), store.step("CS Home Visit")

@@ -24,7 +24,7 @@ from store.models import (
     WorkerRelationship,
     WorkStep,
 )
-from store.uow import UnitOfWork
+from store.uow import DuplicateOpenRequest, UnitOfWork
 from workflows import retention
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
@@ -33,6 +33,7 @@ from workflows.requests import (
     APPROVED,
     BLOCKED,
     CLAIMED,
+    OPEN_STATES,
     REQUESTED,
     Context,
     announce,
@@ -40,6 +41,7 @@ from workflows.requests import (
     describe,
     direct_message,
     load,
+    precheck,
     next_state,
     transition,
 )
@@ -98,7 +100,13 @@ class ClosureForm(BaseModel):
     applies_to: list[str] = Field(default_factory=list, description="family members the closure applies to")
 
 
-def validate_form(form: ClosureForm, case: Case, members: Sequence[str], today: dt.date) -> list[str]:
+def validate_form(
+    form: ClosureForm,
+    case: Case,
+    members: Sequence[str],
+    today: dt.date,
+    member_cases: dict[str, Case | None] | None = None,
+) -> list[str]:
     """Check the form against the case; raise FieldErrors naming each bad field.
 
     Returns the person IDs the closure applies to (the person alone, or the
@@ -118,10 +126,32 @@ def validate_form(form: ClosureForm, case: Case, members: Sequence[str], today: 
     unknown = [p for p in form.applies_to if p not in members]
     if unknown:
         errors["applies_to"] = f"Not in this family group: {', '.join(unknown)}."
+    elif member_cases is not None:
+        problem = _member_problem(form, case, member_cases)
+        if problem:
+            errors["applies_to"] = problem
     if errors:
         raise FieldErrors(errors)
     chosen = [case.person_id] + [p for p in form.applies_to if p != case.person_id]
     return chosen
+
+
+def _member_problem(form: ClosureForm, case: Case, member_cases: dict[str, Case | None]) -> str | None:
+    """Each family member the closure applies to needs an open case in the same
+    team that opened on or before the closure date."""
+    for person_id in form.applies_to:
+        if person_id == case.person_id:
+            continue
+        member_case = member_cases.get(person_id)
+        if member_case is None or member_case.team != case.team:
+            return f"{person_id} has no open case in this team to close."
+        if form.closure_date < member_case.opened_on:
+            return f"{person_id}'s case opened on {member_case.opened_on:%d/%m/%Y}, after the closure date."
+    return None
+
+
+def member_cases(uow: UnitOfWork, form: ClosureForm) -> dict[str, Case | None]:
+    return {p: uow.cases.open_case(p) for p in form.applies_to}
 
 
 def family_members(uow: UnitOfWork, person_id: str) -> list[str]:
@@ -147,10 +177,8 @@ def request_closure(
     case = open_case_or_refuse(uow, person_id)
     if not ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
         raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {ctx.org.team(case.team).name}.")
-    existing = [r for r in uow.requests.for_person(person_id) if r.kind == "closure" and r.state in ("requested", "returned", "approved", "claimed", "blocked")]
-    if existing:
-        raise IllegalTransition(f"Person {person_id} already has an open closure request ({existing[0].id}, {existing[0].state}).")
-    applies_to = validate_form(form, case, family_members(uow, person_id), local_today(ctx.clock))
+    _refuse_second_open_request(uow, person_id)
+    applies_to = validate_form(form, case, family_members(uow, person_id), local_today(ctx.clock), member_cases(uow, form))
     now = ctx.clock.now()
     request = Request(
         kind="closure",
@@ -165,7 +193,12 @@ def request_closure(
         last_action="request",
         last_action_at=now,
     )
-    uow.requests.add(request)
+    try:
+        uow.requests.add(request)
+    except DuplicateOpenRequest:  # someone else asked at the same moment (the database's unique index)
+        uow.rollback()
+        _refuse_second_open_request(uow, person_id)
+        raise
     request.case = case
     uow.record(at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source, detail={"reason": form.reason})
     announce(uow, ctx, request)
@@ -173,13 +206,20 @@ def request_closure(
     return request
 
 
+def _refuse_second_open_request(uow: UnitOfWork, person_id: str) -> None:
+    existing = [r for r in uow.requests.for_person(person_id) if r.kind == "closure" and r.state in OPEN_STATES]
+    if existing:
+        raise IllegalTransition(f"Person {person_id} already has an open closure request ({existing[0].id}, {existing[0].state}).")
+
+
 def resubmit(
     uow: UnitOfWork, ctx: Context, request_id: int, actor: str, form: ClosureForm, *, source: str | None = None
 ) -> str:
     """After a return: the worker resubmits; a fresh card, the old one superseded."""
     request = load(uow, request_id)
+    precheck(ctx, request, "resubmit", actor)
     case = request.case
-    applies_to = validate_form(form, case, family_members(uow, request.person_id), local_today(ctx.clock))
+    applies_to = validate_form(form, case, family_members(uow, request.person_id), local_today(ctx.clock), member_cases(uow, form))
     old_revision = request.revision
 
     def _apply(r: Request) -> None:
@@ -419,6 +459,7 @@ def complete(
     request = load(uow, request_id)
     if request.state == BLOCKED:
         raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)} Re-check once its work steps are done.")
+    precheck(ctx, request, "complete", actor)
     plan = closure_plan(uow, ctx, request)
     if plan.blocking_steps:
         raise IllegalTransition("Work steps are still open on the record: open the audit again to block the item (C6.1).")

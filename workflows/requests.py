@@ -39,6 +39,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (RETURNED, "resubmit"): REQUESTED,
     (APPROVED, "claim"): CLAIMED,  # C5: BS claim from the virtual worker
     (CLAIMED, "unclaim"): APPROVED,
+    (BLOCKED, "unclaim"): APPROVED,  # the holder can let go of a blocked item too; the next audit re-checks
     (APPROVED, "reassign"): CLAIMED,  # a manager hands the item to a BS member
     (CLAIMED, "reassign"): CLAIMED,
     (BLOCKED, "reassign"): BLOCKED,
@@ -139,6 +140,13 @@ def next_state(org: Organisation, request: Request, action: str) -> str:
     if new is None:
         raise IllegalTransition(f"Nothing changed. {describe(org, request)}")
     return new
+
+
+def precheck(ctx: Context, request: Request, action: str, actor: str) -> None:
+    """Is the action legal now, and may this person do it? Asked before a form is
+    checked, so a second click or a refusal is told as such, not as field errors."""
+    next_state(ctx.org, request, action)
+    check_allowed(ctx.org, actor, action, request)
 
 
 def withdrawable(request: Request, now: dt.datetime) -> bool:
@@ -271,10 +279,11 @@ def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
 
 def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, note: str, *, source: str | None = None) -> str:
     """C3: return to the worker with a note of what is needed; the worker gets a DM."""
+    request = load(uow, request_id)
+    precheck(ctx, request, "return", actor)
     note = note.strip()
     if not note:
         raise FieldErrors({"note": "Say what is needed before the request can be approved."})
-    request = load(uow, request_id)
 
     def _apply(r: Request) -> None:
         r.note = note

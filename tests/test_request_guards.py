@@ -1,0 +1,135 @@
+"""Guards added after review: one open closure request per person (database-enforced),
+family members' own cases (C2), and refusals told before form errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from store.models import OPEN_REQUEST_STATES_SQL, Case, Request
+from store.uow import DuplicateOpenRequest
+from workflows import closure, requests
+from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, WorkflowError
+from workflows.requests import OPEN_STATES
+
+
+def _form(**changes):
+    data = dict(reason="RC8", closure_date=dt.date(2026, 11, 20), summary="Goals met")
+    data.update(changes)
+    return closure.ClosureForm(**data)
+
+
+def _count(seeded) -> int:
+    with seeded() as uow:
+        return uow.session.scalar(select(func.count()).select_from(Request))
+
+
+def test_index_states_match_the_open_states():
+    assert all(f"'{state}'" in OPEN_REQUEST_STATES_SQL for state in OPEN_STATES)
+    assert OPEN_REQUEST_STATES_SQL.count("'") == 2 * len(OPEN_STATES)
+
+
+def test_database_refuses_a_second_open_request_even_past_the_check(seeded, ctx):
+    first = None
+    with seeded() as uow:
+        first = closure.request_closure(uow, ctx, "amy", "3549723", _form())
+    with seeded() as uow:
+        twin = Request(
+            kind="closure", state="requested", case_id=first.case_id, person_id="3549723", team="u12",
+            requested_by="amy", requested_at=ctx.clock.now(), details={},
+        )
+        with pytest.raises(DuplicateOpenRequest):
+            uow.requests.add(twin)
+    assert _count(seeded) == 1
+
+
+def test_a_closed_request_does_not_stop_a_new_one(seeded, ctx):
+    with seeded() as uow:
+        rid = closure.request_closure(uow, ctx, "amy", "3549723", _form()).id
+    with seeded() as uow:
+        requests.withdraw(uow, ctx, rid, "amy")
+    with seeded() as uow:
+        closure.request_closure(uow, ctx, "amy", "3549723", _form())
+    assert _count(seeded) == 2
+
+
+def test_two_workers_asking_at_once_make_one_request(seeded, ctx):
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def ask(actor: str) -> None:
+        barrier.wait()
+        try:
+            with seeded() as uow:
+                closure.request_closure(uow, ctx, actor, "3549723", _form())
+            outcomes.append("made")
+        except IllegalTransition as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=ask, args=(a,)) for a in ("amy", "maria")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("made") == 1
+    assert any("already has an open closure request" in o for o in outcomes)
+    assert _count(seeded) == 1
+
+
+def test_family_member_case_must_have_opened_before_the_closure_date(seeded, ctx):
+    with seeded() as uow:
+        uow.session.scalars(select(Case).where(Case.person_id == "3549724")).one().opened_on = dt.date(2026, 11, 22)
+        uow.commit()
+    with seeded() as uow, pytest.raises(FieldErrors) as err:
+        closure.request_closure(uow, ctx, "amy", "3549723", _form(applies_to=["3549724"]))
+    assert "3549724" in err.value.errors["applies_to"]
+    assert _count(seeded) == 0
+
+
+def test_family_member_without_an_open_case_is_refused(seeded, ctx):
+    with seeded() as uow:
+        uow.session.scalars(select(Case).where(Case.person_id == "3549724")).one().closed_on = dt.date(2026, 1, 1)
+        uow.commit()
+    with seeded() as uow, pytest.raises(FieldErrors) as err:
+        closure.request_closure(uow, ctx, "amy", "3549723", _form(applies_to=["3549724"]))
+    assert "no open case" in err.value.errors["applies_to"]
+
+
+def test_refusal_is_told_before_form_errors(seeded, ctx):
+    with seeded() as uow:
+        rid = closure.request_closure(uow, ctx, "amy", "3549723", _form()).id
+    with seeded() as uow, pytest.raises(NotAllowed):
+        requests.return_request(uow, ctx, rid, "sam", "")  # business support may not return; empty note too
+    with seeded() as uow:
+        requests.approve(uow, ctx, rid, "maria")
+    with seeded() as uow, pytest.raises(IllegalTransition, match="Nothing changed"):
+        requests.return_request(uow, ctx, rid, "maria", "")  # already approved: say so, not "write a note"
+    with seeded() as uow, pytest.raises(IllegalTransition, match="Nothing changed"):
+        closure.resubmit(uow, ctx, rid, "amy", _form(closure_date=dt.date(2000, 1, 1)))
+    with seeded() as uow:
+        requests.claim(uow, ctx, rid, "sam")
+    with seeded() as uow, pytest.raises(NotAllowed):
+        closure.complete(uow, ctx, rid, "tess", confirmed=[])  # not the holder: refused, not "tick everything"
+    with seeded() as uow:
+        assert uow.requests.get(rid).state == "claimed"
+
+
+def test_holder_can_let_go_of_a_blocked_item(seeded, ctx):
+    with seeded() as uow:
+        rid = closure.request_closure(uow, ctx, "ben", "3549728", _form()).id
+    with seeded() as uow:
+        requests.approve(uow, ctx, rid, "maria")
+    with seeded() as uow:
+        requests.claim(uow, ctx, rid, "sam")
+    with seeded() as uow:
+        assert closure.open_audit(uow, ctx, rid, "sam").blocking_steps
+    with seeded() as uow, pytest.raises(WorkflowError):
+        requests.unclaim(uow, ctx, rid, "tess")  # not hers
+    with seeded() as uow:
+        requests.unclaim(uow, ctx, rid, "sam")
+    with seeded() as uow:
+        request = uow.requests.get(rid)
+        assert (request.state, request.holder) == ("approved", None)
