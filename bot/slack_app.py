@@ -60,6 +60,7 @@ from bot.views import STATE_LABELS
 from workflows.org import Organisation
 from workflows.requests import OPEN_STATES
 from worktray.bootstrap import App, build
+from worktray.scheduler import build_scheduler
 from worktray.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -518,6 +519,8 @@ def serve(settings: Settings, org: Organisation, http: bool, port: int) -> int:
     bolt = create_bolt_app(app, settings, client)
     app.deliverer.start()
     app.deliverer.kick()  # anything left in the outbox from before a restart
+    scheduler = build_scheduler(app)  # outbox retries, C11 card refreshes
+    scheduler.start()
     try:
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -536,6 +539,7 @@ def serve(settings: Settings, org: Organisation, http: bool, port: int) -> int:
             server.server_close()
         return 0
     finally:
+        scheduler.shutdown(wait=False)
         app.deliverer.stop()
 
 
