@@ -95,9 +95,8 @@ def new_item(journey) -> int:
     return journey.to_state(APPROVED, "3549723", "amy")
 
 
-def test_sqlite_runs_in_wal_mode(db_url):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("WAL is SQLite's")
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'wal.db'}"
     engine = make_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
