@@ -264,6 +264,11 @@ class Request(Base):
     case: Mapped[Case] = relationship()
     person: Mapped[Person] = relationship()
 
+    @property
+    def applies_to(self) -> list[str]:
+        """The people the request is for: the person, and chosen family-group members [003]."""
+        return list(self.details.get("applies_to") or [self.person_id])
+
     # Compare-and-set: every UPDATE carries "WHERE version = <what we read>";
     # a concurrent change makes it match no row and SQLAlchemy raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}

@@ -41,6 +41,7 @@ from workflows.requests import (
     describe,
     direct_message,
     load,
+    never_seen_face_to_face,
     precheck,
     next_state,
     transition,
@@ -250,7 +251,7 @@ def closure_date_of(request: Request) -> dt.date:
 
 
 def applies_to(request: Request) -> list[str]:
-    return list(request.details.get("applies_to") or [request.person_id])
+    return request.applies_to
 
 
 # -- C3, C4: what the manager sees ---------------------------------------------
@@ -276,7 +277,7 @@ def manager_audit(uow: UnitOfWork, request: Request) -> ManagerAudit:
     return ManagerAudit(
         open_steps=list(uow.cases.open_work_steps(people)),
         unauthorised_assessments=unauthorised,
-        never_seen=person.last_seen_face_to_face is None,
+        never_seen=bool(never_seen_face_to_face(uow, request)),
         last_seen=person.last_seen_face_to_face,
         last_supervision=person.last_supervision_on,
     )

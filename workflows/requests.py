@@ -261,16 +261,23 @@ def direct_message(uow: UnitOfWork, ctx: Context, person_key: str, body: dict[st
 # -- the shared actions -------------------------------------------------------
 
 
+def never_seen_face_to_face(uow: UnitOfWork, request: Request) -> list[str]:
+    """C4: the people on the request who have never been seen face to face."""
+    people = [uow.cases.person(p) for p in request.applies_to]
+    return [p.id for p in people if p is not None and p.last_seen_face_to_face is None]
+
+
 def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
     """C3: approve; the item goes to the team's virtual worker (C5).
 
     C4: a person never seen face to face needs a service manager's agreement.
     """
     request = load(uow, request_id)
-    if request.state == REQUESTED and request.person.last_seen_face_to_face is None:
-        if not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
+    if request.kind == "closure" and request.state == REQUESTED:
+        never_seen = never_seen_face_to_face(uow, request)
+        if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
             raise NotAllowed(
-                f"Person {request.person_id} has never been seen face to face: a service manager must agree this closure (C4)."
+                f"{', '.join(never_seen)} never seen face to face: a service manager must agree this closure (C4)."
             )
     transition(uow, ctx, request, "approve", actor, source=source)
     uow.commit()
