@@ -23,11 +23,19 @@ from workflows.requests import approve, claim
 
 REPO = Path(worktray.__file__).resolve().parent.parent
 DEMO_CSV = REPO / "worktray" / "demo" / "csv"
+DEMO_ORG = REPO / "worktray" / "demo" / "org.yml"
+NOT_CHECKED = "keys were not checked against a config"
 
 
-def run_cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m worktray.cli`` in its own process (cwd without a .env file)."""
+def run_cli(database_url: str, *args: str, cwd: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m worktray.cli`` in its own process (cwd without a .env file).
+
+    ``config`` sets WORKTRAY_CONFIG; otherwise it is left as inherited (default
+    worktray.yml, relative to cwd, so normally absent).
+    """
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    if config is not None:
+        env["WORKTRAY_CONFIG"] = str(config)
     return subprocess.run(
         [sys.executable, "-m", "worktray.cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
@@ -151,3 +159,44 @@ def test_case_show_before_db_upgrade_says_what_to_do(tmp_path):
     assert result.returncode == 1
     assert "worktray db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_import_checks_keys_against_the_config(db_url, tmp_path):
+    """With WORKTRAY_CONFIG set, a row naming a team nobody configured is refused and nothing is imported."""
+    broken = tmp_path / "broken"
+    shutil.copytree(DEMO_CSV, broken)
+    with (broken / "cases.csv").open("a", encoding="utf-8") as f:
+        f.write("3600205,u13,ben,CP,2026-01-01,,\n")
+    result = run_cli(db_url, "import", str(broken), cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 1
+    assert "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south)" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert NOT_CHECKED not in result.stderr
+    shown = run_cli(db_url, "case", "show", "3600101", cwd=tmp_path)
+    assert shown.returncode == 1 and "there is no person 3600101" in shown.stderr
+
+    clean = run_cli(db_url, "import", str(DEMO_CSV), cwd=tmp_path, config=DEMO_ORG)
+    assert clean.returncode == 0, clean.stderr
+    assert "cases.csv: 7 rows" in clean.stdout
+    assert clean.stderr == ""
+
+
+def test_import_without_a_config_warns_and_imports_unchecked(db_url, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(DEMO_CSV, broken)
+    with (broken / "work_steps.csv").open("a", encoding="utf-8") as f:
+        f.write("3600205,CS Visit,zoe,incoming,,open\n")
+    result = run_cli(db_url, "import", str(broken), cwd=tmp_path, config=tmp_path / "missing.yml")
+    assert result.returncode == 0, result.stderr
+    assert NOT_CHECKED in result.stderr and "missing.yml" in result.stderr
+    assert "work_steps.csv: 5 rows" in result.stdout
+
+
+def test_an_invalid_config_stops_the_import_before_the_database(sqlite_url, tmp_path):
+    """A config that exists but does not load exits 2; the database is not even created."""
+    bad = tmp_path / "worktray.yml"
+    bad.write_text("name: x\nteams: []\n", encoding="utf-8")
+    result = run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path, config=bad)
+    assert result.returncode == 2
+    assert "worktray.yml, line" in result.stderr
+    assert not (tmp_path / "cli.db").exists()

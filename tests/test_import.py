@@ -18,6 +18,7 @@ import worktray
 from store import importer
 from store.importer import ImportError_, import_directory
 from store.models import Base, Event, FileRetention, Person, WorkerRelationship, WorkStep
+from workflows.org import parse_organisation
 
 DEMO_CSV = Path(worktray.__file__).parent / "demo" / "csv"
 EXPECTED = {
@@ -298,3 +299,73 @@ def test_retention_file_round_trips(uow_factory):
     with uow_factory() as uow:
         (retention,) = uow.session.scalars(select(FileRetention)).all()
         assert (retention.person_id, retention.retain_until) == ("3600530", dt.date(2037, 8, 30))
+
+
+# -- Organisation-config keys ------------------------------------------------------------------
+
+
+def test_example_export_imports_cleanly_against_the_demo_org(uow_factory, org):
+    """Every team, worker and assignee in the example export is configured in worktray/demo/org.yml."""
+    assert import_directory(uow_factory, DEMO_CSV, org=org) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "message"),
+    [
+        ("cases.csv", "3600205,u13,ben,CP,2026-01-01,,",
+         "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south)"),
+        ("cases.csv", "3600205,u12,zoe,CP,2026-01-01,,",
+         "cases.csv row 9, column worker: no person 'zoe' in the organisation config "
+         "(people: amy, ben, maria, sam, tess, gita, olu, dan, ruth)"),
+        ("work_steps.csv", "3600205,CS Visit,Ben Okafor,incoming,,open",
+         "work_steps.csv row 6, column assignee: no person 'Ben Okafor' in the organisation config"),
+    ],
+)
+def test_a_key_not_in_the_config_is_refused_and_nothing_is_imported(seeded, org, export, file, line, message):
+    append(export / "persons.csv", "3600777,Val,Ide,2015-01-01,,,")  # a valid row riding along: not imported either
+    append(export / file, line)
+    before = table_counts(seeded)
+    with pytest.raises(ImportError_) as raised:
+        import_directory(seeded, export, org=org)
+    assert str(raised.value).startswith(message), str(raised.value)
+    assert [(e.file, e.row) for e in raised.value.errors] == [(file, 6 if file == "work_steps.csv" else 9)]
+    assert table_counts(seeded) == before
+    with seeded() as uow:
+        assert uow.cases.person("3600777") is None and uow.cases.person("3600101") is None
+
+
+def test_without_a_config_keys_are_not_checked(uow_factory, export):
+    append(export / "cases.csv", "3600205,u13,zoe,CP,2026-01-01,,")
+    assert import_directory(uow_factory, export)["cases.csv"] == 8
+
+
+def test_every_unknown_key_is_reported_with_the_other_problems(uow_factory, org, export):
+    """Config-key problems join the rest in file and row order; a row already bad is not checked for keys."""
+    append(export / "cases.csv", "3600205,u13,zoe,CP,2026-01-01,,", "3600205,u13,ben,XYZ,2026-01-01,,")
+    append(export / "persons.csv", "3600999,Zed,Quill,not-a-date,,,")
+    with pytest.raises(ImportError_) as raised:
+        import_directory(uow_factory, export, org=org)
+    assert [(e.file, e.row, e.column) for e in raised.value.errors] == [
+        ("persons.csv", 8, "date_of_birth"),
+        ("cases.csv", 9, "team"),
+        ("cases.csv", 9, "worker"),
+        ("cases.csv", 10, "case_type"),
+    ]
+    assert table_counts(uow_factory)["persons"] == 0
+
+
+def test_a_long_people_list_is_cut_short(uow_factory, export):
+    people = "".join(
+        f"  - {{key: p{n:02d}, name: P {n}, chat_user_id: U{n:02d}, roles: [{{team: t, role: worker}}]}}\n" for n in range(30)
+    )
+    big = parse_organisation(
+        "name: Big\nteams:\n  - {key: t, name: T, manager_channel: C1, business_support_channel: C2}\npeople:\n" + people
+    )
+    (export / "cases.csv").write_text("person_id,team,worker,case_type,opened_on\n3600101,t,amy,CIN,2025-03-10\n", encoding="utf-8")
+    (export / "work_steps.csv").unlink()
+    with pytest.raises(ImportError_) as raised:
+        import_directory(uow_factory, export, org=big)
+    assert str(raised.value) == (
+        "cases.csv row 2, column worker: no person 'amy' in the organisation config "
+        "(people: p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, ... 18 more)"
+    )

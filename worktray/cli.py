@@ -2,7 +2,7 @@
 
     worktray run [--http] [--port N] [--script FILE]
     worktray db upgrade
-    worktray import DIRECTORY
+    worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
     worktray case show PERSON_ID [--json]
 """
 
@@ -98,11 +98,26 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a CSV export, checking its team and person keys against the organisation config if there is one.
+
+    The config is loaded before anything touches the database, so an invalid
+    config (exit 2) changes nothing. Without a config file the import still
+    runs (a first load before the config is written), with a warning.
+    """
     from store.importer import ImportError_, import_directory
 
+    org: Organisation | None = None
+    if Path(settings.worktray_config).exists():
+        org = load_org(settings)
+    else:
+        print(
+            f"worktray import: warning: no organisation config at {settings.worktray_config}; "
+            "team, worker and assignee keys were not checked against a config",
+            file=sys.stderr,
+        )
     upgrade(settings.database_url)
     try:
-        report = import_directory(_uow_factory(settings), args.directory)
+        report = import_directory(_uow_factory(settings), args.directory, org=org)
     except ImportError_ as e:
         print(f"worktray import: {e}", file=sys.stderr)
         print("nothing was imported", file=sys.stderr)
