@@ -13,13 +13,14 @@ from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, Request
 from store.uow import UnitOfWork
 from workflows import closure
-from workflows.clock import LONDON, local_today
+from workflows.clock import local_today
 from workflows.org import Role
 from workflows.requests import (
     APPROVED,
     BLOCKED,
     CLAIMED,
     CLOSED,
+    OPEN_STATES,
     REQUESTED,
     RETURNED,
     WITHDRAWN,
@@ -194,7 +195,7 @@ def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
     requests = uow.requests.for_person(person_id)
     request_lines = [f"{r.id} {r.kind}: {STATE_LABELS.get(r.state, r.state)}" for r in requests]
     buttons = []
-    if any(c.is_open for c in cases) and not any(r.state in closure_open_states() for r in requests):
+    if any(c.is_open for c in cases) and not any(r.state in OPEN_STATES for r in requests):
         buttons.append(Button("Request closure", "request_closure", person_id, "primary"))
     return Card(
         title=f"Case {person.id} ({person.initials})",
@@ -202,10 +203,6 @@ def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
         sections=[Section("Cases", lines or ["none"]), Section("Requests", request_lines or ["none"])],
         buttons=buttons,
     )
-
-
-def closure_open_states() -> tuple[str, ...]:
-    return (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
 
 
 # -- forms -------------------------------------------------------------------------
@@ -314,7 +311,3 @@ def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> For
             FormField(f"end_reason_{item.id}", f"End reason: {closure.CLOSING_KINDS.get(item.kind, item.kind)}", "text", initial=closure.END_REASON)
         )
     return Form("audit", "Closure audit", "Close case", str(request.id), fields, intro)
-
-
-def local_time(value: dt.datetime) -> str:
-    return value.astimezone(LONDON).strftime("%d/%m/%Y %H:%M")

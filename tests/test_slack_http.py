@@ -31,11 +31,9 @@ from sqlalchemy import func, select
 from bot.slack_app import View, SlackSender, create_bolt_app, database_ok, field_errors, make_client, make_http_server
 from store.models import (
     Event,
-    FileRetention,
     OrganisationRelationship,
     OutboxMessage,
     Request,
-    ServiceUserGroup,
     WorkerRelationship,
     WorkStep,
 )

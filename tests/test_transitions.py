@@ -16,7 +16,6 @@ from sqlalchemy import select, text
 
 from conftest import Journey
 from store.models import OutboxMessage
-from workflows import closure
 from workflows.errors import Conflict, IllegalTransition
 from workflows.requests import (
     APPROVED,
