@@ -26,6 +26,7 @@ from workflows.requests import (
     WITHDRAWN,
     Context,
     describe,
+    may,
     withdrawable,
 )
 
@@ -132,9 +133,20 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
             buttons += [Button("Re-check", "recheck", rid, "primary"), Button("Unclaim", "unclaim", rid)]
         if state in (APPROVED, CLAIMED, BLOCKED):
             buttons.append(Button("Reassign", "reassign", rid))
-    if withdrawable(request, ctx.clock.now()):
-        buttons.append(Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw closure request {rid}? The case stays open."))
+    if audience == "manager":
+        buttons += _withdraw_button(ctx, request)
     return buttons
+
+
+def _withdraw_button(ctx: Context, request: Request) -> list[Button]:
+    """C11, for the worker or manager (the manager's card, the worker's DM and /case status);
+    never on the business-support card, where nobody may use it."""
+    if not withdrawable(request, ctx.clock.now()):
+        return []
+    rid = str(request.id)
+    if request.state == CLOSED:
+        return [Button("Reverse closure", "withdraw", rid, "danger", confirm=f"Reverse closure {rid}? The case reopens.")]
+    return [Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw closure request {rid}? The case stays open.")]
 
 
 def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
@@ -165,7 +177,11 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     if view == "assigned":
         return Card(title=f"Closure request {request.id} · {who} is now yours", facts=[Fact("Assigned by", ctx.org.name_of(request.last_actor))])
     if view == "closed":
-        return Card(title=f"Case of {who} is closed", facts=[Fact("Closure date", _date(closure.closure_date_of(request)))])
+        return Card(
+            title=f"Case of {who} is closed",
+            facts=[Fact("Closure date", _date(closure.closure_date_of(request)))],
+            buttons=_withdraw_button(ctx, request),
+        )
     return Card(title=str(body.get("text", "")))
 
 
@@ -180,8 +196,9 @@ def _blocked_buttons(ctx: Context, request: Request, steps: list[Any], recipient
     return buttons
 
 
-def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
-    """/case status: the case and its requests (shown to the asker only)."""
+def case_card(uow: UnitOfWork, ctx: Context, person_id: str, actor: str | None = None) -> Card:
+    """/case status: the case and its requests (shown to the asker only), with the
+    buttons the asker may use: request closure, withdraw or reverse (C11)."""
     person = uow.cases.person(person_id)
     if person is None:
         return Card(title=f"No person {person_id} in the case store")
@@ -197,6 +214,9 @@ def case_card(uow: UnitOfWork, ctx: Context, person_id: str) -> Card:
     buttons = []
     if any(c.is_open for c in cases) and not any(r.state in OPEN_STATES for r in requests):
         buttons.append(Button("Request closure", "request_closure", person_id, "primary"))
+    for r in requests:
+        if actor is not None and may(ctx.org, actor, "withdraw", r):
+            buttons += _withdraw_button(ctx, r)
     return Card(
         title=f"Case {person.id} ({person.initials})",
         facts=facts,

@@ -48,7 +48,7 @@ def handle(uow: UnitOfWork, ctx: Context, actor: str, text: str) -> Reply:
 
     command = parse(text)
     if command.verb == "status":
-        return Reply(card=views.case_card(uow, ctx, command.person_id))
+        return Reply(card=views.case_card(uow, ctx, command.person_id, actor))
     return closure_form_reply(uow, ctx, actor, command.person_id)
 
 

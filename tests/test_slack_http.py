@@ -417,7 +417,7 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert slack.interactive(approve).status == 200
     assert store.request(1).state == "approved"
     queue = slack.card(BS, "Closure request 1")
-    assert labels(queue) == ["Claim", "Reassign", "Withdraw"]
+    assert labels(queue) == ["Claim", "Reassign"]  # Withdraw is for the worker and manager, not here
     assert labels(slack.card(MGR, "Closure request 1 · 3549723 (LM)")) == ["Withdraw"]
 
     # 7. Sam claims; Tess's later click changes nothing and tells her who holds it.
@@ -437,7 +437,7 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
 
     # 9. The closure audit (C6): every box must be ticked; then the case is closed.
     queue = slack.card(BS, "Closure request 1")
-    assert labels(queue) == ["Open closure audit", "Unclaim", "Reassign", "Withdraw"]
+    assert labels(queue) == ["Open closure audit", "Unclaim", "Reassign"]
     assert slack.click("U0SAM", queue, "Open closure audit").status == 200
     audit = slack.last_view("audit")
     assert audit["private_metadata"] == "1"
@@ -487,7 +487,7 @@ def test_blocked_audit_cancel_step_done_recheck_close_over_http(slack: SlackDriv
     for user in ("U0BEN", "U0AMY", "U0MARIA"):
         assert any("cannot progress" in m.text for m in slack.dms(user)), user
     queue = slack.card(BS, "Closure request 1")
-    assert labels(queue) == ["Re-check", "Unclaim", "Reassign", "Withdraw"]
+    assert labels(queue) == ["Re-check", "Unclaim", "Reassign"]
 
     # The manager cancels the future step from the card, with a reason (C7).
     incomplete, future = store.step("CS Case Supervision"), store.step("CS Home Visit")

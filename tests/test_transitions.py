@@ -88,8 +88,10 @@ def test_the_table_is_the_one_in_the_issue():
     assert TRANSITIONS[(CLAIMED, "block")] == BLOCKED
     assert TRANSITIONS[(BLOCKED, "recheck")] == CLAIMED
     assert TRANSITIONS[(CLAIMED, "complete")] == CLOSED
-    assert {s for (s, a) in TRANSITIONS if a == "withdraw"} == {REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED}
-    assert not any(s in (CLOSED, WITHDRAWN) for s, _ in TRANSITIONS), "closed and withdrawn are final"
+    # C11: withdrawn from any open state, and a finished closure reversed, within 2 weeks
+    assert {s for (s, a) in TRANSITIONS if a == "withdraw"} == {REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED, CLOSED}
+    assert [a for s, a in TRANSITIONS if s == CLOSED] == ["withdraw"], "closed ends a request, but for C11"
+    assert not any(s == WITHDRAWN for s, _ in TRANSITIONS), "withdrawn is final"
 
 
 def test_a_request_starts_with_one_event_and_a_manager_card(journey, seeded, clock):

@@ -34,6 +34,7 @@ from workflows.requests import (
     BLOCKED,
     CLAIMED,
     OPEN_STATES,
+    UNDO_ON_WITHDRAW,
     REQUESTED,
     Context,
     announce,
@@ -491,21 +492,57 @@ def complete(
                 )
         for item in plan.record_items:  # C10
             item.to_date, item.end_reason = when, end_reasons.get(item.id) or END_REASON
+        closed_cases = []
         for person_id in applies_to(r):  # C6.6: NFA case closed
             case = uow.cases.open_case(person_id)
             if case is not None and case.team == r.team:
                 case.closed_on = when
                 case.closure_reason = str(r.details["reason"])
-        r.details = {**r.details, "outcomes": list(OUTCOMES)}
+                closed_cases.append(case.id)
+        # What this closure ended, so that a reversal within 2 weeks (C11) can reopen exactly that.
+        r.details = {**r.details, "outcomes": list(OUTCOMES), "ended": {**ended, "cases": closed_cases}}
 
-    detail = {
-        "ended_worker_relationships": [w.id for w in plan.worker_relationships],
-        "ended_organisation_relationships": [o.id for o in plan.organisation_relationships],
-        "ended_service_user_groups": [s.id for s in plan.service_user_groups],
-        "ended_record_items": [i.id for i in plan.record_items],
-        "retention": {p: d.summary() for p, d in plan.retention.items()},
+    ended = {
+        "worker_relationships": [w.id for w in plan.worker_relationships],
+        "organisation_relationships": [o.id for o in plan.organisation_relationships],
+        "service_user_groups": [s.id for s in plan.service_user_groups],
+        "record_items": [i.id for i in plan.record_items],
     }
+    detail = {**{f"ended_{k}": v for k, v in ended.items()}, "retention": {p: d.summary() for p, d in plan.retention.items()}}
     transition(uow, ctx, request, "complete", actor, source=source, detail=detail, apply=_apply)
     direct_message(uow, ctx, request.requested_by, {"view": "closed", "request_id": request.id})
     uow.commit()
     return f"Closed: person {request.person_id}'s case is closed as of {when:%d/%m/%Y}."
+
+
+def reverse_closure(uow: UnitOfWork, request: Request) -> dict[str, object]:
+    """C11: undo a completed closure within 2 weeks: reopen the cases and what the
+    audit ended (as of the closure date). File retention stays: it is never shortened (C8).
+
+    Registered as the closure's undo step of the shared Withdraw.
+    """
+    ended = request.details.get("ended") or {}
+    when = closure_date_of(request)
+    reopened: dict[str, list[int]] = {}
+    for model, key, field_name in (
+        (WorkerRelationship, "worker_relationships", "to_date"),
+        (OrganisationRelationship, "organisation_relationships", "to_date"),
+        (ServiceUserGroup, "service_user_groups", "end_date"),
+        (RecordItem, "record_items", "to_date"),
+    ):
+        for record_id in ended.get(key, []):
+            record = uow.session.get(model, record_id)
+            if record is not None and getattr(record, field_name) == when:  # still as this closure left it
+                setattr(record, field_name, None)
+                if hasattr(record, "end_reason"):
+                    record.end_reason = None
+                reopened.setdefault(key, []).append(record_id)
+    for case_id in ended.get("cases", []):
+        case = uow.cases.case(case_id)
+        if case is not None and case.closed_on == when:
+            case.closed_on, case.closure_reason = None, None
+            reopened.setdefault("cases", []).append(case_id)
+    return {"reopened": reopened}
+
+
+UNDO_ON_WITHDRAW["closure"] = reverse_closure

@@ -7,7 +7,7 @@ lives in ``worktray.scheduler``.
 from __future__ import annotations
 
 from store.uow import UnitOfWork
-from workflows.requests import OPEN_STATES, WITHDRAW_WINDOW, Context, announce
+from workflows.requests import CLOSED, OPEN_STATES, WITHDRAW_WINDOW, Context, announce
 
 
 def close_withdraw_windows(uow: UnitOfWork, ctx: Context) -> int:
@@ -18,7 +18,7 @@ def close_withdraw_windows(uow: UnitOfWork, ctx: Context) -> int:
     """
     cutoff = ctx.clock.now() - WITHDRAW_WINDOW
     refreshed = 0
-    for request in uow.requests.open_requested_before(cutoff, OPEN_STATES):
+    for request in uow.requests.open_requested_before(cutoff, (*OPEN_STATES, CLOSED)):
         if request.details.get("withdraw_window_closed"):
             continue
         request.details = {**request.details, "withdraw_window_closed": True}

@@ -47,7 +47,12 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (BLOCKED, "recheck"): CLAIMED,  # C6.1: the steps are done
     (CLAIMED, "complete"): CLOSED,  # C6.2-6: the audit is done
     **{(s, "withdraw"): WITHDRAWN for s in OPEN_STATES},  # C11
+    (CLOSED, "withdraw"): WITHDRAWN,  # C11: a closure can be reversed within 2 weeks
 }
+
+# What withdrawing a finished request must undo, per kind (closure registers its
+# own in workflows.closure). A kind without one cannot be withdrawn once finished.
+UNDO_ON_WITHDRAW: dict[str, Callable[[UnitOfWork, Request], dict[str, Any]]] = {}
 
 # Who may do what, by role in the request's team. Some actions also need the
 # actor to be a particular person (see _check_person); checked in the core for
@@ -150,8 +155,10 @@ def precheck(ctx: Context, request: Request, action: str, actor: str) -> None:
 
 
 def withdrawable(request: Request, now: dt.datetime) -> bool:
-    """C11: within 2 weeks of the closure being requested, and not yet finished."""
-    return request.state in OPEN_STATES and now - request.requested_at <= WITHDRAW_WINDOW
+    """C11: within 2 weeks of the closure being requested (reversing it if it is finished)."""
+    if request.state == CLOSED and request.kind not in UNDO_ON_WITHDRAW:
+        return False
+    return request.state in (*OPEN_STATES, CLOSED) and now - request.requested_at <= WITHDRAW_WINDOW
 
 
 def transition(
@@ -343,12 +350,21 @@ def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str
 
 
 def withdraw(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
-    """C11: the worker or manager withdraws a closure within 2 weeks of the request."""
+    """C11: the worker or manager withdraws a closure within 2 weeks of the request;
+    a finished closure is reversed (its cases and what its audit ended reopen)."""
     request = load(uow, request_id)
+    was_closed = request.state == CLOSED
+    if was_closed and request.kind not in UNDO_ON_WITHDRAW:
+        raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}")
+    detail: dict[str, Any] = {}
 
     def _apply(r: Request) -> None:
         r.holder = None
+        if was_closed:
+            detail.update(UNDO_ON_WITHDRAW[r.kind](uow, r))
 
-    transition(uow, ctx, request, "withdraw", actor, source=source, apply=_apply)
+    transition(uow, ctx, request, "withdraw", actor, source=source, detail=detail, apply=_apply)
     uow.commit()
+    if was_closed:
+        return f"Request {request.id} is withdrawn and the closure reversed: the case is open again (C11)."
     return f"Request {request.id} is withdrawn; the case stays open."
