@@ -308,25 +308,22 @@ def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, n
     return f"Returned request {request.id} to {ctx.org.name_of(request.requested_by)}."
 
 
+def _set_holder(holder: str | None) -> Callable[[Request], None]:
+    def _apply(r: Request) -> None:
+        r.holder = holder
+
+    return _apply
+
+
 def claim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
     """C5: exactly one BS member wins an item (compare-and-set on the version)."""
-    request = load(uow, request_id)
-
-    def _apply(r: Request) -> None:
-        r.holder = actor
-
-    transition(uow, ctx, request, "claim", actor, source=source, apply=_apply)
+    request = transition(uow, ctx, load(uow, request_id), "claim", actor, source=source, apply=_set_holder(actor))
     uow.commit()
     return f"You hold request {request.id}. Open the closure audit when you are ready."
 
 
 def unclaim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
-    request = load(uow, request_id)
-
-    def _apply(r: Request) -> None:
-        r.holder = None
-
-    transition(uow, ctx, request, "unclaim", actor, source=source, apply=_apply)
+    request = transition(uow, ctx, load(uow, request_id), "unclaim", actor, source=source, apply=_set_holder(None))
     uow.commit()
     return f"Request {request.id} is back in the virtual worker for anyone to claim."
 
@@ -339,11 +336,7 @@ def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str
     previous = request.holder
     if previous == to and request.state in (CLAIMED, BLOCKED):  # a second submit of the same reassignment
         raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}")
-
-    def _apply(r: Request) -> None:
-        r.holder = to
-
-    transition(uow, ctx, request, "reassign", actor, source=source, detail={"from": previous, "to": to}, apply=_apply)
+    transition(uow, ctx, request, "reassign", actor, source=source, detail={"from": previous, "to": to}, apply=_set_holder(to))
     direct_message(uow, ctx, to, {"view": "assigned", "request_id": request.id})
     uow.commit()
     return f"Request {request.id} is now held by {ctx.org.name_of(to)}."
