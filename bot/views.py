@@ -174,6 +174,12 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
             ],
             buttons=_blocked_buttons(ctx, request, steps, body.get("recipient")),
         )
+    if view == "approved":
+        return Card(
+            title=f"Closure request {request.id} · {who} · approved",
+            facts=[Fact("Approved by", ctx.org.name_of(body.get("by"))), Fact("Next", "Business support will run the closure audit")],
+            buttons=_withdraw_button(ctx, request),
+        )
     if view == "assigned":
         return Card(title=f"Closure request {request.id} · {who} is now yours", facts=[Fact("Assigned by", ctx.org.name_of(request.last_actor))])
     if view == "closed":

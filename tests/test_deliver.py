@@ -68,7 +68,8 @@ def test_several_pending_rows_of_one_card_are_sent_once(seeded, ctx):
     with seeded() as uow:
         requests.claim(uow, ctx, request_id, "sam")
     Deliverer(seeded, ctx, sender).drain()
-    assert [c[1] for c in sender.calls] == ["C0U12MGR", "C0U12BS"]
+    assert [c[1] for c in sender.calls] == ["C0U12MGR", "C0U12BS", "U0AMY"]  # each card once, then the worker's DM
+    assert sender.calls[2][2].endswith("approved")
     with seeded() as uow:
         assert all(r.sent_at is not None for r in uow.session.scalars(select(OutboxMessage)))
 

@@ -155,3 +155,19 @@ def test_c4_covers_every_family_member_the_closure_applies_to(seeded, ctx):
     with seeded() as uow:
         requests.approve(uow, ctx, both, "olu")
         assert uow.requests.get(both).state == "approved"
+
+
+def test_the_worker_hears_of_the_approval(seeded, ctx):
+    from bot.views import message_card
+    from store.models import OutboxMessage
+
+    with seeded() as uow:
+        rid = closure.request_closure(uow, ctx, "amy", "3549723", _form()).id
+    with seeded() as uow:
+        requests.approve(uow, ctx, rid, "maria")
+    with seeded() as uow:
+        [dm] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "dm")).all()
+        assert (dm.channel, dm.body) == ("U0AMY", {"view": "approved", "request_id": rid, "by": "maria"})
+        card = message_card(uow, ctx, dm.body)
+        assert card.title.endswith("approved") and ("Approved by", "Maria Lopez") in [(f.label, f.value) for f in card.facts]
+        assert [b.label for b in card.buttons] == ["Withdraw"]  # C11, still within 2 weeks

@@ -287,6 +287,8 @@ def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
                 f"{', '.join(never_seen)} never seen face to face: a service manager must agree this closure (C4)."
             )
     transition(uow, ctx, request, "approve", actor, source=source)
+    if request.requested_by != actor:  # the worker hears the decision, as with a return
+        direct_message(uow, ctx, request.requested_by, {"view": "approved", "request_id": request.id, "by": actor})
     uow.commit()
     return f"Approved. Request {request.id} is now in the virtual worker of {ctx.org.team(request.team).name}."
 
