@@ -124,6 +124,8 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
                 for s in audit.open_steps
                 if s.kind in ("incoming", "future")  # C7: never a started step
             ]
+        if state in (APPROVED, CLAIMED, BLOCKED):  # managers need not sit in the business-support channel
+            buttons.append(Button("Reassign", "reassign", rid))
     else:
         if state == APPROVED:
             buttons.append(Button("Claim", "claim", rid, "primary"))

@@ -119,7 +119,7 @@ def test_journey_transcript_blocked_dms_go_to_the_three_people(journey: str) -> 
 
 def test_journey_transcript_refuses_the_second_claim(journey: str) -> None:
     output = after(journey, "tess> press Claim")
-    assert "button [11] is on an earlier version of that card" in output
+    assert "button [12] is on an earlier version of that card" in output
     assert "[only tess sees] Nothing changed. Request 1 was claimed by Sam Patel" in output
     assert ">>" not in output  # no card changed
 
@@ -377,10 +377,10 @@ def test_cli_run_reads_a_script_from_stdin(tmp_path: Path) -> None:
 def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Organisation, clock: FixedClock) -> None:
     first = ["/case close 3549723", 'submit reason=RC8 closure_date=today summary="Done"', "as maria press 1 Approve"]
     replay(db_url, org, clock, first)
-    code, out = replay(db_url, org, clock, ["show 1", "as sam press 2 Claim", "as tess press Claim", "show 42", "show x"])
+    code, out = replay(db_url, org, clock, ["show 1", "as sam press 3 Claim", "as tess press Claim", "show 42", "show x"])
     assert "  >> #u12 managers (as it is now)" in out and "  >> #u12 business support (as it is now)" in out
     assert "[only sam sees] You hold request 1." in out
     # The re-shown card is tied to the real message: its update makes the old Claim stale.
-    assert "button [2] is on an earlier version of that card" in after(out, "tess> press Claim")
+    assert "button [3] is on an earlier version of that card" in after(out, "tess> press Claim")
     assert "There is no request 42." in out and "Say which request: show <request-id>" in out
     assert code == 1

@@ -418,7 +418,7 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert store.request(1).state == "approved"
     queue = slack.card(BS, "Closure request 1")
     assert labels(queue) == ["Claim", "Reassign"]  # Withdraw is for the worker and manager, not here
-    assert labels(slack.card(MGR, "Closure request 1 · 3549723 (LM)")) == ["Withdraw"]
+    assert labels(slack.card(MGR, "Closure request 1 · 3549723 (LM)")) == ["Reassign", "Withdraw"]
 
     # 7. Sam claims; Tess's later click changes nothing and tells her who holds it.
     assert slack.click("U0SAM", queue, "Claim").status == 200
