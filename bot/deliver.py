@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.cards import Card
 from bot.views import message_card, request_card
@@ -25,6 +27,7 @@ from workflows.requests import Context
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+ADVISORY_LOCK_KEY = 0x776F726B74726179  # 'worktray': the outbox deliverer's PostgreSQL advisory lock
 
 
 class ChatSender(Protocol):
@@ -65,14 +68,39 @@ class Deliverer:
         self._stop = threading.Event()
 
     def drain(self) -> int:
-        """Deliver everything pending now; return how many rows were handled."""
-        with self._lock:
+        """Deliver everything pending now; return how many rows were handled.
+
+        One deliverer at a time: a lock within this process and, on PostgreSQL,
+        an advisory lock across processes, so that a second worktray instance
+        against the same database waits its turn instead of sending twice.
+        """
+        with self._lock, self._only_deliverer() as mine:
+            if not mine:
+                return 0
             handled = 0
             while True:
                 batch = self._deliver_batch()
                 if batch == 0:
                     return handled
                 handled += batch
+
+    @contextmanager
+    def _only_deliverer(self) -> Iterator[bool]:
+        with self._new_uow() as uow:  # type: ignore[operator]
+            engine = uow.session.get_bind()
+        if engine.dialect.name != "postgresql":
+            yield True  # SQLite: one host, one process (README: run one instance)
+            return
+        # A connection of its own, held for the whole drain: the lock belongs to it.
+        with engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar())
+            conn.commit()  # no transaction stays open while delivering
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                    conn.commit()
 
     def _deliver_batch(self) -> int:
         """Render in one short transaction, send with no transaction open, record in another.

@@ -99,3 +99,40 @@ def test_gives_up_after_max_attempts(seeded, ctx):
         deliverer.drain()
     with seeded() as uow:
         assert uow.session.scalars(select(OutboxMessage)).one().attempts == MAX_ATTEMPTS
+
+
+def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
+    """Two worktray processes on one PostgreSQL database never deliver the same rows:
+    while one holds the deliverer's advisory lock, the other sends nothing."""
+    from functools import partial
+
+    import psycopg
+    from sqlalchemy import text
+
+    from bot.deliver import ADVISORY_LOCK_KEY
+    from store.db import make_engine, make_session_factory
+    from store.models import Base
+    from store.uow import UnitOfWork
+    from worktray import demo
+
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables) + " RESTART IDENTITY CASCADE"))
+    uow_factory = partial(UnitOfWork, make_session_factory(engine))
+    with uow_factory() as uow:
+        demo.seed(uow)
+    _request(uow_factory, ctx)
+    sender = RecordingSender()
+    other_instance = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        other_instance.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        assert Deliverer(uow_factory, ctx, sender).drain() == 0
+        assert sender.calls == []
+        other_instance.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        assert Deliverer(uow_factory, ctx, sender).drain() == 1
+        assert [c[0] for c in sender.calls] == ["post"]
+        # and the lock is released after a drain: the other instance can take it at once
+        assert other_instance.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0] is True
+    finally:
+        other_instance.close()
+        engine.dispose()
