@@ -17,11 +17,11 @@ from bot.cards import Card
 from store.db import make_engine, make_session_factory
 from store.models import Case, OrganisationRelationship, Person, RecordItem, ServiceUserGroup, WorkerRelationship
 from store.uow import UnitOfWork
-from worktray import demo
 from workflows.clock import SystemClock
 from workflows.errors import Conflict, IllegalTransition
 from workflows.org import load_organisation
 from workflows.requests import Context, claim
+from worktray import demo
 
 D = dt.date
 

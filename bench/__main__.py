@@ -28,10 +28,10 @@ from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.uow import UnitOfWork
-from worktray import demo
 from workflows import closure
 from workflows.clock import local_today
 from workflows.requests import Context, approve, claim
+from worktray import demo
 
 TICKS = ["closure_date", "relationships", "retention", "items", *closure.OUTCOMES]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -202,7 +202,7 @@ def table(results: dict[str, Figures | str]) -> str:
     row("  rows per second", lambda f: rate(f.outbox_rows, f.outbox_seconds))
     row("  chat calls (rows of one card coalesce)", lambda f: f"{f.chat_calls}, {rate(f.chat_calls, f.outbox_seconds)}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in rows]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=False))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
     notes = [f"{name}: not run ({why})" for name, why in results.items() if isinstance(why, str)]
     return "\n".join(lines + notes)

@@ -51,9 +51,7 @@ def card_blocks(card: Card) -> list[dict[str, Any]]:
     if card.footer:
         blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
     if len(blocks) > MAX_MESSAGE_BLOCKS:
-        blocks = blocks[: MAX_MESSAGE_BLOCKS - 1] + [
-            {"type": "context", "elements": [_mrkdwn("More detail is in /case status.")]}
-        ]
+        blocks = [*blocks[:MAX_MESSAGE_BLOCKS - 1], {"type": "context", "elements": [_mrkdwn("More detail is in /case status.")]}]
     return blocks
 
 

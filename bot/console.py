@@ -19,6 +19,7 @@ Commands are listed in ``HELP``. Date fields accept ``today``, ``today-5`` or
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -96,7 +97,7 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def button_row(buttons: list[Button], numbers: list[int]) -> str:
-    return "  ".join(f"[{n}] {clean(b.label)}" for n, b in zip(numbers, buttons))
+    return "  ".join(f"[{n}] {clean(b.label)}" for n, b in zip(numbers, buttons, strict=False))
 
 
 def render_text(card: Card, numbers: list[int] | None = None) -> str:
@@ -620,10 +621,8 @@ def run_console(app: App, lines: Iterable[str], out: TextIO, *, echo: bool = Tru
 
 def _interactive_lines(console: Console) -> Iterable[str]:
     """Lines typed at a terminal, with the current person as the prompt."""
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (arrow keys and history, where available)
-    except ImportError:
-        pass
     while True:
         try:
             yield input(f"{console.current}> ")

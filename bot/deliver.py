@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 
 from bot.cards import Card
 from bot.views import message_card, request_card
@@ -59,7 +59,7 @@ class _Job:
 
 
 class Deliverer:
-    def __init__(self, uow_factory: type[UnitOfWork] | object, ctx: Context, sender: ChatSender) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], ctx: Context, sender: ChatSender) -> None:
         self._new_uow = uow_factory
         self.ctx = ctx
         self.sender = sender
@@ -86,8 +86,9 @@ class Deliverer:
 
     @contextmanager
     def _only_deliverer(self) -> Iterator[bool]:
-        with self._new_uow() as uow:  # type: ignore[operator]
+        with self._new_uow() as uow:
             engine = uow.session.get_bind()
+        assert isinstance(engine, Engine)
         if engine.dialect.name != "postgresql":
             yield True  # SQLite: one host, one process (README: run one instance)
             return
@@ -117,7 +118,7 @@ class Deliverer:
         return 0 if all(r.error for r in results) else len(results)
 
     def _render_pending(self) -> list[_Job]:
-        with self._new_uow() as uow:  # type: ignore[operator]
+        with self._new_uow() as uow:
             rows = uow.session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
@@ -169,7 +170,7 @@ class Deliverer:
 
     def _record(self, jobs: list[_Job]) -> None:
         now = self.ctx.clock.now()
-        with self._new_uow() as uow:  # type: ignore[operator]
+        with self._new_uow() as uow:
             for job in jobs:
                 rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
                 for row in rows:

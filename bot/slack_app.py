@@ -39,7 +39,7 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -82,7 +82,7 @@ def make_client(settings: Settings) -> WebClient:
     kwargs: dict[str, Any] = {}
     if settings.slack_api_base_url:
         kwargs["base_url"] = settings.slack_api_base_url  # WebClient adds the trailing "/"
-    handlers = default_retry_handlers() + [RateLimitErrorRetryHandler(max_retry_count=3)]
+    handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(max_retry_count=3)]
     return WebClient(token=settings.slack_bot_token, retry_handlers=handlers, **kwargs)
 
 
@@ -292,7 +292,7 @@ class _Guard(Middleware):
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         retry = req.headers.get("x-slack-retry-num", [None])[0]
         if retry is not None:
             reason = req.headers.get("x-slack-retry-reason", ["?"])[0]
@@ -443,7 +443,7 @@ def make_http_server(
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("http %s", format % args)
 
         def do_GET(self) -> None:
@@ -470,7 +470,7 @@ def make_http_server(
                 self._send(413, "request body too large")
                 return
             raw = self.rfile.read(length).decode("utf-8", errors="replace")
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in self.headers.items()}
             response = bolt_app.dispatch(_bolt_request(raw, query, headers))
             self._send(response.status, response.body, response.headers)
 
@@ -489,7 +489,7 @@ def make_http_server(
     return server
 
 
-def _bolt_request(raw: str, query: str, headers: dict[str, str]) -> BoltRequest:
+def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]]) -> BoltRequest:
     """A BoltRequest; an unparseable body still goes through Bolt's signature check.
 
     Bolt parses the body in BoltRequest's constructor and would raise on

@@ -74,7 +74,7 @@ class RowError:
         return f"{where}: {self.message}"
 
 
-class ImportError_(Exception):  # noqa: N801 - the trailing underscore keeps it apart from the builtin ImportError
+class ImportError_(Exception):
     """The import was refused; nothing was written. ``errors`` holds every problem found."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
@@ -426,7 +426,7 @@ def parse_file(path: Path, spec: FileSpec, errors: list[RowError]) -> ParsedFile
         if problem:
             errors.append(RowError(path.name, number, None, problem))
             continue
-        values = {c: v for c, v in zip(columns, cells) if c and v != ""}
+        values = {c: v for c, v in zip(columns, cells, strict=False) if c and v != ""}
         if not spec.key and "id" in values:
             if values["id"] in first_row_of:
                 errors.append(RowError(path.name, number, "id", f"{values['id']!r} is already on row {first_row_of[values['id']]}"))
@@ -443,7 +443,7 @@ def parse_file(path: Path, spec: FileSpec, errors: list[RowError]) -> ParsedFile
 def _shape_problem(columns: list[str], cells: list[str]) -> str | None:
     if len(cells) > len(columns) and any(cells[len(columns):]):
         return f"has {len(cells)} cells but the header has {len(columns)} columns"
-    if any(v for c, v in zip(columns, cells) if not c):
+    if any(v for c, v in zip(columns, cells, strict=False) if not c):
         return "has a value under a column with no name in the header"
     return None
 
@@ -659,7 +659,7 @@ def import_directory(
         if errors:
             raise ImportError_(sorted(errors, key=_file_order))
         results = write(uow.session, parsed)
-        at = now() if now else dt.datetime.now(dt.timezone.utc)
+        at = now() if now else dt.datetime.now(dt.UTC)
         detail = {"files": {name: vars(result) for name, result in results.items()}}
         uow.record(at=at, actor=IMPORT_ACTOR, action="import", detail=detail)
         uow.commit()

@@ -23,14 +23,14 @@ from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import Base
 from store.uow import UnitOfWork
-from worktray import demo
 from workflows.clock import FixedClock
 from workflows.org import Organisation, load_organisation
 from workflows.requests import Context
+from worktray import demo
 
 POSTGRES_ADMIN_URL = os.environ.get("WORKTRAY_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("WORKTRAY_REQUIRE_POSTGRES") == "1"
-NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="session")

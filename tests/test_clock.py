@@ -14,7 +14,7 @@ from workflows.clock import FixedClock, SystemClock, add_working_days, is_workin
 from workflows.errors import FieldErrors
 
 D = dt.date
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(

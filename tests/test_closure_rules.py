@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import ALL_TICKS
 from sqlalchemy import select
 
-from conftest import ALL_TICKS
 from store.models import (
     Case,
     FileRetention,
@@ -114,7 +114,7 @@ def test_a_client_never_seen_needs_the_service_manager(journey, db_fingerprint, 
         audit = closure.manager_audit(uow, uow.requests.get(rid))
         assert audit.never_seen and audit.last_seen is None
     before = db_fingerprint()
-    with pytest.raises(NotAllowed, match="never seen face to face.*service manager.*C4"):
+    with pytest.raises(NotAllowed, match=r"never seen face to face.*service manager.*C4"):
         journey.approve(rid, "ruth")
     assert db_fingerprint() == before
     journey.approve(rid, "olu")

@@ -21,13 +21,13 @@ from sqlalchemy import text
 
 from store.db import make_engine, make_session_factory
 from store.uow import UnitOfWork
-from worktray import demo
 from workflows.clock import FixedClock
 from workflows.errors import Conflict, IllegalTransition
 from workflows.org import load_organisation
 from workflows.requests import APPROVED, CLAIMED, Context, claim
+from worktray import demo
 
-NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 WORKERS = 6
 ROUNDS = 5
 # Business support of Under 12s; sam appears three times: the same person clicking in three windows.
@@ -142,7 +142,7 @@ def test_one_winner_among_threads(seeded, journey, ctx):
         outcomes: list[Outcome] = []
         lock = threading.Lock()
 
-        def click(worker: int) -> None:
+        def click(worker: int, barrier=barrier, rid=rid, lock=lock, outcomes=outcomes) -> None:
             barrier.wait(WAIT)
             outcome = _attempt(seeded, ctx, rid, worker, CLAIMERS[worker])
             with lock:

@@ -24,11 +24,11 @@ from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date, serve_console
 from store.models import Case, Event, OutboxMessage, Request, WorkStep
 from store.uow import UnitOfWork
+from workflows.clock import FixedClock
+from workflows.org import Organisation
 from worktray import demo
 from worktray.bootstrap import build
 from worktray.settings import Settings
-from workflows.clock import FixedClock
-from workflows.org import Organisation
 
 ROOT = Path(__file__).resolve().parents[1]
 JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worktray import demo
 from workflows.org import ConfigError, Role, load_organisation, parse_organisation
+from worktray import demo
 
 GOOD = """\
 name: Test Council

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from conftest import Journey
+
 from workflows import closure
 from workflows.errors import FieldErrors, NotAllowed
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, ROLES_FOR, may
@@ -198,9 +198,8 @@ def test_only_the_assignee_marks_a_step_done(journey, db_fingerprint):
     step_id = _step_id(journey, "CS Case Supervision")  # assigned to ben
     before = db_fingerprint()
     for person in ("amy", "maria", "sam"):
-        with pytest.raises(NotAllowed, match="Only Ben Okafor"):
-            with journey.uow() as uow:
-                closure.mark_step_done(uow, journey.ctx, step_id, person)
+        with pytest.raises(NotAllowed, match="Only Ben Okafor"), journey.uow() as uow:
+            closure.mark_step_done(uow, journey.ctx, step_id, person)
     assert db_fingerprint() == before
 
 

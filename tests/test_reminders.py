@@ -46,9 +46,9 @@ def test_withdraw_button_goes_when_the_window_closes(seeded, ctx, clock):
 
 
 def test_scheduler_jobs_and_triggers(seeded, ctx):
-    from worktray.bootstrap import App
     from bot.actions import Interactions
     from bot.deliver import Deliverer
+    from worktray.bootstrap import App
     from worktray.scheduler import build_scheduler, run_job
 
     class NullSender:

@@ -17,7 +17,7 @@ from workflows.requests import OPEN_STATES
 
 
 def _form(**changes):
-    data = dict(reason="RC8", closure_date=dt.date(2026, 11, 20), summary="Goals met")
+    data = {"reason": "RC8", "closure_date": dt.date(2026, 11, 20), "summary": "Goals met"}
     data.update(changes)
     return closure.ClosureForm(**data)
 

@@ -18,7 +18,7 @@ from store.models import (
 )
 from workflows import closure
 from workflows.errors import IllegalTransition, NotAllowed
-from workflows.requests import CLOSED, WITHDRAWN, WITHDRAW_WINDOW
+from workflows.requests import CLOSED, WITHDRAW_WINDOW, WITHDRAWN
 
 
 def _snapshot(seeded, person_id: str) -> dict[str, object]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-
 from slack_mock import SlackApiMock
+
 from worktray.demo import DEMO_ORG
 
 SECRET = "serve-test-secret"

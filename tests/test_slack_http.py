@@ -28,7 +28,7 @@ import pytest
 from slack_mock import Message, SlackApiMock
 from sqlalchemy import func, select
 
-from bot.slack_app import View, SlackSender, create_bolt_app, database_ok, field_errors, make_client, make_http_server
+from bot.slack_app import SlackSender, View, create_bolt_app, database_ok, field_errors, make_client, make_http_server
 from store.models import (
     Event,
     OrganisationRelationship,
@@ -527,7 +527,7 @@ def test_blocked_audit_cancel_step_done_recheck_close_over_http(slack: SlackDriv
         "Key Team (Childrens Social Care)": TODAY, "School": None, "GP Surgery": None,
     }
     assert store.user_groups_open("3549728") == 0
-    (criteria, until), = store.retentions("3549728")
+    (_criteria, until), = store.retentions("3549728")
     assert until > TODAY
     assert_no_client_names_in_channels(api, MGR, BS)
 

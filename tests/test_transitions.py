@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from conftest import Journey
 from sqlalchemy import select, text
 
-from conftest import Journey
 from store.models import OutboxMessage
 from workflows.errors import Conflict, IllegalTransition
 from workflows.requests import (

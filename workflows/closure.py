@@ -34,8 +34,8 @@ from workflows.requests import (
     BLOCKED,
     CLAIMED,
     OPEN_STATES,
-    UNDO_ON_WITHDRAW,
     REQUESTED,
+    UNDO_ON_WITHDRAW,
     Context,
     announce,
     check_allowed,
@@ -43,8 +43,8 @@ from workflows.requests import (
     direct_message,
     load,
     never_seen_face_to_face,
-    precheck,
     next_state,
+    precheck,
     transition,
 )
 
