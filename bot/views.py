@@ -7,6 +7,7 @@ birth or addresses). Staff names come from the organisation config.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
@@ -26,6 +27,7 @@ from workflows.requests import (
     WITHDRAWN,
     Context,
     describe,
+    kind_of,
     may,
     withdrawable,
 )
@@ -55,7 +57,18 @@ def _reason_label(request: Request) -> str:
     return f"{code} {label}".strip()
 
 
+CardBuilder = Callable[[UnitOfWork, Context, Request, str, int], Card]
+
+
 def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
+    """A request's card for an audience ("manager", "queue", ...), drawn by its kind's builder."""
+    builder = CARD_BUILDERS.get(request.kind)
+    if builder is None:
+        return Card(title=f"{kind_of(request).label} {request.id}", facts=[Fact("State", STATE_LABELS.get(request.state, request.state))])
+    return builder(uow, ctx, request, audience, revision)
+
+
+def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
     """The manager's card (audience "manager") or the virtual-worker item ("queue")."""
     org = ctx.org
     if audience == "manager" and revision < request.revision:
@@ -96,6 +109,10 @@ def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         buttons=_buttons(ctx, request, audience, audit),
         footer=describe(org, request),
     )
+
+
+# Each kind of request registers how its cards are drawn (closure here; transfer and audit later).
+CARD_BUILDERS: dict[str, CardBuilder] = {"closure": closure_card}
 
 
 def _audit_section(ctx: Context, audit: closure.ManagerAudit) -> Section:

@@ -37,6 +37,7 @@ from workflows.requests import (
     REQUESTED,
     UNDO_ON_WITHDRAW,
     Context,
+    RequestKind,
     announce,
     check_allowed,
     describe,
@@ -45,6 +46,7 @@ from workflows.requests import (
     never_seen_face_to_face,
     next_state,
     precheck,
+    register_kind,
     transition,
 )
 
@@ -546,3 +548,13 @@ def reverse_closure(uow: UnitOfWork, request: Request) -> dict[str, object]:
 
 
 UNDO_ON_WITHDRAW["closure"] = reverse_closure
+
+
+def _check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
+    """C4: a person never seen face to face needs a service manager's agreement."""
+    never_seen = never_seen_face_to_face(uow, request)
+    if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
+        raise NotAllowed(f"{', '.join(never_seen)} never seen face to face: a service manager must agree this closure (C4).")
+
+
+CLOSURE = register_kind(RequestKind(name="closure", label="Closure request", check_approve=_check_approve))

@@ -54,6 +54,37 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 # own in workflows.closure). A kind without one cannot be withdrawn once finished.
 UNDO_ON_WITHDRAW: dict[str, Callable[[UnitOfWork, Request], dict[str, Any]]] = {}
 
+Hook = Callable[[UnitOfWork, "Context", Request, str], None]
+
+
+@dataclass(frozen=True)
+class RequestKind:
+    """What makes one kind of request itself (closure, and later transfer, audit, ...).
+
+    The shared path (approve, return, claim, announce ...) asks the request's
+    kind for anything particular to it, and never branches on ``request.kind``.
+    A module that defines a kind registers it with ``register_kind``.
+    """
+
+    name: str
+    label: str  # how cards and messages name it: "Closure request"
+    check_approve: Hook | None = None  # a kind's own rule before approval (closure: C4); raises a WorkflowError
+    after_approve: Hook | None = None  # what approval also does, in the same transaction
+    queued: bool = True  # approval puts the item in the team's virtual-worker queue
+
+
+KINDS: dict[str, RequestKind] = {}
+
+
+def register_kind(kind: RequestKind) -> RequestKind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_of(request: Request) -> RequestKind:
+    """The request's kind; an unregistered one gets the shared behaviour only."""
+    return KINDS.get(request.kind) or RequestKind(request.kind, request.kind.replace("_", " ").capitalize() + " request")
+
 # Who may do what, by role in the request's team. Some actions also need the
 # actor to be a particular person (see _check_person); checked in the core for
 # every action, not only by hiding buttons.
@@ -245,7 +276,7 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
         card_key=manager_card_key(request),
         body={"view": "request", "audience": "manager", "request_id": request.id, "revision": request.revision},
     )
-    if request.details.get("queued") or request.state in IN_QUEUE:
+    if kind_of(request).queued and (request.details.get("queued") or request.state in IN_QUEUE):
         request.details = {**request.details, "queued": True}
         uow.send(
             at=now,
@@ -277,16 +308,15 @@ def never_seen_face_to_face(uow: UnitOfWork, request: Request) -> list[str]:
 def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
     """C3: approve; the item goes to the team's virtual worker (C5).
 
-    C4: a person never seen face to face needs a service manager's agreement.
+    The request's kind may add a rule (closure: C4) and what approval also does.
     """
     request = load(uow, request_id)
-    if request.kind == "closure" and request.state == REQUESTED:
-        never_seen = never_seen_face_to_face(uow, request)
-        if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
-            raise NotAllowed(
-                f"{', '.join(never_seen)} never seen face to face: a service manager must agree this closure (C4)."
-            )
+    kind = kind_of(request)
+    if kind.check_approve is not None and request.state == REQUESTED:
+        kind.check_approve(uow, ctx, request, actor)
     transition(uow, ctx, request, "approve", actor, source=source)
+    if kind.after_approve is not None:
+        kind.after_approve(uow, ctx, request, actor)
     if request.requested_by != actor:  # the worker hears the decision, as with a return
         direct_message(uow, ctx, request.requested_by, {"view": "approved", "request_id": request.id, "by": actor})
     uow.commit()
