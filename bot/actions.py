@@ -19,6 +19,7 @@ from commands import case as case_command
 from store.uow import UnitOfWork
 from workflows import closure, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
+from workflows.org import Role
 from workflows.requests import Context
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,15 @@ class Interactions:
         return Reply(form=views.audit_form(self.ctx, request, plan))
 
     def _request_closure(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        return case_command.closure_form_reply(uow, self.ctx, actor, value)
+        return self._closure_form_reply(uow, actor, value)
+
+    def _closure_form_reply(self, uow: UnitOfWork, actor: str, person_id: str) -> Reply:
+        """C2: the closure form, for a worker or manager of the case's team."""
+        case = closure.open_case_or_refuse(uow, person_id)
+        if not self.ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
+            team = self.ctx.org.team(case.team).name
+            raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {team}.")
+        return Reply(form=views.closure_form(uow, self.ctx, case))
 
     # -- forms -----------------------------------------------------------------
 
@@ -201,7 +210,13 @@ class Interactions:
     # -- slash commands -----------------------------------------------------------
 
     def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        return self._run(lambda uow, actor: case_command.handle(uow, self.ctx, actor, text), chat_user_id)
+        return self._run(lambda uow, actor: self._case_command(uow, actor, text), chat_user_id)
+
+    def _case_command(self, uow: UnitOfWork, actor: str, text: str) -> Reply:
+        command = case_command.parse(text)
+        if command.verb == "status":
+            return Reply(card=views.case_card(uow, self.ctx, command.person_id, actor))
+        return self._closure_form_reply(uow, actor, command.person_id)
 
 
 def _field_message(key: str) -> str:
