@@ -54,6 +54,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
                              dates are YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
                              On a terminal, `submit` alone asks field by field.
   show <request-id>          show a request's cards as they are now (after restarting the console)
+  dms                        show your direct messages as they are now (after restarting the console)
   form                       show your open form again
   cancel                     close your open form without sending it
   as <person>                become that person from now on (see `who`)
@@ -253,7 +254,8 @@ class ConsoleSender:
 
     def update(self, channel: str, message_id: str, card: Card) -> None:
         self.board.retire(message_id)
-        self.show(card, self.channel_name(channel), "message updated", message_id)
+        person = self.org.person_by_chat_id(channel)  # a DM redrawn: its buttons stay its recipient's
+        self.show(card, self.channel_name(channel), "message updated", message_id, person.key if person else None)
 
     def direct(self, user: str, card: Card) -> str:
         message_id = self._new_id()
@@ -528,6 +530,19 @@ class Console:
                 posted = uow.posted_message(key)  # so the next update of that message makes these buttons stale
                 self.sender.show(card, self.sender.channel_name(channel), "as it is now", posted.ts if posted else None)
 
+    def show_dms(self, person: str, rest: str) -> None:
+        """Re-show the person's DMs from the store, each drawn as its request now is:
+        a restarted console has forgotten them, and their buttons come back with them."""
+        if rest:
+            raise UsageError("dms takes nothing more: it shows your DMs; `as <person> dms` shows someone else's.")
+        with self.app.uow() as uow:
+            sent = uow.posted_cards("dm:", channel=self.chat_id(person))
+            if not sent:
+                self.say(f"{person} has no direct messages.")
+            for row, posted in sent:
+                card = views.message_card(uow, self.app.ctx, row.body)
+                self.sender.show(card, self.sender.channel_name(row.channel), "as it is now", posted.ts, person)
+
     def show_form(self, person: str, rest: str) -> None:
         self.print_form(person, self.open_form(person))
 
@@ -554,6 +569,7 @@ class Console:
         "press": press,
         "submit": submit,
         "show": show_request,
+        "dms": show_dms,
         "form": show_form,
         "cancel": cancel,
         "who": who,

@@ -1,22 +1,31 @@
 """The outbox deliverer: sends what the core queued, and remembers where.
 
 A card is posted the first time its key is delivered, and the message's ts
-is recorded in ``chat_messages`` so that every later delivery of that key
-edits the same message in place. Several pending rows for one card are sent
-once (the card always shows the request as it is now). A failed send stays
-pending and is retried, up to ``MAX_ATTEMPTS``.
+(and, for a direct message, the DM channel Slack answers with) is recorded in
+``chat_messages`` so that every later delivery of that key edits the same
+message in place. Several pending rows for one card are sent once (the card
+always shows the request as it is now).
+
+Nothing is given up silently: a failed send stays pending and is retried with
+growing delays (``retry_delay``: 30 s doubling, each delay at most an hour),
+with no cap on time or attempts. Only due rows are picked, so a failing row
+never starves the rows behind it. Each failure is logged at WARNING with IDs
+only (row IDs, card key, error code); ``worktray outbox`` shows the rows that
+keep failing and retries or drops them (a dropped row is kept, never deleted).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, or_, select, text
 
 from bot.cards import Card
 from bot.views import message_card, request_card
@@ -26,8 +35,41 @@ from workflows.requests import Context
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 ADVISORY_LOCK_KEY = 0x776F726B74726179  # 'worktray': the outbox deliverer's PostgreSQL advisory lock
+BATCH_SIZE = 100
+FIRST_RETRY_DELAY = dt.timedelta(seconds=30)
+LONGEST_RETRY_DELAY = dt.timedelta(hours=1)
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th failure: 30 s, 1 min, 2 min ... at most an hour, forever."""
+    doubled = FIRST_RETRY_DELAY * 2 ** min(max(attempts - 1, 0), 16)
+    return min(doubled, LONGEST_RETRY_DELAY)
+
+
+def failure_code(error: BaseException) -> str:
+    """What is stored and logged of a failed send: the exception type and the chat
+    platform's error code (Slack: ``channel_not_found``), never the exception's
+    message, which may quote what was sent."""
+    code: object = None
+    response = getattr(error, "response", None)
+    if response is not None and hasattr(response, "get"):
+        try:
+            code = response.get("error")
+        except Exception:  # an odd response object must not hide the failure itself
+            code = None
+    name = type(error).__name__
+    if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+        return f"{name}: {code}"
+    return name
+
+
+class Posted(NamedTuple):
+    """Where a direct message landed: Slack answers a post to a user ID with the DM channel (D...)."""
+
+    channel: str
+    message_id: str
 
 
 class ChatSender(Protocol):
@@ -39,8 +81,12 @@ class ChatSender(Protocol):
 
     def update(self, channel: str, message_id: str, card: Card) -> None: ...
 
-    def direct(self, user: str, card: Card) -> str:
-        """Send a card to one person (Slack: the app's DM with them)."""
+    def direct(self, user: str, card: Card) -> Posted | str:
+        """Send a card to one person (Slack: the app's DM with them).
+
+        Return where it landed; a platform that can edit a DM through the
+        user's ID may return only the message ID.
+        """
         ...
 
 
@@ -55,7 +101,7 @@ class _Job:
     card: Card | None = None
     message_id: str | None = None  # set: edit this message in place
     new_message_id: str | None = None
-    error: str | None = None
+    error: str | None = None  # exception type and error code only (no personal data)
 
 
 class Deliverer:
@@ -68,21 +114,23 @@ class Deliverer:
         self._stop = threading.Event()
 
     def drain(self) -> int:
-        """Deliver everything pending now; return how many rows were handled.
+        """Deliver every row that is due now; return how many messages were delivered.
 
         One deliverer at a time: a lock within this process and, on PostgreSQL,
         an advisory lock across processes, so that a second worktray instance
         against the same database waits its turn instead of sending twice.
+        A failed row is put off (``retry_delay``), so the loop ends once
+        nothing more is due.
         """
         with self._lock, self._only_deliverer() as mine:
             if not mine:
                 return 0
-            handled = 0
+            delivered = 0
             while True:
-                batch = self._deliver_batch()
-                if batch == 0:
-                    return handled
-                handled += batch
+                picked, sent = self._deliver_batch()
+                delivered += sent
+                if picked == 0:
+                    return delivered
 
     @contextmanager
     def _only_deliverer(self) -> Iterator[bool]:
@@ -103,27 +151,33 @@ class Deliverer:
                     conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
                     conn.commit()
 
-    def _deliver_batch(self) -> int:
+    def _deliver_batch(self) -> tuple[int, int]:
         """Render in one short transaction, send with no transaction open, record in another.
 
         Chat calls can be slow; holding a transaction over them would hold
         SQLite's write lock. The cost: a crash between sending and recording
         sends that message again (at least once, never lost).
+        Returns (messages picked, messages delivered).
         """
-        jobs = self._render_pending()
+        now = self.ctx.clock.now()
+        jobs = self._render_due(now)
         if not jobs:
-            return 0
+            return 0, 0
         results = [self._send(job) for job in jobs]
-        self._record(results)
-        return 0 if all(r.error for r in results) else len(results)
+        self._record(results, now)
+        return len(results), sum(1 for r in results if not r.error)
 
-    def _render_pending(self) -> list[_Job]:
+    def _render_due(self, now: dt.datetime) -> list[_Job]:
         with self._new_uow() as uow:
             rows = uow.session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+                .where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.dropped_at.is_(None),
+                    or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                )
                 .order_by(OutboxMessage.id)
-                .limit(100)
+                .limit(BATCH_SIZE)
             ).all()
             jobs: list[_Job] = []
             by_key: dict[str, _Job] = {}
@@ -135,41 +189,61 @@ class Deliverer:
                 try:
                     job.card = self._render(uow, row)
                 except Exception as e:  # a card that cannot be drawn must not block the others
-                    job.error = f"render: {type(e).__name__}: {e}"[:500]
+                    job.error = f"render: {failure_code(e)}"
                 if row.card_key:
-                    posted = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == row.card_key)).first()
+                    posted = uow.posted_message(row.card_key)
                     if posted is not None:
                         job.channel, job.message_id = posted.channel, posted.ts
                     by_key[row.card_key] = job
                 jobs.append(job)
+            self._add_waiting_rows_of_the_same_cards(uow, by_key, {row.id for row in rows})
             return jobs
+
+    @staticmethod
+    def _add_waiting_rows_of_the_same_cards(uow: UnitOfWork, by_key: dict[str, _Job], picked: set[int]) -> None:
+        """Rows of a card being delivered that are still waiting out a retry delay
+        go with it: the delivery shows the card as it is now, which covers them."""
+        if not by_key:
+            return
+        waiting = uow.session.execute(
+            select(OutboxMessage.id, OutboxMessage.card_key).where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.dropped_at.is_(None),
+                OutboxMessage.card_key.in_(list(by_key)),
+            )
+        ).all()
+        for row_id, key in waiting:
+            if row_id not in picked and key is not None:
+                by_key[key].row_ids.append(row_id)
 
     def _render(self, uow: UnitOfWork, row: OutboxMessage) -> Card | None:
         body = row.body
+        if "request_id" in body and uow.requests.get(int(body["request_id"])) is None:
+            return None  # nothing left to show
         if row.kind == "dm":
             return message_card(uow, self.ctx, body)
         request = uow.requests.get(int(body["request_id"]))
-        if request is None:
-            return None
+        assert request is not None
         return request_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
 
     def _send(self, job: _Job) -> _Job:
         if job.error or job.card is None:
             return job
         try:
-            if job.kind == "dm":
-                self.sender.direct(job.channel, job.card)
-            elif job.message_id is None:
-                job.new_message_id = self.sender.post(job.channel, job.card)
-            else:
+            if job.message_id is not None:
                 self.sender.update(job.channel, job.message_id, job.card)
+            elif job.kind == "dm":
+                posted = self.sender.direct(job.channel, job.card)
+                if isinstance(posted, str):
+                    posted = Posted(job.channel, posted)
+                job.channel, job.new_message_id = posted.channel, posted.message_id
+            else:
+                job.new_message_id = self.sender.post(job.channel, job.card)
         except Exception as e:  # a chat failure must not lose the message: it stays pending
-            job.error = f"{type(e).__name__}: {e}"[:500]
-            log.warning("outbox rows %s not delivered: %s", job.row_ids, type(e).__name__)
+            job.error = failure_code(e)
         return job
 
-    def _record(self, jobs: list[_Job]) -> None:
-        now = self.ctx.clock.now()
+    def _record(self, jobs: list[_Job], now: dt.datetime) -> None:
         with self._new_uow() as uow:
             for job in jobs:
                 rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
@@ -177,8 +251,11 @@ class Deliverer:
                     if job.error:
                         row.attempts += 1
                         row.error = job.error
+                        row.next_attempt_at = now + retry_delay(row.attempts)
                     else:
-                        row.sent_at, row.error = now, None
+                        row.sent_at, row.error, row.next_attempt_at = now, None, None
+                if job.error:
+                    _log_failure(job, rows)
                 if job.new_message_id and job.card_key:
                     uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
             uow.commit()
@@ -206,3 +283,55 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+def _log_failure(job: _Job, rows: Sequence[OutboxMessage]) -> None:
+    """The operator's alert: IDs, the card key and the error code only, never message text."""
+    attempts = max((r.attempts for r in rows), default=0)
+    due = min((r.next_attempt_at for r in rows if r.next_attempt_at), default=None)
+    log.warning(
+        "outbox rows %s (card %s) not delivered, attempt %d: %s; next attempt at %s (see `worktray outbox`)",
+        job.row_ids,
+        job.card_key or "-",
+        attempts,
+        job.error,
+        due.isoformat(timespec="seconds") if due else "-",
+    )
+
+
+# -- what an operator does (`worktray outbox`) ---------------------------------------------
+
+
+def undelivered(uow: UnitOfWork) -> Sequence[OutboxMessage]:
+    """Rows not delivered yet and not dropped, oldest first: the pending and the failing."""
+    return uow.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None))
+        .order_by(OutboxMessage.id)
+    ).all()
+
+
+def dropped_count(uow: UnitOfWork) -> int:
+    return len(uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.dropped_at.is_not(None))).all())
+
+
+def retry_now(uow: UnitOfWork, row_id: int | None) -> list[int]:
+    """Make a row (or, with None, every undelivered row) due now; returns the row IDs.
+
+    The next delivery run (within a minute, or at once in the console) sends them.
+    """
+    rows = [r for r in undelivered(uow) if row_id is None or r.id == row_id]
+    for row in rows:
+        row.next_attempt_at = None
+    uow.commit()
+    return [r.id for r in rows]
+
+
+def drop(uow: UnitOfWork, row_id: int, now: dt.datetime) -> OutboxMessage | None:
+    """Stop retrying a row. It is kept, marked dropped, for the record; None if no such undelivered row."""
+    row = uow.session.get(OutboxMessage, row_id)
+    if row is None or row.sent_at is not None or row.dropped_at is not None:
+        return None
+    row.dropped_at = now
+    uow.commit()
+    return row

@@ -56,6 +56,7 @@ from sqlalchemy import text as sql_text
 from bot.actions import FORMS, Reply
 from bot.blockkit import card_blocks, escape, form_view, read_values
 from bot.cards import Card, Form, FormValues, Section
+from bot.deliver import Posted
 from bot.views import STATE_LABELS
 from workflows.org import Organisation
 from workflows.requests import OPEN_STATES
@@ -99,10 +100,13 @@ class SlackSender:
     def update(self, channel: str, message_id: str, card: Card) -> None:
         self.client.chat_update(channel=channel, ts=message_id, text=escape(card.fallback_text), blocks=card_blocks(card))
 
-    def direct(self, user: str, card: Card) -> str:
-        """chat.postMessage with a user ID as channel posts in the app's DM with them."""
+    def direct(self, user: str, card: Card) -> Posted:
+        """chat.postMessage with a user ID as channel posts in the app's DM with them.
+
+        Slack answers with the DM channel's ID (D...): chat.update needs that one,
+        not the user ID, to redraw the DM later."""
         response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
-        return str(response["ts"])
+        return Posted(str(response.get("channel") or user), str(response["ts"]))
 
 
 # -- payload models: only the parts we read ----------------------------------------------

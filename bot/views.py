@@ -169,20 +169,32 @@ def _withdraw_button(ctx: Context, request: Request) -> list[Button]:
 
 
 def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
-    """Direct messages (returned, blocked, assigned, closed) from an outbox body."""
+    """Direct messages (returned, blocked, assigned, closed) from an outbox body.
+
+    A DM is redrawn in place whenever its request moves on, so it is drawn from
+    the request as it is now: a "Now" line, and only buttons that can still be used.
+    """
     request = uow.requests.get(int(body["request_id"]))
     assert request is not None
+    card = _message_card(uow, ctx, request, body)
+    card.facts.append(Fact("Now", STATE_LABELS.get(request.state, request.state)))
+    return card
+
+
+def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
     view = body["view"]
     who = _who(request)
     if view == "returned":
         return Card(
             title=f"Closure request {request.id} · {who} · returned",
-            facts=[Fact("Returned by", ctx.org.name_of(request.last_actor))],
+            facts=[Fact("Returned by", ctx.org.name_of(body.get("by") or request.last_actor))],
             sections=[Section("What is needed", [request.note or ""])],
             buttons=[Button("Resubmit", "resubmit", str(request.id), "primary")] if request.state == RETURNED else [],
         )
     if view == "blocked":
         steps = [s for s in uow.cases.open_work_steps(closure.applies_to(request)) if s.id in body.get("steps", [])]
+        if request.state != BLOCKED:  # unblocked, withdrawn or closed since: nothing left to press here
+            return Card(title=f"Closure of {who} · no longer blocked")
         return Card(
             title=f"Closure of {who} cannot progress",
             sections=[
@@ -200,7 +212,10 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
             buttons=_withdraw_button(ctx, request),
         )
     if view == "assigned":
-        return Card(title=f"Closure request {request.id} · {who} is now yours", facts=[Fact("Assigned by", ctx.org.name_of(request.last_actor))])
+        return Card(
+            title=f"Closure request {request.id} · {who} is now yours",
+            facts=[Fact("Assigned by", ctx.org.name_of(body.get("by") or request.last_actor))],
+        )
     if view == "closed":
         return Card(
             title=f"Case of {who} is closed",

@@ -296,10 +296,15 @@ class OutboxMessage(Base):
 
     ``card_key`` names the card: the first delivery posts it and records where
     (``chat_messages``); later deliveries of the same key edit it in place.
+    Direct messages have card keys too (``dm:<request>:...``), so that they are
+    redrawn when their request moves on.
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "id"),
+        Index("ix_outbox_due", "sent_at", "dropped_at", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -309,7 +314,11 @@ class OutboxMessage(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text, doc="the last failure: exception type and chat error code, no message text")
+    # A failed send is retried with growing delays and never given up (bot.deliver);
+    # NULL means due now. Only an operator stops it (`worktray outbox drop`): the row is kept.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    dropped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class ChatMessage(Base):

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -210,3 +210,21 @@ class UnitOfWork:
 
     def posted_message(self, card_key: str) -> ChatMessage | None:
         return self.session.scalars(select(ChatMessage).where(ChatMessage.card_key == card_key)).first()
+
+    def posted_cards(self, key_prefix: str, channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
+        """Each card already posted under a key starting with ``key_prefix`` (and, if given,
+        queued to ``channel``): its first outbox row and where it was posted, oldest first."""
+        first_rows = select(func.min(OutboxMessage.id)).where(OutboxMessage.card_key.startswith(key_prefix, autoescape=True))
+        if channel is not None:
+            first_rows = first_rows.where(OutboxMessage.channel == channel)
+        query = (
+            select(OutboxMessage, ChatMessage)
+            .join(ChatMessage, ChatMessage.card_key == OutboxMessage.card_key)
+            .where(OutboxMessage.id.in_(first_rows.group_by(OutboxMessage.card_key)))
+            .order_by(OutboxMessage.id)
+        )
+        # Posted cards are committed ones; no flush here, so that a lost compare-and-set
+        # still surfaces where the caller saves (``Requests.save``), not in this read.
+        with self.session.no_autoflush:
+            rows = self.session.execute(query).all()
+        return [(row, posted) for row, posted in rows]

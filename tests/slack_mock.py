@@ -80,11 +80,14 @@ class SlackApiMock:
             return self.calls[mark:]
 
     def messages(self, channel: str) -> list[Message]:
-        """The channel's messages as they look now: posted, then edited in place by chat.update."""
+        """The channel's messages as they look now: posted, then edited in place by chat.update.
+
+        A DM can be asked for by the user ID it was posted to or by its D... channel."""
         shown: dict[str, Message] = {}
+        names = {channel, dm_channel_of(channel)}
         with self._lock:
             for call in self.calls:
-                if not call.result.get("ok") or call.args.get("channel") != channel:
+                if not call.result.get("ok") or not {call.args.get("channel"), call.result.get("channel")} & names:
                     continue
                 if call.method == "chat.postMessage":
                     ts = call.result["ts"]
@@ -119,7 +122,9 @@ class SlackApiMock:
             return {"ok": True, "url": "https://fenshire.example.slack.com/", "team": "Fenshire", "user": "worktray",
                     "team_id": "T0FEN", "user_id": BOT_USER_ID, "bot_id": "B0WORKTRAY", "is_enterprise_install": False}
         if method == "chat.postMessage":
-            return {"ok": True, "channel": args.get("channel"), "ts": ts,
+            # Like Slack: a post to a user ID lands in the app's DM with them, and the
+            # answer names that DM channel (D...), which chat.update needs afterwards.
+            return {"ok": True, "channel": dm_channel_of(args.get("channel")), "ts": ts,
                     "message": {"type": "message", "text": args.get("text"), "ts": ts, "bot_id": "B0WORKTRAY"}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
@@ -151,6 +156,13 @@ class SlackApiMock:
                 self.wfile.write(body)
 
         return Handler
+
+
+def dm_channel_of(channel: Any) -> Any:
+    """The app's DM channel with a user (U.../W...) as Slack would name it; other channels as given."""
+    if isinstance(channel, str) and channel[:1] in ("U", "W"):
+        return "D" + channel[1:]
+    return channel
 
 
 def _parse(raw: str, content_type: str) -> dict[str, Any]:

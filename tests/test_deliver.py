@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.deliver import MAX_ATTEMPTS, Deliverer
+from bot.deliver import Deliverer, Posted, retry_delay
 from store.models import ChatMessage, OutboxMessage
 from workflows import closure, requests
 
@@ -28,9 +28,11 @@ class RecordingSender:
         self.calls.append(("update", f"{channel}@{ts}", card.title))
 
     def direct(self, user, card):
+        """Like Slack: a DM lands in the app's DM channel with the user, D..., which is what is returned."""
         self._maybe_fail()
+        self.next_ts += 1
         self.calls.append(("dm", user, card.title))
-        return "dm"
+        return Posted(f"D{user[1:]}", f"100.{self.next_ts}")
 
     def _maybe_fail(self):
         if self.fail:
@@ -57,7 +59,11 @@ def test_first_delivery_posts_later_ones_edit_the_same_message(seeded, ctx):
     assert sender.calls[2][:2] == ("post", "C0U12BS")  # the virtual-worker item
     with seeded() as uow:
         keys = {m.card_key: m.ts for m in uow.session.scalars(select(ChatMessage))}
-    assert keys == {f"request:{request_id}:r1:manager": "100.1", f"request:{request_id}:queue": "100.2"}
+    assert keys == {
+        f"request:{request_id}:r1:manager": "100.1",
+        f"request:{request_id}:queue": "100.2",
+        f"dm:{request_id}:v2:U0AMY:approved": "100.3",  # the worker's DM is a card too
+    }
 
 
 def test_several_pending_rows_of_one_card_are_sent_once(seeded, ctx):
@@ -84,21 +90,30 @@ def test_a_failed_send_stays_pending_and_is_retried(seeded, ctx):
         row = uow.session.scalars(select(OutboxMessage)).one()
         assert row.sent_at is None and row.attempts == 1 and "ConnectionError" in row.error
     sender.fail = False
+    assert deliverer.drain() == 0  # not due yet: the first retry waits 30 seconds
+    ctx.clock.advance(seconds=30)
     assert deliverer.drain() == 1
     assert sender.calls[0][0] == "post"
     with seeded() as uow:
         assert uow.session.scalars(select(OutboxMessage)).one().sent_at is not None
 
 
-def test_gives_up_after_max_attempts(seeded, ctx):
+def test_never_gives_up_and_waits_longer_each_time(seeded, ctx):
+    """No cap on attempts or time: after 20 failures the row is still pending, due
+    again after at most an hour (the old deliverer abandoned it after 5)."""
     sender = RecordingSender()
     deliverer = Deliverer(seeded, ctx, sender)
     _request(seeded, ctx)
     sender.fail = True
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(20):
         deliverer.drain()
+        with seeded() as uow:
+            due = uow.session.scalars(select(OutboxMessage)).one().next_attempt_at
+        ctx.clock.at = due
     with seeded() as uow:
-        assert uow.session.scalars(select(OutboxMessage)).one().attempts == MAX_ATTEMPTS
+        row = uow.session.scalars(select(OutboxMessage)).one()
+        assert row.attempts == 20 and row.sent_at is None and row.dropped_at is None
+    assert [retry_delay(n).total_seconds() for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
 def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):

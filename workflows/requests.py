@@ -266,6 +266,7 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
     The manager card lives in the team's manager channel; once approved, the
     item's card lives in the business-support channel (the virtual worker).
     The deliverer posts a card the first time and edits it in place after.
+    The DMs already sent about the request are redrawn too.
     """
     now = ctx.clock.now()
     team = ctx.org.team(request.team)
@@ -285,15 +286,43 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
             card_key=queue_card_key(request),
             body={"view": "request", "audience": "queue", "request_id": request.id, "revision": request.revision},
         )
+    redraw_direct_messages(uow, ctx, request)
 
 
 def direct_message(uow: UnitOfWork, ctx: Context, person_key: str, body: dict[str, Any]) -> bool:
-    """Queue a DM to a configured person; people not in the config cannot be reached."""
+    """Queue a DM to a configured person; people not in the config cannot be reached.
+
+    A DM about a request is a card like the channel ones: it gets a card key, is
+    posted once and redrawn in place whenever the request moves on
+    (``redraw_direct_messages``), so it never keeps a button for a step that is over.
+    """
     chat_id = ctx.org.chat_id_of(person_key)
     if chat_id is None:
         return False
-    uow.send(at=ctx.clock.now(), kind="dm", channel=chat_id, body=body)
+    request = uow.requests.get(int(body["request_id"])) if "request_id" in body else None
+    card_key = dm_card_key(request, chat_id, str(body.get("view", "message"))) if request is not None else None
+    uow.send(at=ctx.clock.now(), kind="dm", channel=chat_id, card_key=card_key, body=body)
     return True
+
+
+def dm_card_key_prefix(request_id: int) -> str:
+    return f"dm:{request_id}:"
+
+
+def dm_card_key(request: Request, chat_id: str, view: str) -> str:
+    """One DM card per request, recipient and view, and per step of the request
+    (its version): a second return is a new message the worker is notified of,
+    and the first one is redrawn as the request now is."""
+    return f"{dm_card_key_prefix(request.id)}v{request.version}:{chat_id}:{view}"
+
+
+def redraw_direct_messages(uow: UnitOfWork, ctx: Context, request: Request) -> None:
+    """Queue again every DM card already sent about the request, so that each is
+    edited in place to show the request as it now is."""
+    now = ctx.clock.now()
+    for row, _posted in uow.posted_cards(dm_card_key_prefix(request.id)):
+        assert row.card_key is not None
+        uow.send(at=now, kind="dm", channel=row.channel, card_key=row.card_key, body=row.body)
 
 
 # -- the shared actions -------------------------------------------------------
@@ -335,7 +364,7 @@ def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, n
         r.note = note
 
     transition(uow, ctx, request, "return", actor, source=source, detail={"note": note}, apply=_apply)
-    direct_message(uow, ctx, request.requested_by, {"view": "returned", "request_id": request.id})
+    direct_message(uow, ctx, request.requested_by, {"view": "returned", "request_id": request.id, "by": actor})
     uow.commit()
     return f"Returned request {request.id} to {ctx.org.name_of(request.requested_by)}."
 
@@ -369,7 +398,7 @@ def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str
     if previous == to and request.state in (CLAIMED, BLOCKED):  # a second submit of the same reassignment
         raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}")
     transition(uow, ctx, request, "reassign", actor, source=source, detail={"from": previous, "to": to}, apply=_set_holder(to))
-    direct_message(uow, ctx, to, {"view": "assigned", "request_id": request.id})
+    direct_message(uow, ctx, to, {"view": "assigned", "request_id": request.id, "by": actor})
     uow.commit()
     return f"Request {request.id} is now held by {ctx.org.name_of(to)}."
 

@@ -4,11 +4,15 @@
     worktray db upgrade
     worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
     worktray case show PERSON_ID [--json]
+    worktray outbox                    undelivered chat messages: pending and failing, with the last error
+    worktray outbox retry ID|--all     try again now
+    worktray outbox drop ID            stop retrying (the row is kept for the record, not deleted)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -20,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.uow import UnitOfWork
+from workflows.clock import SystemClock
 from workflows.org import ConfigError, Organisation, load_organisation
 from worktray.settings import Settings
 
@@ -64,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("person_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_case_show)
+
+    outbox = sub.add_parser("outbox", help="chat messages not delivered yet: list, retry, drop")
+    outbox.set_defaults(func=cmd_outbox_list)
+    outbox_sub = outbox.add_subparsers(metavar="ACTION")
+    outbox_sub.add_parser("list", help="pending and failing messages (the default)").set_defaults(func=cmd_outbox_list)
+    retry = outbox_sub.add_parser("retry", help="make a message (or --all) due now")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", type=int, nargs="?", help="the outbox row's ID (see `worktray outbox`)")
+    which.add_argument("--all", action="store_true", help="every undelivered message")
+    retry.set_defaults(func=cmd_outbox_retry)
+    drop = outbox_sub.add_parser("drop", help="stop retrying a message; it is kept for the record, not deleted")
+    drop.add_argument("id", type=int)
+    drop.set_defaults(func=cmd_outbox_drop)
     return parser
 
 
@@ -140,6 +158,66 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"worktray: there is no person {args.person_id}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
+# -- the outbox, for an operator -------------------------------------------------------
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "now"
+
+
+def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The messages the deliverer has not delivered: IDs, places and error codes only (no message text)."""
+    from bot.deliver import dropped_count, undelivered
+
+    try:
+        with _uow_factory(settings)() as uow:
+            rows = undelivered(uow)
+            dropped = dropped_count(uow)
+            lines = [
+                f"{r.id:>6}  {r.kind:<5} {r.channel:<12} {r.card_key or '-':<36} {r.attempts:>8}  {_when(r.next_attempt_at):<23}  {r.error or '-'}"
+                for r in rows
+            ]
+    except DBAPIError:
+        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
+        return 1
+    if not lines:
+        print("The outbox is empty: every message has been delivered.")
+    else:
+        failing = sum(1 for r in rows if r.attempts)
+        print(f"{len(lines)} message(s) not delivered yet, {failing} of them failing:")
+        print(f"{'ID':>6}  {'KIND':<5} {'CHANNEL':<12} {'CARD':<36} {'ATTEMPTS':>8}  {'NEXT ATTEMPT':<23}  LAST ERROR")
+        print("\n".join(lines))
+        print("Retry now with `worktray outbox retry ID` (or --all); stop one with `worktray outbox drop ID`.")
+    if dropped:
+        print(f"{dropped} dropped message(s) are kept for the record and not retried.")
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.deliver import retry_now
+
+    with _uow_factory(settings)() as uow:
+        ids = retry_now(uow, None if args.all else args.id)
+    if not ids:
+        what = "no undelivered messages" if args.all else f"no undelivered message {args.id}"
+        print(f"worktray: there {'are' if args.all else 'is'} {what}", file=sys.stderr)
+        return 0 if args.all else 1
+    print(f"{len(ids)} message(s) due now: {', '.join(map(str, ids))}. The running bot sends them within a minute.")
+    return 0
+
+
+def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.deliver import drop
+
+    with _uow_factory(settings)() as uow:
+        row = drop(uow, args.id, SystemClock().now())
+    if row is None:
+        print(f"worktray: there is no undelivered message {args.id}", file=sys.stderr)
+        return 1
+    print(f"Dropped message {args.id}: it will not be retried. It is kept in the outbox for the record, not deleted.")
     return 0
 
 

@@ -29,6 +29,8 @@ def run_job(uow_factory: Callable[[], UnitOfWork], ctx: Context, job: Callable[[
 
 def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LONDON)
+    # Retries: the deliverer sends only rows that are due (bot.deliver.retry_delay: 30 s doubling,
+    # at most an hour, never given up); a run with nothing due sends nothing. `worktray outbox` shows them.
     scheduler.add_job(
         app.deliverer.drain, IntervalTrigger(minutes=1), id="outbox-retry", coalesce=True, max_instances=1
     )
