@@ -176,6 +176,7 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
         with _uow_factory(settings)() as uow:
             rows = undelivered(uow)
             dropped = dropped_count(uow)
+            failing = sum(1 for r in rows if r.attempts)
             lines = [
                 f"{r.id:>6}  {r.kind:<5} {r.channel:<12} {r.card_key or '-':<36} {r.attempts:>8}  {_when(r.next_attempt_at):<23}  {r.error or '-'}"
                 for r in rows
@@ -186,7 +187,6 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     if not lines:
         print("The outbox is empty: every message has been delivered.")
     else:
-        failing = sum(1 for r in rows if r.attempts)
         print(f"{len(lines)} message(s) not delivered yet, {failing} of them failing:")
         print(f"{'ID':>6}  {'KIND':<5} {'CHANNEL':<12} {'CARD':<36} {'ATTEMPTS':>8}  {'NEXT ATTEMPT':<23}  LAST ERROR")
         print("\n".join(lines))
