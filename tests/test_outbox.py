@@ -306,3 +306,24 @@ def test_a_blocked_dm_loses_its_buttons_when_the_step_is_done(journey, seeded, c
     for person in ("U0AMY", "U0MARIA"):
         for message in slack_api.messages(person):
             assert not [b for b in buttons_of(message.blocks) if b.startswith(("Mark #", "Cancel step"))]
+
+
+def test_the_console_shows_a_persons_dms_again_after_a_restart(db_url, org, clock):
+    """The console forgets printed DMs when it stops; `dms` draws them from the store, as they now are."""
+    from test_console import after, replay
+
+    first = ["/case close 3549723", 'submit reason=RC8 closure_date=today summary="Done"',
+             "as maria press Return", 'as maria submit note="Add the letter."']
+    replay(db_url, org, clock, first)
+    code, out = replay(db_url, org, clock, ["as ben dms", "as amy dms", "as amy press Resubmit", "as amy dms please"])
+    assert "ben has no direct messages." in after(out, "ben> dms")
+    shown = after(out, "amy> dms")
+    assert "  >> DM to Amy Brooke (as it is now)\n    Closure request 1 · 3549723 (LM) · returned" in shown
+    assert "Resubmit" in shown and "Now: Returned to the worker" in shown
+    assert "  >> form for amy\n    Resubmit closure" in after(out, "amy> press Resubmit")  # its button works again
+    assert "dms takes nothing more" in out and code == 1
+
+    code, out = replay(db_url, org, clock, ["as amy dms", "as amy press Resubmit", "as amy submit"])
+    assert code == 0, out
+    _, out = replay(db_url, org, clock, ["as amy dms"])
+    assert "Now: Waiting for the manager" in out and "Resubmit" not in after(out, "amy> dms")
