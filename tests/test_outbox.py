@@ -327,3 +327,22 @@ def test_the_console_shows_a_persons_dms_again_after_a_restart(db_url, org, cloc
     assert code == 0, out
     _, out = replay(db_url, org, clock, ["as amy dms"])
     assert "Now: Waiting for the manager" in out and "Resubmit" not in after(out, "amy> dms")
+
+
+def test_the_migration_makes_rows_the_old_deliverer_abandoned_due_again(tmp_path):
+    """0003: a row given up after 5 attempts (before the upgrade) is pending and due now after it."""
+    from sqlalchemy import create_engine, text
+
+    from store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0002")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO outbox (created_at, kind, channel, body, attempts, error) "
+                          "VALUES ('2026-11-01 10:00:00', 'card', 'C0U12MGR', '{}', 5, 'ConnectionError')"))
+    upgrade(url)
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT attempts, sent_at, next_attempt_at, dropped_at FROM outbox")).one()
+    engine.dispose()
+    assert tuple(row) == (5, None, None, None)

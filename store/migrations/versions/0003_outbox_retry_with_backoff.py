@@ -1,5 +1,9 @@
 """outbox: retried with backoff until delivered or dropped by an operator
 
+Rows the old deliverer abandoned after 5 attempts have next_attempt_at NULL,
+so they are due at once after the upgrade: nothing stays silently unsent (the
+cards are drawn as their requests are now, so a late one is not out of date).
+
 Revision ID: 0003_outbox
 Revises: 0002
 Create Date: 2026-11-26
