@@ -17,9 +17,8 @@ from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from store.uow import UnitOfWork
-from workflows import closure, requests
+from workflows import access, closure, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
-from workflows.org import Role
 from workflows.requests import Context
 
 log = logging.getLogger(__name__)
@@ -137,7 +136,7 @@ class Interactions:
     def _closure_form_reply(self, uow: UnitOfWork, actor: str, person_id: str) -> Reply:
         """C2: the closure form, for a worker or manager of the case's team."""
         case = closure.open_case_or_refuse(uow, person_id)
-        if not self.ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
+        if not access.may_request_closure(self.ctx.org, actor, case):
             team = self.ctx.org.team(case.team).name
             raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {team}.")
         return Reply(form=views.closure_form(uow, self.ctx, case))
@@ -210,12 +209,13 @@ class Interactions:
     # -- slash commands -----------------------------------------------------------
 
     def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        return self._run(lambda uow, actor: self._case_command(uow, actor, text), chat_user_id)
+        return self._run(lambda uow, actor: self._case_command(uow, actor, text, source), chat_user_id)
 
-    def _case_command(self, uow: UnitOfWork, actor: str, text: str) -> Reply:
+    def _case_command(self, uow: UnitOfWork, actor: str, text: str, source: str | None = None) -> Reply:
         command = case_command.parse(text)
-        if command.verb == "status":
-            return Reply(card=views.case_card(uow, self.ctx, command.person_id, actor))
+        if command.verb == "status":  # who may look: workflows.access; every look is an event
+            look = access.look_at_case(uow, self.ctx, command.person_id, actor, source=source)
+            return Reply(card=views.case_card(self.ctx, look, actor))
         return self._closure_form_reply(uow, actor, command.person_id)
 
 

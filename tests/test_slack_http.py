@@ -667,7 +667,16 @@ def test_slash_command_replies_only_to_the_invoker(slack: SlackDriver, store: St
     assert usage.json()["response_type"] == "ephemeral" and "Usage" in usage.json()["text"]
     typed = slack.command("U0AMY", "close <!channel>")
     assert "&lt;!channel&gt;" in typed.json()["text"] and "<!channel>" not in typed.body
-    assert store.writes() == (0, 0, 0)
+    assert store.writes() == (0, 1, 0)  # the look at the case is an event (workflows.access); nothing else
+
+
+def test_case_status_is_refused_to_someone_outside_the_team(slack: SlackDriver, store: Store) -> None:
+    """Dan works in Adults South: he is told plainly he may not see an Under 12s case, and nothing about the child."""
+    refused = slack.command("U0DAN", "status 3549723")
+    assert refused.status == 200 and refused.json()["response_type"] == "ephemeral"
+    assert refused.json()["text"].startswith("You may not see case 3549723")
+    assert "LM" not in refused.body and "blocks" not in refused.json()
+    assert store.writes() == (0, 1, 0)  # the refused look is recorded
 
 
 def test_home_tab_lists_the_teams_open_requests(slack: SlackDriver, store: Store) -> None:
