@@ -114,6 +114,7 @@ class Interactions:
         except ValueError:
             raise WorkflowError("That button carries no valid work step; nothing changed.") from None
         request = requests.load(uow, request_id)
+        closure.refuse_unless_steps_cancellable(self.ctx, request)
         requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
         step = uow.cases.work_step(step_id)
         if step is None or step.status != "open":
@@ -125,10 +126,21 @@ class Interactions:
         request_id = self._request_id(value)
         plan = closure.open_audit(uow, self.ctx, request_id, actor, source=source)
         if plan.blocking_steps:
-            titles = "; ".join(f"{s.title} ({self.ctx.org.name_of(s.assignee)})" for s in plan.blocking_steps)
-            return Reply(text=f"Blocked: work steps are still open: {titles}. Their assignees, the worker and the manager have been told.")
+            return Reply(text=self._blocked_text(plan))
         request = requests.load(uow, request_id)
         return Reply(form=views.audit_form(self.ctx, request, plan))
+
+    def _blocked_text(self, plan: closure.ClosurePlan) -> str:
+        """Say what is true: who was told now, or (opened again while blocked) that nobody was told again."""
+        name = self.ctx.org.name_of
+        titles = "; ".join(f"{s.title} ({name(s.assignee)})" for s in plan.blocking_steps)
+        if not plan.newly_blocked:
+            return (
+                f"Still blocked: work steps are still open: {titles}. Their holders were told when the item was first "
+                "blocked; nobody was told again. Re-check once the steps are done."
+            )
+        told = ", ".join(name(key) for key in plan.told) or "nobody (no one to tell is in the organisation config)"
+        return f"Blocked: work steps are still open: {titles}. Told by direct message: {told}."
 
     def _request_closure(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         return self._closure_form_reply(uow, actor, value)
