@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot import views
 from bot.actions import Interactions
+from bot.blockkit import ZWJ, card_blocks, escape
 from store.models import OutboxMessage, WorkStep
 from store.uow import UnitOfWork
 from workflows import closure
@@ -94,3 +97,36 @@ def test_the_plan_says_who_was_told(journey: Any) -> None:
     again = journey.open_audit(rid)
     assert (first.newly_blocked, first.told) == (True, ["ben", "amy", "maria"])
     assert (again.newly_blocked, again.told) == (False, [])
+
+
+# -- typed text shows literally on Slack cards: it never formats, links or mentions --------------
+
+TYPED = "*bold* _italic_ ~strike~ `code` ```pre``` http://evil.example/x www.evil.example mailto:a@evil.example evil.example :x: @channel\n> quoted"
+MARKUP = re.compile(r"[*_~`]")
+
+
+def assert_inert(rendered: str, typed: str) -> None:
+    """What Slack's mrkdwn would act on is broken up by zero-width joiners, and the text reads as typed."""
+    assert rendered.replace(ZWJ, "") == typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for m in MARKUP.finditer(rendered):  # no *, _, ~ or ` can open or close anything
+        assert rendered[m.start() - 1] == ZWJ and rendered[m.end()] == ZWJ, rendered[max(0, m.start() - 5) : m.end() + 5]
+    for live in ("http:", "www.evil", "mailto:", ".example", "@channel", "@evil", ":x:", "\n&gt;"):
+        assert live not in rendered, live
+
+
+def test_escape_neutralises_mrkdwn_markup_and_bare_links() -> None:
+    assert_inert(escape(TYPED), TYPED)
+    assert escape("plain words, 26/11/2026 (C7)") == "plain words, 26/11/2026 (C7)"  # nothing to neutralise: unchanged
+
+
+def test_a_managers_note_on_the_channel_card_shows_literally_in_block_kit(journey: Any, ctx: Context) -> None:
+    rid = journey.request("3549723", "amy")
+    journey.return_(rid, "maria", note=TYPED)
+    journey.resubmit(rid, "amy")  # the new manager card (a channel card) carries the note
+    with journey.uow() as uow:
+        request = uow.requests.get(rid)
+        card = views.request_card(uow, ctx, request, "manager", request.revision)
+    blocks = card_blocks(card)
+    [note] = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Manager's note*")]
+    assert_inert(note.removeprefix("*Manager's note*\n• "), TYPED)
+    assert all(t.get("verbatim") is True for b in blocks for t in [b.get("text", {}), *b.get("fields", [])] if t.get("type") == "mrkdwn")
