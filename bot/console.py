@@ -14,7 +14,7 @@ exactly as Slack's would, and every message comes out of the outbox through
 thread), so the output order is deterministic.
 
 Commands are listed in ``HELP``. Date fields accept ``today``, ``today-5`` or
-``today+3`` as well as YYYY-MM-DD, so a script keeps working on any day.
+``today+3`` (so a script keeps working on any day) as well as DD/MM/YYYY and YYYY-MM-DD.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   press <label>              press the button with that label on a card you can see (press Approve)
   submit key=value ...       send your open form. Quote values with spaces (summary="All goals met");
                              lists are comma-separated (done=visit_done,letter_done), `all` ticks every box;
-                             dates are YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
+                             dates are DD/MM/YYYY, YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
                              On a terminal, `submit` alone asks field by field.
   show <request-id>          show a request's cards as they are now (after restarting the console)
   form                       show your open form again
@@ -66,6 +66,8 @@ Lines starting with # are comments."""
 INDENT = "    "
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _TODAY = re.compile(r"^today(?:([+-])(\d{1,4}))?$", re.IGNORECASE)
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 log = logging.getLogger(__name__)
@@ -275,17 +277,28 @@ class ConsoleSender:
 # -- form values ---------------------------------------------------------------------
 
 
+DATE_FORMATS = "Give a date as DD/MM/YYYY (20/11/2026), YYYY-MM-DD (2026-11-20), or today, today-5, today+3."
+
+
 def resolve_date(text: str, today: dt.date) -> str:
-    """`today`, `today-5`, `today+3` or YYYY-MM-DD -> an ISO date (what Slack's date picker sends)."""
-    match = _TODAY.match(text.strip())
+    """`today`, `today-5`, `today+3`, DD/MM/YYYY (as dates are written in the UK) or
+    YYYY-MM-DD -> an ISO date (what Slack's date picker sends)."""
+    text = text.strip()
+    match = _TODAY.match(text)
     if match:
         sign, days = match.groups()
         delta = int(days or 0) * (-1 if sign == "-" else 1)
         return (today + dt.timedelta(days=delta)).isoformat()
+    uk = _UK_DATE.match(text)
     try:
-        return dt.date.fromisoformat(text.strip()).isoformat()
+        if uk:
+            day, month, year = (int(part) for part in uk.groups())
+            return dt.date(year, month, day).isoformat()
+        if _ISO_DATE.match(text):
+            return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError("Give a date as YYYY-MM-DD, or today, today-5, today+3.") from None
+        raise ValueError(f"{text} is not a day in the calendar (dates are day/month/year: 20/11/2026). {DATE_FORMATS}") from None
+    raise ValueError(DATE_FORMATS)
 
 
 def _field_value(f: FormField, text: str, today: dt.date) -> str | list[str] | None:

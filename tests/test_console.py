@@ -232,7 +232,7 @@ def test_console_field_errors_are_shown_before_anything_is_sent(
     lines = ["/case close 3549723", "submit reason=RC99 closure_date=yesterday done=visit_done,dancing", "submit nonsense=1", "submit summary=\"open quote"]
     code, out = replay(db_url, org, clock, lines)
     assert "! reason: Choose one of: RC1, RC2" in out
-    assert "! closure_date: Give a date as YYYY-MM-DD, or today, today-5, today+3." in out
+    assert "! closure_date: Give a date as DD/MM/YYYY (20/11/2026), YYYY-MM-DD (2026-11-20), or today, today-5, today+3." in out
     assert "! done: Not an option: dancing." in out
     assert "! summary: This field is required." in out  # required and empty: refused as Slack's modal would
     assert "This form has no field nonsense. Its fields: reason, closure_date, summary, done, applies_to." in out
@@ -325,9 +325,21 @@ def test_resolve_date() -> None:
     assert resolve_date("Today-5", TODAY) == "2026-11-21"
     assert resolve_date("today+30", TODAY) == "2026-12-26"
     assert resolve_date("2026-11-20", TODAY) == "2026-11-20"
-    for bad in ("tomorrow", "26/11/2026", "today-", ""):
-        with pytest.raises(ValueError):
+    assert resolve_date("20/11/2026", TODAY) == "2026-11-20"  # as dates are written in the UK
+    assert resolve_date(" 5/1/2027 ", TODAY) == "2027-01-05"
+    for bad in ("tomorrow", "20-11-2026", "2026/11/20", "20/11/26", "today-", ""):
+        with pytest.raises(ValueError, match=r"^Give a date as DD/MM/YYYY \(20/11/2026\), YYYY-MM-DD"):
             resolve_date(bad, TODAY)
+    for impossible in ("31/02/2026", "11/20/2026", "2026-02-30"):  # 11/20/2026: month 20, a US-style date
+        with pytest.raises(ValueError, match=rf"^{impossible} is not a day in the calendar \(dates are day/month/year"):
+            resolve_date(impossible, TODAY)
+
+
+def test_a_closure_form_takes_a_uk_date(db_url: str, org: Organisation, clock: FixedClock, uow_factory: partial[UnitOfWork]) -> None:
+    code, out = replay(db_url, org, clock, ["/case close 3549723", 'submit reason=RC8 closure_date=20/11/2026 summary="All goals met"'])
+    assert code == 0 and "Closure request 1 for 3549723 sent to the manager." in out
+    with uow_factory() as uow:
+        assert uow.session.scalars(select(Request)).one().details["closure_date"] == "2026-11-20"
 
 
 def test_form_values_keep_defaults_and_tick_all() -> None:
