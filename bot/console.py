@@ -24,23 +24,38 @@ import datetime as dt
 import logging
 import re
 import shlex
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
 from bot import views
-from bot.actions import Reply
+from bot.actions import Interactions, Reply
 from bot.cards import Button, Card, Form, FormField, FormValues
-from workflows.clock import Clock, local_today
+from bot.deliver import Deliverer
+from store.uow import UnitOfWork
+from workflows.clock import local_today
 from workflows.org import Organisation
-from workflows.requests import manager_card_key, queue_card_key
+from workflows.requests import Context, manager_card_key, queue_card_key
 
-if TYPE_CHECKING:
-    from worktray.bootstrap import App
-    from worktray.settings import Settings
+
+class ConsoleApp(Protocol):
+    """What the console needs from the wired application: ``worktray`` wires it
+    (worktray.console_main builds a ``worktray.bootstrap.App`` with a ConsoleSender)
+    and hands it in; an adapter does not wire itself."""
+
+    @property
+    def ctx(self) -> Context: ...
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+    @property
+    def interactions(self) -> Interactions: ...
+
+    @property
+    def deliverer(self) -> Deliverer: ...
+
 
 HELP = """\
 Commands (typed as the current person; prefix any of them with `as <person>` to act once as someone else):
@@ -373,7 +388,7 @@ def parse_pairs(text: str) -> dict[str, str]:
 class Console:
     """Reads lines, acts as the chosen person through Interactions, prints what happens."""
 
-    def __init__(self, app: App, out: TextIO, *, echo: bool = True, ask: Callable[[str], str] | None = None) -> None:
+    def __init__(self, app: ConsoleApp, out: TextIO, *, echo: bool = True, ask: Callable[[str], str] | None = None) -> None:
         sender = app.deliverer.sender
         if not isinstance(sender, ConsoleSender):
             raise TypeError("the console needs the app to be built with a ConsoleSender")
@@ -627,7 +642,7 @@ class Console:
 # -- entry points ----------------------------------------------------------------------
 
 
-def run_console(app: App, lines: Iterable[str], out: TextIO, *, echo: bool = True) -> int:
+def run_console(app: ConsoleApp, lines: Iterable[str], out: TextIO, *, echo: bool = True) -> int:
     """Replay ``lines`` through a console on an app built with a ConsoleSender writing to ``out``."""
     return Console(app, out, echo=echo).run(lines)
 
@@ -644,7 +659,7 @@ def _interactive_lines(console: Console) -> Iterable[str]:
             return
 
 
-def _safe_output(out: TextIO) -> TextIO:
+def safe_output(out: TextIO) -> TextIO:
     """Cards contain '·'; on a terminal that cannot show it, print '?' rather than crash."""
     try:
         "·".encode(getattr(out, "encoding", None) or "utf-8")
@@ -654,40 +669,12 @@ def _safe_output(out: TextIO) -> TextIO:
     return out
 
 
-def _is_demo(org: Organisation) -> bool:
-    from workflows.org import load_organisation
-    from worktray.demo import DEMO_ORG
-
-    return org == load_organisation(DEMO_ORG)
-
-
-def serve_console(
-    settings: Settings,
-    org: Organisation,
-    script: Path | None = None,
-    *,
-    clock: Clock | None = None,
-    stdin: TextIO | None = None,
-    out: TextIO | None = None,
-) -> int:
-    """`worktray run` without Slack: the store at DATABASE_URL, the demo cases when the
-    organisation is the demo one, then a script, piped stdin, or a terminal session."""
-    from worktray import demo
-    from worktray.bootstrap import build
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the terminal for the conversation
-    out = _safe_output(out or sys.stdout)
-    stdin = stdin or sys.stdin
-    if script is not None and not script.is_file():
-        out.write(f"worktray: there is no script file {script}\n")
-        return 2
-    app = build(settings.database_url, org, ConsoleSender(org, out), clock)
-    if _is_demo(org):
-        with app.uow() as uow:
-            demo.seed(uow)
+def converse(app: ConsoleApp, out: TextIO, stdin: TextIO, script: list[str] | None = None) -> int:
+    """Greet, then replay a script's lines, read piped stdin, or talk at a terminal
+    (prompting field by field on a bare `submit`). Returns the exit status."""
     interactive = script is None and stdin.isatty()
     console = Console(app, out, echo=not interactive, ask=input if interactive else None)
-    out.write(f"worktray console · {org.name} · you are {console.current}. Type help for the commands.\n")
+    out.write(f"worktray console · {app.ctx.org.name} · you are {console.current}. Type help for the commands.\n")
     if script is not None:
-        return console.run(script.read_text(encoding="utf-8").splitlines())
+        return console.run(script)
     return console.run(_interactive_lines(console) if interactive else stdin)

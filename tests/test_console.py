@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
-from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date, serve_console
+from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date
 from store.models import Case, Event, OutboxMessage, Request, WorkStep
 from store.uow import UnitOfWork
 from workflows.clock import FixedClock
 from workflows.org import Organisation
 from worktray import demo
 from worktray.bootstrap import build
+from worktray.console_main import serve_console
 from worktray.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -399,3 +400,13 @@ def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Org
     assert "button [3] is on an earlier version of that card" in after(out, "tess> press Claim")
     assert "There is no request 42." in out and "Say which request: show <request-id>" in out
     assert code == 1
+
+
+def test_the_console_adapter_does_not_wire_itself() -> None:
+    """Layering: worktray/ wires the adapters (worktray.console_main); bot/console.py imports nothing from worktray."""
+    import ast
+
+    tree = ast.parse((ROOT / "bot" / "console.py").read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not [m for m in imported if m == "worktray" or m.startswith("worktray.")]

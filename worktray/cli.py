@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.slack_app import serve
 
         return serve(settings, load_org(settings), http=args.http, port=args.port)
-    from bot.console import serve_console
+    from worktray.console_main import serve_console
 
     return serve_console(settings, load_org(settings, fallback_to_demo=True), script=args.script)
 
