@@ -410,3 +410,28 @@ def test_the_console_adapter_does_not_wire_itself() -> None:
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert imported and not [m for m in imported if m == "worktray" or m.startswith("worktray.")]
+
+
+def readme_walkthrough() -> list[tuple[str, str]]:
+    """(command, comment) for each line of the README's console walk-through."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Try a closure in the console", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and line.strip() != "..."]
+    return [(command.strip(), comment.strip()) for command, _, comment in (line.partition("  #") for line in lines)]
+
+
+def test_the_readme_walkthrough_is_true(db_url: str, org: Organisation, clock: FixedClock) -> None:
+    """What the README tells a new user happens, happens: every line runs, and `(or: press N)`
+    names the button the line presses by label, on a fresh console."""
+    steps = readme_walkthrough()
+    assert len(steps) >= 5
+    code, out = replay(db_url, org, clock, [command for command, _ in steps])
+    assert code == 0, out
+    numbered = [(command, re.search(r"\bpress (\d+)\b", comment)) for command, comment in steps]
+    assert any(match for _, match in numbered)
+    for command, match in numbered:
+        if match:
+            person, _, label = command.removeprefix("as ").partition(" press ")
+            assert f"({person} presses [{match.group(1)}] \"{label}\"" in out, (command, match.group(0))
+    told = after(out, "sam> press Open closure audit")
+    assert all(f"  >> DM to {name}" in told for name in ("Ben Okafor", "Amy Brooke", "Maria Lopez"))  # "Ben, Amy and Maria are told"

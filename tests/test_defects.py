@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +15,12 @@ from sqlalchemy import select
 from bot import views
 from bot.actions import Interactions
 from bot.blockkit import ZWJ, card_blocks, escape
-from store.models import OutboxMessage, WorkStep
+from store.models import Case, Event, OutboxMessage, Person, Request, WorkStep
 from store.uow import UnitOfWork
 from workflows import closure
 from workflows.errors import IllegalTransition
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, CLOSED, REQUESTED, RETURNED, WITHDRAWN, Context
+from worktray import cli, demo
 
 Fingerprint = Callable[[], dict[str, list[tuple[object, ...]]]]
 
@@ -130,3 +132,53 @@ def test_a_managers_note_on_the_channel_card_shows_literally_in_block_kit(journe
     [note] = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Manager's note*")]
     assert_inert(note.removeprefix("*Manager's note*\n• "), TYPED)
     assert all(t.get("verbatim") is True for b in blocks for t in [b.get("text", {}), *b.get("fields", [])] if t.get("type") == "mrkdwn")
+
+
+# -- the demo can be started again, and only a demo database is ever reset -----------------------
+
+
+def run_demo_reset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str, config: Path | None = None) -> int:
+    monkeypatch.chdir(tmp_path)  # no .env, no worktray.yml
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("WORKTRAY_CONFIG", str(config or tmp_path / "worktray.yml"))
+    return cli.main(["demo", "reset"])
+
+
+def test_demo_reset_starts_the_demo_again(
+    journey: Any, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey.to_state(CLOSED, "3549723", "amy")
+    journey.to_state(BLOCKED, "3549728", "ben")
+    assert run_demo_reset(monkeypatch, tmp_path, db_url) == 0
+    assert "the demo is reset" in capsys.readouterr().out
+    with journey.uow() as uow:
+        assert {p.id for p in uow.session.scalars(select(Person))} == demo.SEED_PERSON_IDS
+        assert all(c.closed_on is None for c in uow.session.scalars(select(Case)))
+        assert [uow.session.scalars(select(m)).all() for m in (Request, Event, OutboxMessage)] == [[], [], []]
+        assert {s.status for s in uow.session.scalars(select(WorkStep))} == {"open"}
+    journey.to_state(CLOSED, "3549723", "amy")  # the walk-through works again
+
+
+def test_demo_reset_refuses_a_database_holding_anyone_not_in_the_demo(
+    seeded: partial[UnitOfWork], db_url: str, db_fingerprint: Fingerprint, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with seeded() as uow:
+        uow.session.add(Person(id="9990001", first_name="Test", last_name="Person"))  # fictitious, as a council's would be
+        uow.commit()
+    before = db_fingerprint()
+    assert run_demo_reset(monkeypatch, tmp_path, db_url) == 1
+    assert "1 people who are not in the demo: it is not a demo database, so nothing was reset" in capsys.readouterr().err
+    assert db_fingerprint() == before
+
+
+def test_demo_reset_refuses_with_a_councils_organisation_config(
+    seeded: partial[UnitOfWork], db_url: str, db_fingerprint: Fingerprint, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    council = tmp_path / "council.yml"
+    council.write_text(demo.DEMO_ORG.read_text(encoding="utf-8").replace("Fenshire County Council", "Another Council"), encoding="utf-8")
+    before = db_fingerprint()
+    assert run_demo_reset(monkeypatch, tmp_path, db_url, config=council) == 1
+    assert "is not the demo organisation; nothing was reset" in capsys.readouterr().err
+    assert db_fingerprint() == before
