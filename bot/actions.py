@@ -136,8 +136,8 @@ class Interactions:
         titles = "; ".join(f"{s.title} ({name(s.assignee)})" for s in plan.blocking_steps)
         if not plan.newly_blocked:
             return (
-                f"Still blocked: work steps are still open: {titles}. Their holders were told when the item was first "
-                "blocked; nobody was told again. Re-check once the steps are done."
+                f"Still blocked: work steps are still open: {titles}. The steps' assignees, the worker and the manager "
+                "were told when the item was first blocked; nobody was told again. Re-check once the steps are done."
             )
         told = ", ".join(name(key) for key in plan.told) or "nobody (no one to tell is in the organisation config)"
         return f"Blocked: work steps are still open: {titles}. Told by direct message: {told}."
