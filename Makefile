@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench db-upgrade clean
+.PHONY: run test lint bench db-upgrade reset-demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "worktray needs Python 3.11 or newer")'
@@ -30,6 +30,11 @@ bench: $(STAMP)
 
 db-upgrade: $(STAMP)
 	$(VENV)/bin/worktray db upgrade
+
+# Start the console demo again. Refuses unless the organisation is the demo one and
+# the database holds the demo's fictitious people only (never a council's data).
+reset-demo: $(STAMP)
+	$(VENV)/bin/worktray demo reset
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

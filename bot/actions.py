@@ -17,9 +17,8 @@ from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from store.uow import UnitOfWork
-from workflows import closure, requests
+from workflows import access, closure, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
-from workflows.org import Role
 from workflows.requests import Context
 
 log = logging.getLogger(__name__)
@@ -115,6 +114,7 @@ class Interactions:
         except ValueError:
             raise WorkflowError("That button carries no valid work step; nothing changed.") from None
         request = requests.load(uow, request_id)
+        closure.refuse_unless_steps_cancellable(self.ctx, request)
         requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
         step = uow.cases.work_step(step_id)
         if step is None or step.status != "open":
@@ -126,10 +126,21 @@ class Interactions:
         request_id = self._request_id(value)
         plan = closure.open_audit(uow, self.ctx, request_id, actor, source=source)
         if plan.blocking_steps:
-            titles = "; ".join(f"{s.title} ({self.ctx.org.name_of(s.assignee)})" for s in plan.blocking_steps)
-            return Reply(text=f"Blocked: work steps are still open: {titles}. Their assignees, the worker and the manager have been told.")
+            return Reply(text=self._blocked_text(plan))
         request = requests.load(uow, request_id)
         return Reply(form=views.audit_form(self.ctx, request, plan))
+
+    def _blocked_text(self, plan: closure.ClosurePlan) -> str:
+        """Say what is true: who was told now, or (opened again while blocked) that nobody was told again."""
+        name = self.ctx.org.name_of
+        titles = "; ".join(f"{s.title} ({name(s.assignee)})" for s in plan.blocking_steps)
+        if not plan.newly_blocked:
+            return (
+                f"Still blocked: work steps are still open: {titles}. The steps' assignees, the worker and the manager "
+                "were told when the item was first blocked; nobody was told again. Re-check once the steps are done."
+            )
+        told = ", ".join(name(key) for key in plan.told) or "nobody (no one to tell is in the organisation config)"
+        return f"Blocked: work steps are still open: {titles}. Told by direct message: {told}."
 
     def _request_closure(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         return self._closure_form_reply(uow, actor, value)
@@ -137,7 +148,7 @@ class Interactions:
     def _closure_form_reply(self, uow: UnitOfWork, actor: str, person_id: str) -> Reply:
         """C2: the closure form, for a worker or manager of the case's team."""
         case = closure.open_case_or_refuse(uow, person_id)
-        if not self.ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
+        if not access.may_request_closure(self.ctx.org, actor, case):
             team = self.ctx.org.team(case.team).name
             raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {team}.")
         return Reply(form=views.closure_form(uow, self.ctx, case))
@@ -210,12 +221,13 @@ class Interactions:
     # -- slash commands -----------------------------------------------------------
 
     def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        return self._run(lambda uow, actor: self._case_command(uow, actor, text), chat_user_id)
+        return self._run(lambda uow, actor: self._case_command(uow, actor, text, source), chat_user_id)
 
-    def _case_command(self, uow: UnitOfWork, actor: str, text: str) -> Reply:
+    def _case_command(self, uow: UnitOfWork, actor: str, text: str, source: str | None = None) -> Reply:
         command = case_command.parse(text)
-        if command.verb == "status":
-            return Reply(card=views.case_card(uow, self.ctx, command.person_id, actor))
+        if command.verb == "status":  # who may look: workflows.access; every look is an event
+            look = access.look_at_case(uow, self.ctx, command.person_id, actor, source=source)
+            return Reply(card=views.case_card(self.ctx, look, actor))
         return self._closure_form_reply(uow, actor, command.person_id)
 
 

@@ -6,6 +6,7 @@ characters (2000 per section field); button values 2000; titles 24 characters.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.cards import Card, Form, FormField, FormValues
@@ -14,9 +15,31 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 
 
+ZWJ = "\u200d"  # zero-width joiner: invisible, and no word boundary, so no markup starts or ends next to it
+_MARKUP = re.compile(r"[*_~`]")  # *bold*, _italic_, ~strike~, `code` and ```pre```
+_SCHEME = re.compile(r"\b(https?|ftp|mailto|tel|slack)(?=:)", re.IGNORECASE)  # bare links: http://…, mailto:…
+_DOT = re.compile(r"(?<=\w)\.(?=\w)")  # www.example.org, example.org, someone@example.org
+_AT = re.compile(r"@(?=\w)")  # @channel, @here, someone@…
+_EMOJI = re.compile(r":(?=[\w+'-]+:)")  # :shortcode:
+_QUOTE = re.compile(r"^&gt;", re.MULTILINE)  # > at the start of a line quotes it
+
+
 def escape(text: str) -> str:
-    """Slack mrkdwn escaping: <!channel>, <@U…> and <http://…|…> become inert text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Make any text show literally in Slack mrkdwn: nothing in it formats, links or mentions.
+
+    ``&``, ``<`` and ``>`` are escaped, so <!channel>, <@U…> and <http://…|…> are inert; and a
+    zero-width joiner goes beside each markup character, after a link scheme and inside domain
+    names, so *bold*, _italic_, ~strike~, `code`, > quotes, :emoji:, @channel and bare links
+    (http://…, www.…, mailto:…) show as typed. (The text objects are also ``verbatim``, so Slack
+    does not look for links in them itself.)
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKUP.sub(lambda m: ZWJ + m.group(0) + ZWJ, text)
+    text = _SCHEME.sub(lambda m: m.group(0) + ZWJ, text)
+    text = _DOT.sub("." + ZWJ, text)
+    text = _AT.sub("@" + ZWJ, text)
+    text = _EMOJI.sub(":" + ZWJ, text)
+    return _QUOTE.sub(ZWJ + "&gt;", text)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -28,7 +51,8 @@ def _plain(text: str, limit: int = 75) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text, limit)}
+    """A mrkdwn text object; ``verbatim``: Slack does not turn URLs or names in it into links."""
+    return {"type": "mrkdwn", "text": _clip(text, limit), "verbatim": True}
 
 
 def card_blocks(card: Card) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ exactly as Slack's would, and every message comes out of the outbox through
 thread), so the output order is deterministic.
 
 Commands are listed in ``HELP``. Date fields accept ``today``, ``today-5`` or
-``today+3`` as well as YYYY-MM-DD, so a script keeps working on any day.
+``today+3`` (so a script keeps working on any day) as well as DD/MM/YYYY and YYYY-MM-DD.
 """
 
 from __future__ import annotations
@@ -24,34 +24,49 @@ import datetime as dt
 import logging
 import re
 import shlex
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
 from bot import views
-from bot.actions import Reply
+from bot.actions import Interactions, Reply
 from bot.cards import Button, Card, Form, FormField, FormValues
-from workflows.clock import Clock, local_today
+from bot.deliver import Deliverer
+from store.uow import UnitOfWork
+from workflows.clock import local_today
 from workflows.org import Organisation
-from workflows.requests import manager_card_key, queue_card_key
+from workflows.requests import Context, manager_card_key, queue_card_key
 
-if TYPE_CHECKING:
-    from worktray.bootstrap import App
-    from worktray.settings import Settings
+
+class ConsoleApp(Protocol):
+    """What the console needs from the wired application: ``worktray`` wires it
+    (worktray.console_main builds a ``worktray.bootstrap.App`` with a ConsoleSender)
+    and hands it in; an adapter does not wire itself."""
+
+    @property
+    def ctx(self) -> Context: ...
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]: ...
+
+    @property
+    def interactions(self) -> Interactions: ...
+
+    @property
+    def deliverer(self) -> Deliverer: ...
+
 
 HELP = """\
 Commands (typed as the current person; prefix any of them with `as <person>` to act once as someone else):
   /case close <person-id>    open the closure form for a person's case
-  /case status <person-id>   the case and its requests (only you see it)
+  /case status <person-id>   the case and its requests (only you see it; needs a role in its team)
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
                              nothing is sent unless button [N] has that label
   press <label>              press the button with that label on a card you can see (press Approve)
   submit key=value ...       send your open form. Quote values with spaces (summary="All goals met");
                              lists are comma-separated (done=visit_done,letter_done), `all` ticks every box;
-                             dates are YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
+                             dates are DD/MM/YYYY, YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
                              On a terminal, `submit` alone asks field by field.
   show <request-id>          show a request's cards as they are now (after restarting the console)
   dms                        show your direct messages as they are now (after restarting the console)
@@ -67,6 +82,8 @@ Lines starting with # are comments."""
 INDENT = "    "
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _TODAY = re.compile(r"^today(?:([+-])(\d{1,4}))?$", re.IGNORECASE)
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 log = logging.getLogger(__name__)
@@ -277,17 +294,28 @@ class ConsoleSender:
 # -- form values ---------------------------------------------------------------------
 
 
+DATE_FORMATS = "Give a date as DD/MM/YYYY (20/11/2026), YYYY-MM-DD (2026-11-20), or today, today-5, today+3."
+
+
 def resolve_date(text: str, today: dt.date) -> str:
-    """`today`, `today-5`, `today+3` or YYYY-MM-DD -> an ISO date (what Slack's date picker sends)."""
-    match = _TODAY.match(text.strip())
+    """`today`, `today-5`, `today+3`, DD/MM/YYYY (as dates are written in the UK) or
+    YYYY-MM-DD -> an ISO date (what Slack's date picker sends)."""
+    text = text.strip()
+    match = _TODAY.match(text)
     if match:
         sign, days = match.groups()
         delta = int(days or 0) * (-1 if sign == "-" else 1)
         return (today + dt.timedelta(days=delta)).isoformat()
+    uk = _UK_DATE.match(text)
     try:
-        return dt.date.fromisoformat(text.strip()).isoformat()
+        if uk:
+            day, month, year = (int(part) for part in uk.groups())
+            return dt.date(year, month, day).isoformat()
+        if _ISO_DATE.match(text):
+            return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError("Give a date as YYYY-MM-DD, or today, today-5, today+3.") from None
+        raise ValueError(f"{text} is not a day in the calendar (dates are day/month/year: 20/11/2026). {DATE_FORMATS}") from None
+    raise ValueError(DATE_FORMATS)
 
 
 def _field_value(f: FormField, text: str, today: dt.date) -> str | list[str] | None:
@@ -362,7 +390,7 @@ def parse_pairs(text: str) -> dict[str, str]:
 class Console:
     """Reads lines, acts as the chosen person through Interactions, prints what happens."""
 
-    def __init__(self, app: App, out: TextIO, *, echo: bool = True, ask: Callable[[str], str] | None = None) -> None:
+    def __init__(self, app: ConsoleApp, out: TextIO, *, echo: bool = True, ask: Callable[[str], str] | None = None) -> None:
         sender = app.deliverer.sender
         if not isinstance(sender, ConsoleSender):
             raise TypeError("the console needs the app to be built with a ConsoleSender")
@@ -630,7 +658,7 @@ class Console:
 # -- entry points ----------------------------------------------------------------------
 
 
-def run_console(app: App, lines: Iterable[str], out: TextIO, *, echo: bool = True) -> int:
+def run_console(app: ConsoleApp, lines: Iterable[str], out: TextIO, *, echo: bool = True) -> int:
     """Replay ``lines`` through a console on an app built with a ConsoleSender writing to ``out``."""
     return Console(app, out, echo=echo).run(lines)
 
@@ -647,7 +675,7 @@ def _interactive_lines(console: Console) -> Iterable[str]:
             return
 
 
-def _safe_output(out: TextIO) -> TextIO:
+def safe_output(out: TextIO) -> TextIO:
     """Cards contain '·'; on a terminal that cannot show it, print '?' rather than crash."""
     try:
         "·".encode(getattr(out, "encoding", None) or "utf-8")
@@ -657,40 +685,12 @@ def _safe_output(out: TextIO) -> TextIO:
     return out
 
 
-def _is_demo(org: Organisation) -> bool:
-    from workflows.org import load_organisation
-    from worktray.demo import DEMO_ORG
-
-    return org == load_organisation(DEMO_ORG)
-
-
-def serve_console(
-    settings: Settings,
-    org: Organisation,
-    script: Path | None = None,
-    *,
-    clock: Clock | None = None,
-    stdin: TextIO | None = None,
-    out: TextIO | None = None,
-) -> int:
-    """`worktray run` without Slack: the store at DATABASE_URL, the demo cases when the
-    organisation is the demo one, then a script, piped stdin, or a terminal session."""
-    from worktray import demo
-    from worktray.bootstrap import build
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the terminal for the conversation
-    out = _safe_output(out or sys.stdout)
-    stdin = stdin or sys.stdin
-    if script is not None and not script.is_file():
-        out.write(f"worktray: there is no script file {script}\n")
-        return 2
-    app = build(settings.database_url, org, ConsoleSender(org, out), clock)
-    if _is_demo(org):
-        with app.uow() as uow:
-            demo.seed(uow)
+def converse(app: ConsoleApp, out: TextIO, stdin: TextIO, script: list[str] | None = None) -> int:
+    """Greet, then replay a script's lines, read piped stdin, or talk at a terminal
+    (prompting field by field on a bare `submit`). Returns the exit status."""
     interactive = script is None and stdin.isatty()
     console = Console(app, out, echo=not interactive, ask=input if interactive else None)
-    out.write(f"worktray console · {org.name} · you are {console.current}. Type help for the commands.\n")
+    out.write(f"worktray console · {app.ctx.org.name} · you are {console.current}. Type help for the commands.\n")
     if script is not None:
-        return console.run(script.read_text(encoding="utf-8").splitlines())
+        return console.run(script)
     return console.run(_interactive_lines(console) if interactive else stdin)

@@ -14,6 +14,7 @@ from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, Request
 from store.uow import UnitOfWork
 from workflows import closure
+from workflows.access import CaseLook
 from workflows.clock import local_today
 from workflows.org import Role
 from workflows.requests import (
@@ -21,7 +22,6 @@ from workflows.requests import (
     BLOCKED,
     CLAIMED,
     CLOSED,
-    OPEN_STATES,
     REQUESTED,
     RETURNED,
     WITHDRAWN,
@@ -236,26 +236,23 @@ def _blocked_buttons(ctx: Context, request: Request, steps: list[Any], recipient
     return buttons
 
 
-def case_card(uow: UnitOfWork, ctx: Context, person_id: str, actor: str | None = None) -> Card:
-    """/case status: the case and its requests (shown to the asker only), with the
-    buttons the asker may use: request closure, withdraw or reverse (C11)."""
-    person = uow.cases.person(person_id)
-    if person is None:
-        return Card(title=f"No person {person_id} in the case store")
-    cases = uow.cases.cases_of(person_id)
+def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
+    """/case status: the case and its requests (shown to the asker only), as far as
+    the asker may see them (``workflows.access``), with the buttons the asker may
+    use: request closure, withdraw or reverse (C11)."""
+    person = look.person
     facts = [Fact("Person", f"{person.id} ({person.initials})")]
     lines = [
         f"{c.case_type} · {ctx.org.name_of(c.worker)} · opened {_date(c.opened_on)}"
         + (f" · closed {_date(c.closed_on)} ({c.closure_reason})" if c.closed_on else " · open")
-        for c in cases
+        for c in look.cases
     ]
-    requests = uow.requests.for_person(person_id)
-    request_lines = [f"{r.id} {r.kind}: {STATE_LABELS.get(r.state, r.state)}" for r in requests]
+    request_lines = [f"{r.id} {r.kind}: {STATE_LABELS.get(r.state, r.state)}" for r in look.requests]
     buttons = []
-    if any(c.is_open for c in cases) and not any(r.state in OPEN_STATES for r in requests):
-        buttons.append(Button("Request closure", "request_closure", person_id, "primary"))
-    for r in requests:
-        if actor is not None and may(ctx.org, actor, "withdraw", r):
+    if look.can_request_closure:
+        buttons.append(Button("Request closure", "request_closure", person.id, "primary"))
+    for r in look.requests:
+        if may(ctx.org, actor, "withdraw", r):
             buttons += _withdraw_button(ctx, r)
     return Card(
         title=f"Case {person.id} ({person.initials})",

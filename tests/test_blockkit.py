@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.actions import FORMS, Reply
-from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, card_blocks, escape, form_view, read_values
+from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, ZWJ, card_blocks, escape, form_view, read_values
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from bot.slack_app import home_view
 from workflows.clock import FixedClock
@@ -190,7 +190,7 @@ def test_text_a_user_typed_is_inert_in_cards(journey: Journey) -> None:
     ],
 )
 def test_escape(typed: str, shown: str) -> None:
-    assert escape(typed) == shown
+    assert escape(typed).replace(ZWJ, "") == shown  # the zero-width joiners are for markup (below)
     assert "<" not in escape(typed) and ">" not in escape(typed)
 
 

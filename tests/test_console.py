@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
-from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date, serve_console
+from bot.console import Console, ConsoleSender, form_values, render_text, resolve_date
 from store.models import Case, Event, OutboxMessage, Request, WorkStep
 from store.uow import UnitOfWork
 from workflows.clock import FixedClock
 from workflows.org import Organisation
 from worktray import demo
 from worktray.bootstrap import build
+from worktray.console_main import serve_console
 from worktray.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,10 @@ def test_journey_writes_the_event_log(journey: str, uow_factory: partial[UnitOfW
         ("ben", "request"), ("maria", "approve"), ("sam", "claim"), ("sam", "block"), ("maria", "cancel_step"), ("sam", "recheck"),
         ("sam", "complete"),
     ]
-    assert [(actor, action, pid) for actor, action, rid, pid, _ in events if rid is None] == [("ben", "step_done", "3549728")]
+    # Every /case status is a look at a case, in the event log too (workflows.access).
+    assert [(actor, action, pid) for actor, action, rid, pid, _ in events if rid is None] == [
+        ("amy", "view_case", "3549723"), ("ben", "step_done", "3549728"), ("amy", "view_case", "3549723"), ("ben", "view_case", "3549728"),
+    ]
     assert all(source and source.startswith("console:") for *_, source in events)
 
 
@@ -175,7 +179,7 @@ def test_press_999_gets_a_clear_message(db_url: str, org: Organisation, clock: F
     assert "There is no button [999]: buttons so far are [1] to [1]." in out
     assert ">> form" not in out
     assert code == 1
-    assert count_rows(uow_factory) == (0, 0, 0)
+    assert count_rows(uow_factory) == (0, 1, 0)  # only the look at the case (an event); no press was sent
 
 
 def test_press_by_label_finds_the_button_the_person_can_see(
@@ -230,7 +234,7 @@ def test_console_field_errors_are_shown_before_anything_is_sent(
     lines = ["/case close 3549723", "submit reason=RC99 closure_date=yesterday done=visit_done,dancing", "submit nonsense=1", "submit summary=\"open quote"]
     code, out = replay(db_url, org, clock, lines)
     assert "! reason: Choose one of: RC1, RC2" in out
-    assert "! closure_date: Give a date as YYYY-MM-DD, or today, today-5, today+3." in out
+    assert "! closure_date: Give a date as DD/MM/YYYY (20/11/2026), YYYY-MM-DD (2026-11-20), or today, today-5, today+3." in out
     assert "! done: Not an option: dancing." in out
     assert "! summary: This field is required." in out  # required and empty: refused as Slack's modal would
     assert "This form has no field nonsense. Its fields: reason, closure_date, summary, done, applies_to." in out
@@ -323,9 +327,21 @@ def test_resolve_date() -> None:
     assert resolve_date("Today-5", TODAY) == "2026-11-21"
     assert resolve_date("today+30", TODAY) == "2026-12-26"
     assert resolve_date("2026-11-20", TODAY) == "2026-11-20"
-    for bad in ("tomorrow", "26/11/2026", "today-", ""):
-        with pytest.raises(ValueError):
+    assert resolve_date("20/11/2026", TODAY) == "2026-11-20"  # as dates are written in the UK
+    assert resolve_date(" 5/1/2027 ", TODAY) == "2027-01-05"
+    for bad in ("tomorrow", "20-11-2026", "2026/11/20", "20/11/26", "today-", ""):
+        with pytest.raises(ValueError, match=r"^Give a date as DD/MM/YYYY \(20/11/2026\), YYYY-MM-DD"):
             resolve_date(bad, TODAY)
+    for impossible in ("31/02/2026", "11/20/2026", "2026-02-30"):  # 11/20/2026: month 20, a US-style date
+        with pytest.raises(ValueError, match=rf"^{impossible} is not a day in the calendar \(dates are day/month/year"):
+            resolve_date(impossible, TODAY)
+
+
+def test_a_closure_form_takes_a_uk_date(db_url: str, org: Organisation, clock: FixedClock, uow_factory: partial[UnitOfWork]) -> None:
+    code, out = replay(db_url, org, clock, ["/case close 3549723", 'submit reason=RC8 closure_date=20/11/2026 summary="All goals met"'])
+    assert code == 0 and "Closure request 1 for 3549723 sent to the manager." in out
+    with uow_factory() as uow:
+        assert uow.session.scalars(select(Request)).one().details["closure_date"] == "2026-11-20"
 
 
 def test_form_values_keep_defaults_and_tick_all() -> None:
@@ -385,3 +401,38 @@ def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Org
     assert "button [3] is on an earlier version of that card" in after(out, "tess> press Claim")
     assert "There is no request 42." in out and "Say which request: show <request-id>" in out
     assert code == 1
+
+
+def test_the_console_adapter_does_not_wire_itself() -> None:
+    """Layering: worktray/ wires the adapters (worktray.console_main); bot/console.py imports nothing from worktray."""
+    import ast
+
+    tree = ast.parse((ROOT / "bot" / "console.py").read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not [m for m in imported if m == "worktray" or m.startswith("worktray.")]
+
+
+def readme_walkthrough() -> list[tuple[str, str]]:
+    """(command, comment) for each line of the README's console walk-through."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Try a closure in the console", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and line.strip() != "..."]
+    return [(command.strip(), comment.strip()) for command, _, comment in (line.partition("  #") for line in lines)]
+
+
+def test_the_readme_walkthrough_is_true(db_url: str, org: Organisation, clock: FixedClock) -> None:
+    """What the README tells a new user happens, happens: every line runs, and `(or: press N)`
+    names the button the line presses by label, on a fresh console."""
+    steps = readme_walkthrough()
+    assert len(steps) >= 5
+    code, out = replay(db_url, org, clock, [command for command, _ in steps])
+    assert code == 0, out
+    numbered = [(command, re.search(r"\bpress (\d+)\b", comment)) for command, comment in steps]
+    assert any(match for _, match in numbered)
+    for command, match in numbered:
+        if match:
+            person, _, label = command.removeprefix("as ").partition(" press ")
+            assert f"({person} presses [{match.group(1)}] \"{label}\"" in out, (command, match.group(0))
+    told = after(out, "sam> press Open closure audit")
+    assert all(f"  >> DM to {name}" in told for name in ("Ben Okafor", "Amy Brooke", "Maria Lopez"))  # "Ben, Amy and Maria are told"

@@ -301,6 +301,8 @@ class ClosurePlan:
     retention: dict[str, retention.RetentionDecision]
     record_items: list[RecordItem]
     kept: list[str] = field(default_factory=list)  # C9: what is deliberately left open
+    newly_blocked: bool = False  # C6.1: this opening blocked the item (an already blocked one tells nobody again)
+    told: list[str] = field(default_factory=list)  # who got a direct message about the blocking steps, this time
 
 
 def _is_gp(text: str) -> bool:
@@ -360,13 +362,16 @@ def open_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, so
     if plan.blocking_steps and request.state == CLAIMED:
         step_ids = [s.id for s in plan.blocking_steps]
         transition(uow, ctx, request, "block", actor, source=source, detail={"steps": step_ids})
-        _tell_about_blocking_steps(uow, ctx, request, plan.blocking_steps)
+        plan.told = _tell_about_blocking_steps(uow, ctx, request, plan.blocking_steps)
+        plan.newly_blocked = True
         uow.commit()
     return plan
 
 
-def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, steps: list[WorkStep]) -> None:
-    """C6.1: each step's assignee, the allocated worker and the team manager get a DM."""
+def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, steps: list[WorkStep]) -> list[str]:
+    """C6.1: each step's assignee, the allocated worker and the team manager get a DM.
+
+    Returns who was sent one (people not in the organisation config cannot be reached)."""
     recipients: dict[str, list[int]] = {}
     for step in steps:
         recipients.setdefault(step.assignee, []).append(step.id)
@@ -375,9 +380,12 @@ def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, 
     recipients[request.case.worker] = everything
     for manager in ctx.org.members(request.team, Role.MANAGER):
         recipients[manager.key] = everything
+    told = []
     for person_key, step_ids in recipients.items():
         body = {"view": "blocked", "request_id": request.id, "steps": step_ids, "recipient": person_key}
-        direct_message(uow, ctx, person_key, body)
+        if direct_message(uow, ctx, person_key, body):
+            told.append(person_key)
+    return told
 
 
 def recheck(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
@@ -399,6 +407,7 @@ def cancel_step(
 ) -> str:
     """C7: a manager cancels an incoming or future step with a reason; never an incomplete one."""
     request = load(uow, request_id)
+    refuse_unless_steps_cancellable(ctx, request)
     check_allowed(ctx.org, actor, "cancel_step", request)
     step = uow.cases.work_step(step_id)
     if step is None or step.person_id not in applies_to(request):
@@ -418,6 +427,20 @@ def cancel_step(
     _touch(uow, ctx, request)
     uow.commit()
     return f"Cancelled work step '{step.title}'."
+
+
+# C7: steps are cancelled through a request that is still going somewhere. A returned one
+# waits for its worker (the manager's card offers no Cancel then); a withdrawn or closed
+# one is over, and must not become a way to cancel work on a case that stays open.
+STEP_CANCEL_STATES = (REQUESTED, APPROVED, CLAIMED, BLOCKED)
+
+
+def refuse_unless_steps_cancellable(ctx: Context, request: Request) -> None:
+    """Refuse (changing nothing) to cancel a work step through a request that is not open for it."""
+    if request.state not in STEP_CANCEL_STATES:
+        raise IllegalTransition(
+            f"Nothing changed: work steps can be cancelled only through an open request (C7). {describe(ctx.org, request)}"
+        )
 
 
 def mark_step_done(uow: UnitOfWork, ctx: Context, step_id: int, actor: str, *, source: str | None = None) -> str:

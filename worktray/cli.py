@@ -3,6 +3,7 @@
     worktray run [--http] [--port N] [--script FILE]
     worktray db upgrade
     worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
+    worktray demo reset                (a demo database only: empty it and load the demo cases again)
     worktray case show PERSON_ID [--json]
     worktray outbox                    undelivered chat messages: pending and failing, with the last error
     worktray outbox retry ID|--all     try again now
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("directory", type=Path)
     imp.set_defaults(func=cmd_import)
 
+    demo_cmd = sub.add_parser("demo", help="the fictitious demo organisation")
+    demo_sub = demo_cmd.add_subparsers(required=True, metavar="ACTION")
+    reset = demo_sub.add_parser("reset", help="empty a demo database and load the demo cases again (refuses any other)")
+    reset.set_defaults(func=cmd_demo_reset)
+
     case = sub.add_parser("case", help="look at a case")
     case_sub = case.add_subparsers(required=True, metavar="ACTION")
     show = case_sub.add_parser("show", help="a person's cases, requests and events")
@@ -110,9 +116,30 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.slack_app import serve
 
         return serve(settings, load_org(settings), http=args.http, port=args.port)
-    from bot.console import serve_console
+    from worktray.console_main import serve_console
 
     return serve_console(settings, load_org(settings, fallback_to_demo=True), script=args.script)
+
+
+def cmd_demo_reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the console demo again. Safe by construction: it needs the demo organisation
+    (no WORKTRAY_CONFIG of a council) and a database holding demo people only."""
+    from worktray import demo
+    from worktray.console_main import is_demo
+
+    if not is_demo(load_org(settings, fallback_to_demo=True)):
+        print(f"worktray demo reset: {settings.worktray_config} is not the demo organisation; nothing was reset", file=sys.stderr)
+        return 1
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade(settings.database_url)
+    try:
+        with _uow_factory(settings)() as uow:
+            demo.reset(uow)
+    except demo.NotADemoStore as e:
+        print(f"worktray demo reset: {e}", file=sys.stderr)
+        return 1
+    print("the demo is reset: its cases are open again and nothing has been requested")
+    return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,11 +9,15 @@ an adult never seen face to face (C4).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
+from sqlalchemy import select
+
 from store.models import (
     Assessment,
+    Base,
     Case,
     FamilyGroup,
     FileRetention,
@@ -27,6 +31,8 @@ from store.models import (
 from store.uow import UnitOfWork
 
 DEMO_ORG = Path(__file__).parent / "demo" / "org.yml"
+DEMO_CSV = Path(__file__).parent / "demo" / "csv"
+SEED_PERSON_IDS = frozenset({"3549723", "3549724", "3549728", "3501779", "4100001"})  # the people seed() adds
 D = dt.date
 
 
@@ -91,3 +97,31 @@ def seed(uow: UnitOfWork) -> None:
         ]
     )
     uow.commit()
+
+
+class NotADemoStore(Exception):
+    """The database holds people who are not in the demo: it is never reset."""
+
+
+def demo_person_ids() -> frozenset[str]:
+    """The demo's fictitious people: those ``seed`` adds and those of the example CSV export."""
+    with (DEMO_CSV / "persons.csv").open(encoding="utf-8", newline="") as f:
+        return SEED_PERSON_IDS | {row["id"] for row in csv.DictReader(f)}
+
+
+def reset(uow: UnitOfWork) -> None:
+    """Start the demo again: empty every table and seed the demo cases afresh.
+
+    Only a database that holds demo people and nobody else is emptied; any other
+    person in it (a council's case store) makes this refuse, changing nothing.
+    """
+    strangers = set(uow.session.scalars(select(Person.id))) - demo_person_ids()
+    if strangers:
+        raise NotADemoStore(
+            f"the database holds {len(strangers)} people who are not in the demo: it is not a demo database, "
+            "so nothing was reset"
+        )
+    for table in reversed(Base.metadata.sorted_tables):  # children before parents
+        uow.session.execute(table.delete())
+    uow.session.expunge_all()
+    seed(uow)  # commits

@@ -1,0 +1,86 @@
+"""Who may look at a case, and every look recorded.
+
+Children's and adults' personal data are special (DOMAIN.md, "What the product
+adds"): full detail goes only to those whose role allows it. A case is shown to
+the people with a role in its team: its workers, managers and business support,
+and the group and service managers above it, who are configured as roles in
+that team. Anyone else is told plainly that they may not see it.
+
+Every look is an event in the event log, committed whether or not it was
+allowed: a refused look (``view_case_refused``) is kept too, so that someone
+trying records they have no part in shows up in the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from store.models import Case, Person, Request
+from store.uow import UnitOfWork
+from workflows.errors import NotAllowed
+from workflows.org import Organisation, Role
+from workflows.requests import OPEN_STATES, ROLES_FOR, Context
+
+VIEW_ROLES = tuple(Role)  # any role in the case's team
+
+
+class NotAllowedToView(NotAllowed):
+    """The person has no role in the team holding the case. Unlike other
+    refusals, the refused look has been recorded (and committed) first."""
+
+
+@dataclass
+class CaseLook:
+    """What one person may see of a person's record: only the cases of the teams
+    they have a role in, and only those teams' requests."""
+
+    person: Person
+    cases: list[Case]
+    requests: list[Request]
+    can_request_closure: bool = False  # the "Request closure" button: only for who may use it (C2)
+
+
+def may_view_case(org: Organisation, actor: str, case: Case) -> bool:
+    """A role in the case's team, whatever the role."""
+    return org.has_role(actor, case.team, *VIEW_ROLES)
+
+
+def may_request_closure(org: Organisation, actor: str, case: Case) -> bool:
+    """C2: a worker or manager of the case's team (the permission table's "request")."""
+    return org.has_role(actor, case.team, *ROLES_FOR["request"])
+
+
+def refusal(person_id: str) -> str:
+    """The same words whether the person is unknown or held by another team, and
+    nothing about them: the reply never tells an outsider who is known to the service."""
+    return (
+        f"You may not see case {person_id}: only people with a role in the team that holds it can. "
+        "If you typed the ID, check it; if you need the case, ask that team's manager."
+    )
+
+
+def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, source: str | None = None) -> CaseLook:
+    """/case status: what ``actor`` may see of ``person_id``'s record.
+
+    Records the look as an event and commits it. Raises ``NotAllowedToView``
+    (after recording the refused look) when no case of the person is held by
+    a team the actor has a role in, or there is no such person.
+    """
+    now = ctx.clock.now()
+    person = uow.cases.person(person_id)
+    cases = [c for c in uow.cases.cases_of(person_id) if may_view_case(ctx.org, actor, c)] if person else []
+    if person is None or not cases:
+        uow.record(at=now, actor=actor, action="view_case_refused", person_id=person_id, source=source)
+        uow.commit()
+        raise NotAllowedToView(refusal(person_id))
+    teams = sorted({c.team for c in cases})
+    requests = [r for r in uow.requests.for_person(person_id) if r.team in teams]
+    uow.record(at=now, actor=actor, action="view_case", person_id=person_id, source=source, detail={"teams": teams})
+    open_case = uow.cases.open_case(person_id)
+    can_request = (
+        open_case is not None
+        and may_request_closure(ctx.org, actor, open_case)
+        and not any(r.state in OPEN_STATES for r in uow.requests.for_person(person_id))
+    )
+    uow.commit()
+    return CaseLook(person=person, cases=cases, requests=requests, can_request_closure=can_request)
