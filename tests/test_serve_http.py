@@ -60,7 +60,10 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, SlackAp
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}", WORKTRAY_CONFIG=str(DEMO_ORG),
                SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_BASE_URL=api.base_url)
-    proc = subprocess.Popen([sys.executable, "-m", "worktray.cli", "run", "--http", "--port", str(port)],
+    upgraded = subprocess.run([sys.executable, "-m", "worktray.cli", "db", "upgrade"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr  # Slack mode needs the schema: it never creates it
+    proc = subprocess.Popen([sys.executable, "-m", "worktray.cli", "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(300):  # wait until it listens (bounded; not a speed check)
