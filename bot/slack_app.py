@@ -56,6 +56,7 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -116,9 +117,13 @@ class WithholdPayloads(logging.Filter):
     """
 
     CUT = re.compile(r"[({:\n\[]")
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that the client we give it wins: it is the same token.
+    NOT_NEWS = frozenset({warning_client_prioritized_and_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if message in self.NOT_NEWS:
+            return False
         head = self.CUT.split(message, maxsplit=1)[0].rstrip(" -,")
         withheld = head != message
         if record.exc_info and record.exc_info[1] is not None:

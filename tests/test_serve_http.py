@@ -97,3 +97,20 @@ def test_http_mode_without_a_signing_secret_refuses_to_start(tmp_path):
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr + result.stdout
+
+
+def test_the_database_pool_matches_the_http_threads(db_url, monkeypatch):
+    """PostgreSQL: one pooled connection per HTTP thread plus the deliverer's and the scheduler's."""
+    from store.db import make_engine
+    from worktray.serve import BACKGROUND_CONNECTIONS
+    from worktray.settings import Settings
+
+    monkeypatch.setenv("WORKTRAY_HTTP_THREADS", "5")
+    threads = Settings(_env_file=None).worktray_http_threads
+    engine = make_engine(db_url, pool_size=threads + BACKGROUND_CONNECTIONS)
+    try:
+        if engine.dialect.name == "postgresql":
+            assert (engine.pool.size(), engine.pool._max_overflow) == (7, 7)  # type: ignore[attr-defined]
+        assert engine.hide_parameters
+    finally:
+        engine.dispose()

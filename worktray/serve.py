@@ -69,6 +69,7 @@ def shown_url(url: str) -> str:
 
 def check_database(url: str) -> None:
     """The database answers and holds worktray's newest schema (Slack mode never creates it)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would bury the one that matters
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -86,10 +87,29 @@ def check_database(url: str) -> None:
         raise StartupError(f"the database at {shown_url(url)} has an older worktray schema ({current}): run `worktray db upgrade` first")
 
 
-def check_slack(client: WebClient) -> None:
-    """``auth.test``: Slack can be reached and accepts the bot token."""
+def check_app_token(client: WebClient, app_token: str) -> None:
+    """Socket Mode: Slack accepts the app-level token (``apps.connections.open``, asked quietly once)."""
+    quiet = logging.getLogger("worktray.slack.startup")
+    quiet.setLevel(logging.CRITICAL)
     try:
-        client.auth_test()
+        WebClient(base_url=client.base_url, timeout=15, logger=quiet).apps_connections_open(app_token=app_token)
+    except SlackApiError as e:
+        raise StartupError(f"Slack rejected SLACK_APP_TOKEN ({e.response.get('error')}): check the app-level token") from None
+    except (URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or type(e).__name__
+        raise StartupError(f"cannot reach Slack's Web API at {client.base_url} ({reason})") from None
+
+
+def check_slack(client: WebClient) -> None:
+    """``auth.test``: Slack can be reached and accepts the bot token.
+
+    Asked once, without retries, through a client whose own error lines are
+    not logged: the StartupError is the one line that says what is wrong.
+    """
+    quiet = logging.getLogger("worktray.slack.startup")
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        WebClient(token=client.token, base_url=client.base_url, timeout=15, logger=quiet).auth_test()
     except SlackApiError as e:
         error = str(e.response.get("error") or "unknown error")
         if error in REJECTED_TOKEN:
@@ -171,16 +191,21 @@ def serve_slack(settings: Settings, org: Organisation, *, http: bool, host: str,
     check_database(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_base_url)
     check_slack(client)
+    if socket_mode:
+        check_app_token(client, settings.slack_app_token or "")
     threads = settings.worktray_http_threads
     app = build(settings.database_url, org, SlackSender(client), migrate=False, pool_size=threads + BACKGROUND_CONNECTIONS)
     bolt = create_bolt_app(app.interactions, app.uow, org, client, settings.slack_signing_secret or "")
+    handler = _connect_socket_mode(bolt, settings.slack_app_token or "") if socket_mode else None
     app.deliverer.start()
     app.deliverer.kick()  # anything left in the outbox from before a restart
     scheduler = build_scheduler(app)  # outbox retries, C11 card refreshes
     scheduler.start()
     try:
-        if socket_mode:
-            _run_socket_mode(bolt, settings.slack_app_token or "")
+        if handler is not None:
+            log.info("worktray on Slack, Socket Mode")
+            _wait_for_sigterm()
+            handler.close()
         else:
             server = HttpServer(make_wsgi_app(bolt, lambda: database_ok(app.uow)), host, port, threads)
             _exit_on_sigterm()
@@ -192,20 +217,19 @@ def serve_slack(settings: Settings, org: Organisation, *, http: bool, host: str,
         app.deliverer.stop()
 
 
-def _run_socket_mode(bolt: Any, app_token: str) -> None:
+def _connect_socket_mode(bolt: Any, app_token: str) -> Any:
+    """Open the WebSocket before the deliverer and the scheduler start."""
     handler = socket_mode_handler(bolt, app_token)
     try:
-        handler.connect()  # apps.connections.open: a rejected app token fails here
-    except SlackApiError as e:
-        raise StartupError(f"Slack rejected SLACK_APP_TOKEN ({e.response.get('error')}): check the app-level token") from None
-    log.info("worktray on Slack, Socket Mode")
+        handler.connect()
+    except SlackApiError as e:  # the token was accepted a moment ago (check_app_token): say what Slack said
+        raise StartupError(f"Slack refused a Socket Mode connection ({e.response.get('error')})") from None
+    return handler
+
+
+def _wait_for_sigterm() -> None:
     stopped = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handler.close()
-
