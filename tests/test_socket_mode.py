@@ -16,6 +16,7 @@ dropped every Socket Mode event (the Home tab never rendered).
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -124,3 +125,16 @@ def test_commands_clicks_and_events_work_over_socket_mode(socket_mode) -> None:
     # The same event retried (retry_attempt 1): acknowledged, not processed again.
     assert endpoint.exchange(envelope("events_api", 4, home_opened("Ev1"), retry_attempt=1))["envelope_id"] == "env-4"
     assert len(api.calls_to("views.publish")) == 1
+
+
+def test_socket_mode_payloads_stay_out_of_the_log(socket_mode, caplog) -> None:
+    """slack_sdk logs every WebSocket message at DEBUG; what a person typed must not reach the log."""
+    endpoint, _api = socket_mode
+    caplog.set_level(logging.DEBUG)
+    command = {"command": "/case", "text": "status Lily Marsh 2015-06-14", "user_id": "U0AMY", "channel_id": "C0GENERAL",
+               "team_id": "T0FEN", "trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/commands/x"}
+    ack = endpoint.exchange(envelope("slash_commands", 1, command))
+    assert ack["envelope_id"] == "env-1"
+    assert caplog.records  # the exchange was logged (slack_sdk, Bolt), only not its contents
+    for word in ("Lily", "Marsh", "2015-06-14"):
+        assert word not in caplog.text
