@@ -121,7 +121,10 @@ class WithholdPayloads(logging.Filter):
     NOT_NEWS = frozenset({warning_client_prioritized_and_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: its template alone, never its arguments
+            message = str(record.msg)
         if message in self.NOT_NEWS:
             return False
         head = self.CUT.split(message, maxsplit=1)[0].rstrip(" -,")
