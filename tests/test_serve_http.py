@@ -1,6 +1,7 @@
 """`worktray run --http` as a real process: it starts, answers /healthz and a signed
 /case command, delivers through the Web API given by SLACK_API_BASE_URL, and stops
-cleanly on SIGTERM. (Socket Mode needs Slack itself and is not run here.)"""
+cleanly on SIGTERM. (Socket Mode is driven over a real WebSocket in test_socket_mode.py;
+start-up failures are in test_startup.py.)"""
 
 from __future__ import annotations
 
