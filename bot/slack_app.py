@@ -21,7 +21,8 @@ Decisions worth knowing:
   submission must not create a second request. Skipping can at worst drop an
   event whose first delivery failed outright; the only event handled here,
   ``app_home_opened``, is sent again the next time the Home tab is opened.
-  (Socket Mode has no such header: its envelopes are acknowledged by Bolt.)
+  Only a number of 1 or more is a retry: Bolt's Socket Mode adapter turns a
+  first delivery's ``retry_attempt: 0`` into ``X-Slack-Retry-Num: 0``.
 * **Where replies go.** Slash commands answer in the HTTP acknowledgement
   (``ack(text=…)``), which Slack shows only to the invoker in any channel or
   DM. Button clicks answer with ``chat.postEphemeral`` in the message's
@@ -30,45 +31,56 @@ Decisions worth knowing:
   Modal results go to that DM too (a modal has no channel). Reply texts are
   plain text (they may quote what someone typed) and are escaped on the way.
 * **Logs** carry IDs only (Slack user IDs, request and person IDs), never
-  names or text a user typed.
+  names or text a user typed. Bolt and slack_sdk log request and response
+  bodies (a bad signature's body at INFO, payloads at DEBUG, an unhandled
+  request's body at WARNING): every logger they are given is ``slack_logger()``,
+  whose filter keeps the start of such a message and withholds the rest.
+  Unhandled errors go to one error handler that logs IDs and the exception
+  type and tells the person in plain words.
+* **This module does not wire itself.** It exports the pieces
+  (``make_client``, ``SlackSender``, ``create_bolt_app``, ``make_wsgi_app``,
+  ``socket_mode_handler``) taking plain parameters; ``worktray.serve`` puts
+  them together with the store, the deliverer and the scheduler.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import signal
-import threading
-from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import App as BoltApp
 from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from sqlalchemy import text as sql_text
 
-from bot.actions import FORMS, Reply
+from bot.actions import FORMS, Interactions, Reply
 from bot.blockkit import card_blocks, escape, form_view, read_values
 from bot.cards import Card, Form, FormValues, Section
 from bot.deliver import Posted
 from bot.views import STATE_LABELS
+from store.uow import UnitOfWork
 from workflows.org import Organisation
 from workflows.requests import OPEN_STATES
-from worktray.bootstrap import App, build
-from worktray.scheduler import build_scheduler
-from worktray.settings import Settings
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1_000_000
 UNREADABLE = "worktray could not read that request; nothing changed."
+SORRY = "Something went wrong in worktray and your request may not have been done. Please try again; if it keeps failing, tell your administrator."
 HOME_HELP = [
     "/case close <person-id>: ask for a case to be closed",
     "/case status <person-id>: the case and its requests, shown to you only",
@@ -78,13 +90,65 @@ HOME_HELP = [
 # -- the Web API side: what the deliverer uses ----------------------------------------
 
 
-def make_client(settings: Settings) -> WebClient:
-    """A WebClient that waits out rate limits (Retry-After) instead of failing."""
+def make_client(token: str | None, base_url: str | None = None) -> WebClient:
+    """A WebClient that waits out rate limits (Retry-After) instead of failing.
+
+    ``base_url``: another address for Slack's Web API (a local mock in tests).
+    Its logger is ``slack_logger()``: slack_sdk logs request bodies at DEBUG.
+    """
     kwargs: dict[str, Any] = {}
-    if settings.slack_api_base_url:
-        kwargs["base_url"] = settings.slack_api_base_url  # WebClient adds the trailing "/"
+    if base_url:
+        kwargs["base_url"] = base_url  # WebClient adds the trailing "/"
     handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(max_retry_count=3)]
-    return WebClient(token=settings.slack_bot_token, retry_handlers=handlers, **kwargs)
+    return WebClient(token=token, retry_handlers=handlers, logger=slack_logger("web"), **kwargs)
+
+
+# -- logs: IDs only, whatever Bolt and slack_sdk would say ------------------------------------
+
+
+class WithholdPayloads(logging.Filter):
+    """Keeps the start of a Slack library's log message and withholds the rest.
+
+    Bolt and slack_sdk put request and response bodies into their messages
+    ("Invalid request signature detected (signature: …, body: …)", "Unhandled
+    request ({…})", "Sending a request - url: …, json_body: {…}") and
+    tracebacks whose text may quote a database row. A body may carry a name, a
+    date of birth or a typed note, so everything from the first ``(``, ``{``,
+    ``:`` or line break on is withheld, and an exception is reduced to its type.
+    """
+
+    CUT = re.compile(r"[({:\n\[]")
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that the client we give it wins: it is the same token.
+    NOT_NEWS = frozenset({warning_client_prioritized_and_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: its template alone, never its arguments
+            message = str(record.msg)
+        if message in self.NOT_NEWS:
+            return False
+        head = self.CUT.split(message, maxsplit=1)[0].rstrip(" -,")
+        withheld = head != message
+        if record.exc_info and record.exc_info[1] is not None:
+            head = f"{head} ({type(record.exc_info[1]).__name__})"
+            withheld = True
+        if withheld:
+            record.msg, record.args = f"{head} [details withheld]", None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def slack_logger(part: str) -> logging.Logger:
+    """The logger handed to Bolt, WebClient and the Socket Mode client (``worktray.slack.<part>``).
+
+    Bolt copies a given logger's filters onto the loggers of its middleware and
+    listener runner, so the filter reaches them too.
+    """
+    logger = logging.getLogger(f"worktray.slack.{part}")
+    if not any(isinstance(f, WithholdPayloads) for f in logger.filters):
+        logger.addFilter(WithholdPayloads())
+    return logger
 
 
 class SlackSender:
@@ -238,17 +302,29 @@ def parse_payload(body: Any) -> Payload | None:
 # -- the Bolt app --------------------------------------------------------------------------
 
 
-def create_bolt_app(app: App, settings: Settings, client: WebClient) -> BoltApp:
-    """Bolt with worktray's listeners; each parses, calls the core and replies."""
+def create_bolt_app(
+    interactions: Interactions, uow: Callable[[], UnitOfWork], org: Organisation, client: WebClient, signing_secret: str
+) -> BoltApp:
+    """Bolt with worktray's listeners; each parses, calls the core and replies.
+
+    ``client`` carries the bot token and the Web API address; ``signing_secret``
+    verifies HTTP requests (Socket Mode needs none: its envelopes come over the
+    app's own WebSocket).
+    """
     bolt = BoltApp(
-        client=client,  # carries the bot token and the Web API base URL
-        signing_secret=settings.slack_signing_secret or "",
+        client=client,
+        signing_secret=signing_secret,
         process_before_response=True,  # finish the work before answering Slack (see module docstring)
         name="worktray",
+        logger=slack_logger("bolt"),  # its filter withholds bodies (see WithholdPayloads)
     )
     bolt.use(_Guard(client))
+    errors = _ErrorHandler(client)
     replies = _Replies(client)
-    interactions = app.interactions
+
+    @bolt.error
+    def on_error(error: Exception, body: Any) -> BoltResponse:
+        return errors.handle(error, body)
 
     @bolt.command("/case")
     def on_case(ack: Callable[..., None], context: dict[str, Any]) -> None:
@@ -280,7 +356,7 @@ def create_bolt_app(app: App, settings: Settings, client: WebClient) -> BoltApp:
         ack()
         event = context["wt"].event
         if event.tab == "home":
-            client.views_publish(user_id=event.user, view=home_view(app, event.user))
+            client.views_publish(user_id=event.user, view=home_view(org, uow, event.user))
 
     return bolt
 
@@ -297,8 +373,8 @@ class _Guard(Middleware):
         self.client = client
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        retry = req.headers.get("x-slack-retry-num", [None])[0]
-        if retry is not None:
+        if is_retry(req):
+            retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             reason = req.headers.get("x-slack-retry-reason", ["?"])[0]
             log.info("slack retry %s (%s) acknowledged, not processed again", retry, reason[:40])
             return BoltResponse(status=200, body="")
@@ -314,6 +390,52 @@ class _Guard(Middleware):
             _tell_unreadable(self.client, body)
             return BoltResponse(status=200, body=UNREADABLE)
         return next()
+
+
+def is_retry(req: BoltRequest) -> bool:
+    """Slack's retry of an earlier delivery: ``X-Slack-Retry-Num`` of 1 or more.
+
+    Over Socket Mode Bolt sets the header from the envelope's ``retry_attempt``
+    even on a first delivery (``0``), so the header alone is not a retry.
+    """
+    value = req.headers.get("x-slack-retry-num", [""])[0]
+    try:
+        return int(value) >= 1
+    except ValueError:
+        return False
+
+
+class _ErrorHandler:
+    """Bolt's global error handler: IDs and the exception type in the log, plain words to the person.
+
+    The exception's text is not logged: a database error can quote a row (a
+    name, a date of birth). The person is told in the command's answer, or
+    in their DM with the app for a click or a form (the form then closes).
+    """
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def handle(self, error: Exception, body: Any) -> BoltResponse:
+        body = body if isinstance(body, dict) else {}
+        user = _user_id(body)
+        what = body.get("command") or body.get("type") or "request"
+        log.error("unhandled %s in slack %s from %s", type(error).__name__, str(what)[:40], user or "unknown user")
+        if "command" in body:
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": SORRY})
+        if user and body.get("type") in ("block_actions", "view_submission"):
+            try:
+                self.client.chat_postMessage(channel=user, text=SORRY)
+            except Exception as e:  # Slack itself may be what failed
+                log.warning("could not tell %s about an error: %s", user, type(e).__name__)
+        return BoltResponse(status=200, body="")
+
+
+def _user_id(body: dict[str, Any]) -> str | None:
+    user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
+    if isinstance(user, dict):
+        user = user.get("id")
+    return str(user)[:40] if user else None
 
 
 class _Someone(_Part):
@@ -413,15 +535,14 @@ def field_errors(view: View, errors: dict[str, str]) -> dict[str, str]:
     return shown
 
 
-def home_view(app: App, user_id: str) -> dict[str, Any]:
+def home_view(org: Organisation, new_uow: Callable[[], UnitOfWork], user_id: str) -> dict[str, Any]:
     """The Home tab: the open requests of the person's teams (IDs and initials only) and help."""
-    org: Organisation = app.ctx.org
     person = org.person_by_chat_id(user_id)
     sections: list[Section] = []
     if person is None:
         sections.append(Section("Not set up", ["You are not in worktray's organisation config; ask your administrator to add you."]))
     else:
-        with app.uow() as uow:
+        with new_uow() as uow:
             for team in org.teams_of(person.key):
                 lines = [
                     f"{r.id} {r.kind} · {r.person_id} ({r.person.initials}) · {STATE_LABELS.get(r.state, r.state)}"
@@ -433,64 +554,37 @@ def home_view(app: App, user_id: str) -> dict[str, Any]:
     return {"type": "home", "blocks": card_blocks(card)}
 
 
-# -- HTTP ----------------------------------------------------------------------------------
+# -- HTTP: a WSGI app for a real server (worktray.serve runs it in waitress) ---------------
 
 
-def make_http_server(
-    bolt_app: BoltApp, healthcheck: Callable[[], bool], host: str = "0.0.0.0", port: int = 3000
-) -> ThreadingHTTPServer:
-    """POST /slack/events goes to Bolt (signature checked there); GET /healthz checks the database.
+def make_wsgi_app(bolt: BoltApp, healthcheck: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+    """POST /slack/events goes to Bolt (signature checked there); GET /healthz checks the database."""
+    return _WsgiApp(bolt, healthcheck)
 
-    Only the standard library: no web framework is needed for two endpoints.
-    """
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _WsgiApp(SlackRequestHandler):
+    """Bolt's WSGI adapter plus /healthz and a 400 (not a 500) for an unreadable body."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http %s", format % args)
+    def __init__(self, bolt: BoltApp, healthcheck: Callable[[], bool]) -> None:
+        super().__init__(bolt, EVENTS_PATH)
+        self.healthcheck = healthcheck
 
-        def do_GET(self) -> None:
-            if self.path.partition("?")[0] != "/healthz":
-                self._send(404, "not found")
-                return
-            try:
-                ok = healthcheck()
-            except Exception as e:  # a health check reports, it does not crash
-                log.warning("health check failed: %s", type(e).__name__)
-                ok = False
-            self._send(200 if ok else 503, "ok" if ok else "database unavailable")
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == "/healthz":
+            ok = self._healthy()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain;charset=utf-8")])
+            return [b"ok" if ok else b"database unavailable"]
+        return super().__call__(environ, start_response)
 
-        def do_POST(self) -> None:
-            path, _, query = self.path.partition("?")
-            if path != EVENTS_PATH:
-                self._send(404, "not found")
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if length < 0 or length > MAX_BODY_BYTES:
-                self._send(413, "request body too large")
-                return
-            raw = self.rfile.read(length).decode("utf-8", errors="replace")
-            headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in self.headers.items()}
-            response = bolt_app.dispatch(_bolt_request(raw, query, headers))
-            self._send(response.status, response.body, response.headers)
+    def _healthy(self) -> bool:
+        try:
+            return self.healthcheck()
+        except Exception as e:  # a health check reports, it does not crash
+            log.warning("health check failed: %s", type(e).__name__)
+            return False
 
-        def _send(self, status: int, body: str, headers: dict[str, Any] | None = None) -> None:
-            data = body.encode("utf-8")
-            self.send_response(status)
-            for name, values in (headers or {"content-type": ["text/plain;charset=utf-8"]}).items():
-                for value in values:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        return self.app.dispatch(_bolt_request(request.get_body(), request.query_string, request.get_headers()))
 
 
 def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]]) -> BoltRequest:
@@ -509,50 +603,13 @@ def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]])
         return request
 
 
-# -- running ---------------------------------------------------------------------------------
+# -- Socket Mode -------------------------------------------------------------------------------
 
 
-def serve(settings: Settings, org: Organisation, http: bool, port: int) -> int:
-    """``worktray run``: Socket Mode when SLACK_APP_TOKEN is set (and not --http), else HTTP."""
-    socket_mode = bool(settings.slack_app_token) and not http
-    if not socket_mode and not settings.slack_signing_secret:
-        log.error("HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)")
-        return 2
-    client = make_client(settings)
-    app = build(settings.database_url, org, SlackSender(client))
-    bolt = create_bolt_app(app, settings, client)
-    app.deliverer.start()
-    app.deliverer.kick()  # anything left in the outbox from before a restart
-    scheduler = build_scheduler(app)  # outbox retries, C11 card refreshes
-    scheduler.start()
-    try:
-        if socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+def socket_mode_handler(bolt: BoltApp, app_token: str) -> SocketModeHandler:
+    """Bolt's Socket Mode handler (slack_sdk's builtin client), logging through ``slack_logger``.
 
-            log.info("worktray on Slack, Socket Mode")
-            SocketModeHandler(bolt, settings.slack_app_token).start()
-            return 0
-        server = make_http_server(bolt, lambda: database_ok(app), "0.0.0.0", port)
-        _stop_on_sigterm(server)
-        log.info("worktray on Slack, HTTP on port %s (%s, /healthz)", port, EVENTS_PATH)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-        return 0
-    finally:
-        scheduler.shutdown(wait=False)
-        app.deliverer.stop()
-
-
-def database_ok(app: App) -> bool:
-    with app.uow() as uow:
-        uow.session.execute(sql_text("SELECT 1"))
-    return True
-
-
-def _stop_on_sigterm(server: ThreadingHTTPServer) -> None:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    ``apps.connections.open`` goes through the app's WebClient, so its base URL
+    (a local mock in tests) is where the WebSocket address comes from.
+    """
+    return SocketModeHandler(bolt, app_token, logger=slack_logger("socket"))

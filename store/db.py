@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,8 +19,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
+def make_engine(url: str = DEFAULT_DATABASE_URL, pool_size: int | None = None, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite turn on WAL and make every transaction a writer.
+
+    Personal data stays out of logs: ``hide_parameters`` keeps SQL parameters
+    out of error messages, and SQLAlchemy's statement and row logging (which
+    a root logger at DEBUG would switch on) is held at WARNING.
+
+    ``pool_size`` (PostgreSQL): connections kept open, sized by the caller to
+    the threads that use them (``worktray.serve``: HTTP threads plus the
+    deliverer and the scheduler); as many again may open under a burst.
 
     SQLite lets many readers and one writer work at once in WAL mode. A
     transaction that reads and then writes can fail with "database is locked"
@@ -28,10 +37,14 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
     the compare-and-set on a request's version decides who wins.
     """
     url = normalise_url(url)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
+    if pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=30)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -47,6 +47,7 @@ class SlackApiMock:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="slack-api-mock", daemon=True)
+        self.socket_url: str | None = None  # what apps.connections.open hands out (a local WebSocket server)
 
     @property
     def base_url(self) -> str:
@@ -111,6 +112,8 @@ class SlackApiMock:
                 result = {"ok": False, "error": failures.pop(0)}
             elif token is None:
                 result = {"ok": False, "error": "not_authed"}
+            elif method == "apps.connections.open":
+                result = {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "socket_mode_not_enabled"}
             else:
                 result = self._success(method, args, f"1764151200.{next(self._ts):06d}")
             self.calls.append(Call(method, args, token, result))

@@ -164,7 +164,7 @@ def test_every_form_renders_a_modal_slack_accepts(journey: Journey) -> None:
 
 def test_the_home_tab_renders_blocks_slack_accepts(journey: Journey) -> None:
     for user in ("U0MARIA", "U0SAM", "U0DAN", "U0NOBODY"):
-        view = home_view(journey.app, user)
+        view = home_view(journey.app.ctx.org, journey.app.uow, user)
         assert len(view["blocks"]) <= MAX_VIEW_BLOCKS
         assert_slack_accepts(view["blocks"])
 

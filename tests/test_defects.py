@@ -152,7 +152,7 @@ def test_demo_reset_starts_the_demo_again(
     assert run_demo_reset(monkeypatch, tmp_path, db_url) == 0
     assert "the demo is reset" in capsys.readouterr().out
     with journey.uow() as uow:
-        assert {p.id for p in uow.session.scalars(select(Person))} == demo.SEED_PERSON_IDS
+        assert {p.id for p in uow.session.scalars(select(Person))} == demo.seed_person_ids()
         assert all(c.closed_on is None for c in uow.session.scalars(select(Case)))
         assert [uow.session.scalars(select(m)).all() for m in (Request, Event, OutboxMessage)] == [[], [], []]
         assert {s.status for s in uow.session.scalars(select(WorkStep))} == {"open"}

@@ -1,6 +1,7 @@
 """`worktray run --http` as a real process: it starts, answers /healthz and a signed
 /case command, delivers through the Web API given by SLACK_API_BASE_URL, and stops
-cleanly on SIGTERM. (Socket Mode needs Slack itself and is not run here.)"""
+cleanly on SIGTERM. (Socket Mode is driven over a real WebSocket in test_socket_mode.py;
+start-up failures are in test_startup.py.)"""
 
 from __future__ import annotations
 
@@ -60,7 +61,10 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, SlackAp
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}", WORKTRAY_CONFIG=str(DEMO_ORG),
                SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_BASE_URL=api.base_url)
-    proc = subprocess.Popen([sys.executable, "-m", "worktray.cli", "run", "--http", "--port", str(port)],
+    upgraded = subprocess.run([sys.executable, "-m", "worktray.cli", "db", "upgrade"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr  # Slack mode needs the schema: it never creates it
+    proc = subprocess.Popen([sys.executable, "-m", "worktray.cli", "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(300):  # wait until it listens (bounded; not a speed check)
@@ -94,3 +98,20 @@ def test_http_mode_without_a_signing_secret_refuses_to_start(tmp_path):
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr + result.stdout
+
+
+def test_the_database_pool_matches_the_http_threads(db_url, monkeypatch):
+    """PostgreSQL: one pooled connection per HTTP thread plus the deliverer's and the scheduler's."""
+    from store.db import make_engine
+    from worktray.serve import BACKGROUND_CONNECTIONS
+    from worktray.settings import Settings
+
+    monkeypatch.setenv("WORKTRAY_HTTP_THREADS", "5")
+    threads = Settings(_env_file=None).worktray_http_threads
+    engine = make_engine(db_url, pool_size=threads + BACKGROUND_CONNECTIONS)
+    try:
+        if engine.dialect.name == "postgresql":
+            assert (engine.pool.size(), engine.pool._max_overflow) == (7, 7)  # type: ignore[attr-defined]
+        assert engine.hide_parameters
+    finally:
+        engine.dispose()

@@ -1,7 +1,7 @@
 """The whole closure journey over real HTTP, the way Slack drives it.
 
-The Slack app (bot.slack_app) runs in its stdlib HTTP server on an ephemeral
-port; every request is signed like Slack signs it (v0:{ts}:{body}, HMAC-SHA256)
+The Slack app (bot.slack_app) runs in waitress (worktray.serve.HttpServer, as
+``worktray run --http`` runs it) on an ephemeral port; every request is signed like Slack signs it (v0:{ts}:{body}, HMAC-SHA256)
 and shaped like the real payloads in ../shared/slack/payloads (slash commands
 as flat form fields, interactivity as ``payload=<json>``). Outgoing Web API
 calls go to a local mock (tests/slack_mock.py) that records them. The outbox is
@@ -20,6 +20,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -28,7 +29,7 @@ import pytest
 from slack_mock import Message, SlackApiMock
 from sqlalchemy import func, select
 
-from bot.slack_app import SlackSender, View, create_bolt_app, database_ok, field_errors, make_client, make_http_server
+from bot.slack_app import SlackSender, View, create_bolt_app, field_errors, make_client, make_wsgi_app
 from store.models import (
     Event,
     OrganisationRelationship,
@@ -40,7 +41,7 @@ from store.models import (
 from workflows.clock import FixedClock
 from workflows.org import Organisation
 from worktray.bootstrap import App, build
-from worktray.settings import Settings
+from worktray.serve import HttpServer, database_ok
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TODAY = dt.date(2026, 11, 26)  # the conftest clock: 2026-11-26 10:00 UTC
@@ -247,20 +248,27 @@ def state_values(view: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def slack(seeded: Any, db_url: str, org: Organisation, clock: FixedClock, slack_api: SlackApiMock) -> Iterator[SlackDriver]:
     """worktray's Slack app over HTTP on an ephemeral port, on the seeded demo store."""
-    settings = Settings(_env_file=None, database_url=db_url, slack_bot_token="xoxb-test-token",
-                        slack_signing_secret=SECRET, slack_api_base_url=slack_api.base_url)
-    client = make_client(settings)
+    client = make_client("xoxb-test-token", slack_api.base_url)
     app = build(db_url, org, SlackSender(client), clock=clock)
-    bolt = create_bolt_app(app, settings, client)
-    server = make_http_server(bolt, lambda: database_ok(app), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    driver = SlackDriver(app, slack_api, server.server_address[1])
-    driver.bolt = bolt
-    yield driver
-    server.shutdown()
-    server.server_close()
+    bolt = create_bolt_app(app.interactions, app.uow, org, client, SECRET)
+    with running(make_wsgi_app(bolt, lambda: database_ok(app.uow))) as port:
+        driver = SlackDriver(app, slack_api, port)
+        driver.bolt = bolt
+        yield driver
     app.uow.args[0].kw["bind"].dispose()
+
+
+@contextmanager
+def running(wsgi_app: Any) -> Iterator[int]:
+    """The WSGI app in waitress on an ephemeral port, in a thread; yields the port."""
+    server = HttpServer(wsgi_app, "127.0.0.1", 0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.port
+    finally:
+        server.stop()
+        thread.join(timeout=30)
 
 
 # -- reading the store ----------------------------------------------------------------------------
@@ -701,14 +709,8 @@ def test_healthz_says_so_when_the_database_is_unreachable(slack: SlackDriver) ->
     def broken() -> bool:
         raise ConnectionError("database down")
 
-    server = make_http_server(slack.bolt, broken, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    with running(make_wsgi_app(slack.bolt, broken)) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", "/healthz")
         assert conn.getresponse().status == 503
         conn.close()
-    finally:
-        server.shutdown()
-        server.server_close()

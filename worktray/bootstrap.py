@@ -23,11 +23,13 @@ class App:
     deliverer: Deliverer
 
 
-def build(database_url: str, org: Organisation, sender: ChatSender, clock: Clock | None = None, migrate: bool = True) -> App:
-    """Create the database schema if needed and wire everything."""
+def build(
+    database_url: str, org: Organisation, sender: ChatSender, clock: Clock | None = None, migrate: bool = True, pool_size: int | None = None
+) -> App:
+    """Create the database schema if needed and wire everything (``pool_size``: see ``make_engine``)."""
     if migrate:
         upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pool_size=pool_size)
     uow = partial(UnitOfWork, make_session_factory(engine))
     ctx = Context(org=org, clock=clock or SystemClock())
     deliverer = Deliverer(uow, ctx, sender)

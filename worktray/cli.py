@@ -1,6 +1,6 @@
 """The ``worktray`` command: run, db upgrade, import, case show.
 
-    worktray run [--http] [--port N] [--script FILE]
+    worktray run [--http] [--host H] [--port N] [--script FILE]
     worktray db upgrade
     worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
     worktray demo reset                (a demo database only: empty it and load the demo cases again)
@@ -27,6 +27,7 @@ from store.migrate import upgrade
 from store.uow import UnitOfWork
 from workflows.clock import SystemClock
 from workflows.org import ConfigError, Organisation, load_organisation
+from worktray.errors import StartupError
 from worktray.settings import Settings
 
 log = logging.getLogger("worktray")
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"worktray: {e}", file=sys.stderr)
         return 2
+    except StartupError as e:  # one clear line, no traceback
+        print(f"worktray: {e}", file=sys.stderr)
+        return e.code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot (Slack if tokens are set, otherwise the console)")
     run.add_argument("--http", action="store_true", help="Slack over HTTP (/slack/events) instead of Socket Mode")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP: the address to listen on (default 0.0.0.0, all)")
     run.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
     run.add_argument("--console", action="store_true", help="the console adapter even if Slack tokens are set")
     run.add_argument("--script", type=Path, help="console: replay commands from this file, then stop")
@@ -96,12 +101,49 @@ def _uow_factory(settings: Settings) -> partial[UnitOfWork]:
 
 
 def load_org(settings: Settings, fallback_to_demo: bool = False) -> Organisation:
-    path = Path(settings.worktray_config)
-    if not path.exists() and fallback_to_demo:
-        from worktray.demo import DEMO_ORG
+    """The organisation config at WORKTRAY_CONFIG.
 
-        return load_organisation(DEMO_ORG)
-    return load_organisation(path)
+    A path that does not exist is an error when WORKTRAY_CONFIG names it. Only
+    when it is not set may the console fall back to the demo organisation,
+    and never on a database that holds records other than the demo's.
+    """
+    path = Path(settings.worktray_config)
+    if path.exists():
+        return load_organisation(path)
+    if "worktray_config" in settings.model_fields_set:
+        raise ConfigError(f"WORKTRAY_CONFIG is {path}, which does not exist")
+    if not fallback_to_demo:
+        raise ConfigError(f"no organisation config at {path}: write one (see the README) and set WORKTRAY_CONFIG to it")
+    if holds_real_data(settings.database_url):
+        raise ConfigError(
+            f"no organisation config at {path}, and the database holds records that are not the demo's: "
+            "set WORKTRAY_CONFIG to the council's config (the demo organisation is only for an empty or demo database)"
+        )
+    from worktray.demo import DEMO_ORG
+
+    return load_organisation(DEMO_ORG)
+
+
+def holds_real_data(database_url: str) -> bool:
+    """Whether the database has any person who is not one of the demo's fictitious people."""
+    from sqlalchemy import inspect, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.models import Person
+    from worktray import demo
+    from worktray.serve import shown_url
+
+    engine = make_engine(database_url)
+    try:
+        if not inspect(engine).has_table(Person.__tablename__):
+            return False
+        with engine.connect() as conn:
+            ids = set(conn.scalars(select(Person.id)))
+    except SQLAlchemyError as e:
+        raise StartupError(f"cannot reach the database at {shown_url(database_url)} ({type(e).__name__})") from None
+    finally:
+        engine.dispose()
+    return bool(ids - demo.demo_person_ids())
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,9 +155,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     use_slack = bool(settings.slack_bot_token) and not args.console
     if use_slack:
-        from bot.slack_app import serve
+        from worktray.serve import serve_slack
 
-        return serve(settings, load_org(settings), http=args.http, port=args.port)
+        return serve_slack(settings, load_org(settings), http=args.http, host=args.host, port=args.port)
     from worktray.console_main import serve_console
 
     return serve_console(settings, load_org(settings, fallback_to_demo=True), script=args.script)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
 
+from store.db import make_engine, make_session_factory
 from store.models import (
     Assessment,
     Base,
@@ -32,7 +34,6 @@ from store.uow import UnitOfWork
 
 DEMO_ORG = Path(__file__).parent / "demo" / "org.yml"
 DEMO_CSV = Path(__file__).parent / "demo" / "csv"
-SEED_PERSON_IDS = frozenset({"3549723", "3549724", "3549728", "3501779", "4100001"})  # the people seed() adds
 D = dt.date
 
 
@@ -103,10 +104,23 @@ class NotADemoStore(Exception):
     """The database holds people who are not in the demo: it is never reset."""
 
 
+@lru_cache(maxsize=1)
+def seed_person_ids() -> frozenset[str]:
+    """The people ``seed`` adds, found by running it on an in-memory database (so the list never drifts)."""
+    engine = make_engine("sqlite://")
+    try:
+        Base.metadata.create_all(engine)
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            seed(uow)
+            return frozenset(uow.session.scalars(select(Person.id)))
+    finally:
+        engine.dispose()
+
+
 def demo_person_ids() -> frozenset[str]:
     """The demo's fictitious people: those ``seed`` adds and those of the example CSV export."""
     with (DEMO_CSV / "persons.csv").open(encoding="utf-8", newline="") as f:
-        return SEED_PERSON_IDS | {row["id"] for row in csv.DictReader(f)}
+        return seed_person_ids() | {row["id"] for row in csv.DictReader(f)}
 
 
 def reset(uow: UnitOfWork) -> None:

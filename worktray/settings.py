@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.db import DEFAULT_DATABASE_URL
@@ -17,3 +18,5 @@ class Settings(BaseSettings):
     slack_app_token: str | None = None  # set: Socket Mode
     slack_api_base_url: str | None = None  # a local mock of Slack's Web API, in tests
     log_level: str = "INFO"
+    # HTTP mode: worker threads answering Slack; the PostgreSQL pool is sized to match (threads + 2).
+    worktray_http_threads: int = Field(default=8, ge=1, le=64)

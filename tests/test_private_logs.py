@@ -1,0 +1,86 @@
+"""No personal data in logs, whatever happens (issue 5): the whole log, every logger at DEBUG, is scanned.
+
+Two things that used to leak: Bolt logs a request with a bad signature
+including its body, and a database error carries SQL parameters (or quotes a
+row). Both requests here carry fixture names and a date of birth; the log must
+say what happened (IDs, the exception type) and nothing of the person.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from test_slack_http import SlackDriver, Store, slack, slack_api, store  # noqa: F401  (fixtures)
+
+from bot.slack_app import SORRY
+from store.db import make_engine
+
+PRIVATE = ("Lily", "Marsh", "2015-06-14", "14/06/2015", "12 Fen Road")
+
+
+def assert_nothing_private(caplog: pytest.LogCaptureFixture) -> None:
+    logged = caplog.text + "".join(repr(r.args) for r in caplog.records)
+    for word in PRIVATE:
+        assert word not in logged, f"{word!r} was logged"
+
+
+def test_a_bad_signature_is_refused_and_its_body_is_not_logged(slack: SlackDriver, store: Store, caplog) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)  # the root logger: every logger's records
+    body = urlencode({"command": "/case", "text": "close 3549723 Lily Marsh born 2015-06-14 of 12 Fen Road",
+                      "user_id": "U0AMY", "trigger_id": "1.2.3"})
+    answer = slack.post(body, "application/x-www-form-urlencoded", secret="forged")
+    assert answer.status == 401
+    assert store.writes() == (0, 0, 0)
+    assert "Invalid request signature detected [details withheld]" in caplog.text  # logged, without the body
+    assert_nothing_private(caplog)
+
+
+def test_a_database_failure_logs_ids_and_the_error_type_and_tells_the_person(slack: SlackDriver, store: Store, caplog) -> None:  # noqa: F811
+    slack.command("U0AMY", "close 3549723")
+    form = slack.last_view("request_closure")
+    caplog.set_level(logging.DEBUG)
+    engine = slack.app.uow.args[0].kw["bind"]
+    with engine.begin() as conn:  # the event log is gone: the request's transaction cannot commit
+        conn.execute(text("ALTER TABLE events RENAME TO events_away"))
+    try:
+        answer = slack.submit("U0AMY", form, {"reason": "RC7", "summary": "Lily Marsh (born 14/06/2015, 2015-06-14) moved to 12 Fen Road."})
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE events_away RENAME TO events"))
+    assert answer.status == 200  # the modal closes; the person is told in their DM
+    assert [m.text for m in slack.dms("U0AMY")][-1] == SORRY
+    assert store.writes() == (0, 0, 0)
+    unhandled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("unhandled ")]
+    assert len(unhandled) == 1 and "view_submission" in unhandled[0] and "U0AMY" in unhandled[0]
+    assert "Error" in unhandled[0]  # the exception's type, e.g. OperationalError or ProgrammingError
+    assert_nothing_private(caplog)
+
+
+def test_an_error_in_a_slash_command_is_answered_in_plain_words(slack: SlackDriver, store: Store, caplog, monkeypatch) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Lily Marsh 2015-06-14")  # an exception whose text would leak
+
+    monkeypatch.setattr(slack.app.interactions, "command", broken)
+    answer = slack.command("U0AMY", "status 3549723")
+    assert answer.status == 200
+    assert answer.json() == {"response_type": "ephemeral", "text": SORRY}
+    assert "unhandled RuntimeError in slack /case from U0AMY" in caplog.text
+    assert_nothing_private(caplog)
+
+
+def test_database_errors_carry_no_sql_parameters(db_url: str) -> None:
+    """Whoever logs a database error (the deliverer, the scheduler) logs no values: engines hide parameters."""
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(SQLAlchemyError) as caught, engine.begin() as conn:
+            conn.execute(text("INSERT INTO no_such_table (name, born) VALUES (:name, :born)"), {"name": "Lily Marsh", "born": "2015-06-14"})
+        assert "hidden" in str(caught.value)
+        assert "Lily" not in str(caught.value) and "2015-06-14" not in str(caught.value)
+    finally:
+        engine.dispose()
