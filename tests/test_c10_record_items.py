@@ -11,7 +11,10 @@ the care-package path once more over signed HTTP against the Slack mock.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,12 +31,14 @@ from test_slack_http import (  # noqa: F401  (the Slack HTTP fixtures: slack, sl
 )
 
 from bot import views
+from bot.console import serve_console
 from store.models import Event, OutboxMessage, RecordItem, Request
 from workflows import purchasing, record_items
 from workflows.errors import FieldErrors, NotAllowed
 from workflows.org import parse_organisation
 from workflows.record_items import REC_CODES, RecordChoices
 from workflows.requests import CLAIMED, CLOSED, REQUESTED, RETURNED, Context
+from worktray.settings import Settings
 
 TODAY = dt.date(2026, 11, 26)
 CLA_CHILD = "3549735"  # demo: in care, a looked-after period, a placement address (primary) and a home address
@@ -432,3 +437,29 @@ def test_care_package_to_the_purchasing_channel_over_http(slack: Any, store: Sto
     with store.new() as uow:
         actions = list(uow.session.scalars(select(Event.action).where(Event.request_id == 2).order_by(Event.id)))
     assert actions == ["request", "return", "resubmit", "approve", "send_on"]
+
+
+# -- the console: the C10 demo script ------------------------------------------------------------------
+
+CARE_JOURNEY = Path(__file__).resolve().parents[1] / "worktray" / "demo" / "care_journey.txt"
+
+
+def test_the_care_journey_script_replays_in_the_console(db_url: str, org, clock, uow_factory) -> None:
+    out = io.StringIO()
+    code = serve_console(Settings(database_url=db_url), org, script=CARE_JOURNEY, clock=clock, out=out)
+    transcript = out.getvalue()
+    assert code == 0, transcript
+    assert "  >> #purchasing (new message)\n    End purchased services · 4100001 (PG)" in transcript
+    assert "End from: 01/12/2026" in transcript  # resubmitted as today+5
+    for private in ("Mia", "Thorne", "Pat", "Greene", "Sedge", "Wharf", "FB2", "FB5"):
+        assert not re.search(rf"\b{private}\b", transcript), private
+    with uow_factory() as uow:
+        items = {(i.person_id, i.kind): i for i in uow.session.scalars(select(RecordItem))}
+        requests = [(r.kind, r.state) for r in uow.session.scalars(select(Request).order_by(Request.id))]
+        uow.session.expunge_all()
+    assert requests == [("closure", CLOSED), ("closure", CLOSED), (purchasing.KIND, CLOSED)]
+    assert items[(CLA_CHILD, "home_address")].is_primary and items[(CLA_CHILD, "home_address")].to_date is None
+    assert items[(CLA_CHILD, "placement_address")].to_date == TODAY
+    assert items[(CLA_CHILD, "looked_after")].doh_end_reason == "E4A"
+    assert items[(ADULT, "care_package")].to_date == dt.date(2026, 12, 1)
+    assert items[("3549723", "legal_status")].to_date is None, "another person's items are untouched"

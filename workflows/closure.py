@@ -522,7 +522,9 @@ def complete(
     _raise_end_purchases(uow, ctx, request, chosen, actor, source)
     direct_message(uow, ctx, request.requested_by, {"view": "closed", "request_id": request.id})
     uow.commit()
-    return f"Closed: person {request.person_id}'s case is closed as of {when:%d/%m/%Y}."
+    raised = request.details.get("end_purchase_requests") or []
+    sent = f" End Purchased Service request {', '.join(map(str, raised))} sent to the manager (C10)." if raised else ""
+    return f"Closed: person {request.person_id}'s case is closed as of {when:%d/%m/%Y}.{sent}"
 
 
 def _raise_end_purchases(

@@ -35,7 +35,7 @@ REC_CODES: dict[str, str] = {
     "E3": "Care taken over by another local authority",
     "E4A": "Returned home as part of care planning",
     "E4B": "Returned home, not as part of care planning",
-    "E13": "Left care to live with parent(s)/relative(s) without parental responsibility",
+    "E13": "Left care: parent(s)/relative(s) without parental responsibility",
     "E41": "Residence / child arrangements order",
     "E45": "Special guardianship order: former foster carer, relative or friend",
     "E46": "Special guardianship order: former foster carer, not relative or friend",
