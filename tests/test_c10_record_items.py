@@ -463,3 +463,19 @@ def test_the_care_journey_script_replays_in_the_console(db_url: str, org, clock,
     assert items[(CLA_CHILD, "looked_after")].doh_end_reason == "E4A"
     assert items[(ADULT, "care_package")].to_date == dt.date(2026, 12, 1)
     assert items[("3549723", "legal_status")].to_date is None, "another person's items are untouched"
+
+
+def test_addresses_and_rec_codes_can_be_imported(seeded, tmp_path: Path) -> None:
+    from store.importer import import_directory
+
+    (tmp_path / "persons.csv").write_text("id,first_name,last_name\n3600900,Ada,Vell\n")
+    (tmp_path / "record_items.csv").write_text(
+        "person_id,kind,description,from_date,to_date,end_reason,is_primary,doh_end_reason\n"
+        "3600900,placement_address,1 Test Row,2025-01-01,,,true,\n"
+        "3600900,home_address,2 Test Row,2020-01-01,,,false,\n"
+        "3600900,looked_after,V2 Section 20,2025-01-01,2025-06-01,Returned home,,E4A\n"
+    )
+    import_directory(seeded, tmp_path)
+    items = items_of(seeded, "3600900")
+    assert (items["placement_address"].is_primary, items["home_address"].is_primary) == (True, False)
+    assert items["looked_after"].doh_end_reason == "E4A"
