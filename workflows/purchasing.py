@@ -18,8 +18,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from store.models import Case, RecordItem, Request
-from store.uow import UnitOfWork
-from workflows.errors import FieldErrors, WorkflowError
+from store.uow import DuplicateOpenRequest, UnitOfWork
+from workflows.errors import Conflict, FieldErrors, WorkflowError
 from workflows.org import Organisation
 from workflows.requests import (
     OPEN_STATES,
@@ -97,7 +97,10 @@ def raise_request(
         last_action="request",
         last_action_at=now,
     )
-    uow.requests.add(request)
+    try:
+        uow.requests.add(request)
+    except DuplicateOpenRequest:  # raised for the same person at the same moment: the whole closure is refused
+        raise Conflict(f"Someone was quicker: {person_id} already has an open {LABEL}. Nothing changed.") from None
     request.case = case
     uow.record(
         at=now,
