@@ -164,7 +164,8 @@ def test_the_journey_produced_every_form_and_every_kind_of_card(journey: Journey
                  "End Purchased Service request 5", "End purchased services · 4100001 (PG)", "authorised"):
         assert kind in titles, kind
     states = " | ".join(f.value for c in journey.all_cards() for f in c.facts if f.label == "State")
-    for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn"):
+    for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn",
+                  "Waiting for the manager to authorise", "Authorised: sent to the purchasing team"):
         assert label in states, label
 
 
