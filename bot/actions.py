@@ -7,6 +7,7 @@ unit of work; a WorkflowError becomes a plain message and writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from store.uow import UnitOfWork
-from workflows import access, closure, requests
+from workflows import access, closure, purchasing, record_items, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -206,15 +207,8 @@ class Interactions:
 
     def _submit_audit(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
         ticked = values.get("checklist") or []
-        end_reasons: dict[int, str] = {}
-        for key, value in values.items():
-            if key.startswith("end_reason_") and isinstance(value, str) and value.strip():
-                try:
-                    end_reasons[int(key.removeprefix("end_reason_"))] = value.strip()
-                except ValueError:
-                    continue
         text = closure.complete(
-            uow, self.ctx, self._request_id(metadata), actor, confirmed=list(ticked), end_reasons=end_reasons, source=source
+            uow, self.ctx, self._request_id(metadata), actor, confirmed=list(ticked), choices=record_choices(values), source=source
         )
         return Reply(text=text)
 
@@ -262,3 +256,53 @@ FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str |
     "cancel_step": Interactions._submit_cancel_step,
     "audit": Interactions._submit_audit,
 }
+
+
+# -- C10: the audit's record-item choices and the End Purchased Service request ------------------
+
+
+def _by_item(values: FormValues, prefix: str) -> dict[int, str]:
+    """``<prefix><item id>`` fields -> {item id: the text or option given}."""
+    found: dict[int, str] = {}
+    for key, value in values.items():
+        if key.startswith(prefix) and key.removeprefix(prefix).isdigit() and isinstance(value, str) and value.strip():
+            found[int(key.removeprefix(prefix))] = value.strip()
+    return found
+
+
+def record_choices(values: FormValues) -> record_items.RecordChoices:
+    """The audit form's C10 fields -> what business support chose (nothing ticked: nothing ends)."""
+    ticked = values.get(record_items.end_items_key()) or []
+    leaving = {
+        key.removeprefix("leaving_care_"): value == "yes"
+        for key, value in values.items()
+        if key.startswith("leaving_care_") and value in ("yes", "no")
+    }
+    return record_items.RecordChoices(
+        end=frozenset(int(v) for v in ticked if isinstance(v, str) and v.isdigit()),
+        end_reasons=_by_item(values, "end_reason_"),
+        local_end_reasons=_by_item(values, "local_end_reason_"),
+        rec_codes=_by_item(values, "rec_"),
+        leaving_care=leaving,
+    )
+
+
+def _resubmit_purchase(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    request = requests.load(uow, self._request_id(value))
+    requests.precheck(self.ctx, request, "resubmit", actor)
+    return Reply(form=views.resubmit_purchase_form(request))
+
+
+def _submit_resubmit_purchase(
+    self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None
+) -> Reply:
+    raw = values.get("end_date")
+    try:
+        end_date = dt.date.fromisoformat(raw) if isinstance(raw, str) and raw else None
+    except ValueError:
+        raise FieldErrors({"end_date": "Give the date as YYYY-MM-DD."}) from None
+    return Reply(text=purchasing.resubmit(uow, self.ctx, self._request_id(metadata), actor, end_date, source=source))
+
+
+BUTTONS["resubmit_purchase"] = _resubmit_purchase
+FORMS["resubmit_purchase"] = _submit_resubmit_purchase

@@ -259,6 +259,8 @@ class ConsoleSender:
                 return f"#{team.key} managers"
             if channel == team.business_support_channel:
                 return f"#{team.key} business support"
+        if channel == self.org.purchasing_channel or any(t.purchasing_channel == channel for t in self.org.teams):
+            return "#purchasing"
         person = self.org.person_by_chat_id(channel)
         if person is not None:
             return f"DM to {person.name}"

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
-from store.models import Case, Request
+from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
-from workflows import closure
+from workflows import closure, purchasing, record_items
 from workflows.access import CaseLook
 from workflows.clock import local_today
 from workflows.org import Role
@@ -113,6 +113,8 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
 
 # Each kind of request registers how its cards are drawn (closure here; transfer and audit later).
 CARD_BUILDERS: dict[str, CardBuilder] = {"closure": closure_card}
+# A kind whose direct messages differ from a closure's registers its own builder.
+MESSAGE_BUILDERS: dict[str, Callable[[UnitOfWork, Context, Request, dict[str, Any]], Card]] = {}
 
 
 def _audit_section(ctx: Context, audit: closure.ManagerAudit) -> Section:
@@ -176,7 +178,8 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     """
     request = uow.requests.get(int(body["request_id"]))
     assert request is not None
-    card = _message_card(uow, ctx, request, body)
+    builder = MESSAGE_BUILDERS.get(request.kind, _message_card)
+    card = builder(uow, ctx, request, body)
     card.facts.append(Fact("Now", STATE_LABELS.get(request.state, request.state)))
     return card
 
@@ -304,7 +307,7 @@ def return_form(request: Request) -> Form:
         "Return",
         str(request.id),
         [FormField("note", "What is needed before approval?", "textarea")],
-        [f"Closure request {request.id} · {_who(request)}"],
+        [f"{kind_of(request).label} {request.id} · {_who(request)}"],
     )
 
 
@@ -344,10 +347,8 @@ def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> For
         "4. File retention: " + "; ".join(f"{p}: {d.summary()}" for p, d in plan.retention.items()),
     ]
     if plan.record_items:
-        intro.append(
-            "Also open on the record (C10): "
-            + "; ".join(f"{i.person_id}: {closure.CLOSING_KINDS.get(i.kind, i.kind)}: {i.description}" for i in plan.record_items)
-        )
+        intro.append("Also open on the record (C10): " + "; ".join(_item_label(i) for i in plan.record_items))
+        intro.append("Tick below what this closure ends; the rest stays open.")
     if plan.kept:
         intro.append("Left open (C9): " + "; ".join(plan.kept))
     checklist = [
@@ -356,15 +357,156 @@ def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> For
         Option("retention", "File retention recorded"),
     ]
     if plan.record_items:
-        checklist.append(Option("items", "Open items ended (C10)"))
+        checklist.append(Option("items", "Open record items reviewed (C10)"))
     checklist += [
         Option("form completed", "Form completed"),
         Option("section completed", "Section completed"),
         Option("NFA case closed", "Next action: NFA case closed"),
     ]
-    fields = [FormField("checklist", "Closure audit (C6)", "checkboxes", checklist)]
-    for item in plan.record_items:
-        fields.append(
-            FormField(f"end_reason_{item.id}", f"End reason: {closure.CLOSING_KINDS.get(item.kind, item.kind)}", "text", initial=closure.END_REASON)
-        )
+    fields = [FormField("checklist", "Closure audit (C6)", "checkboxes", checklist), *record_item_fields(plan.record_items)]
     return Form("audit", "Closure audit", "Close case", str(request.id), fields, intro)
+
+
+# -- C10: the record items this closure may end, chosen item by item ---------------------
+
+
+def _item_label(item: RecordItem) -> str:
+    """An item as the audit names it. Addresses are never shown, only their kind and date."""
+    kind = closure.CLOSING_KINDS.get(item.kind, item.kind)
+    if item.kind in record_items.ADDRESSES:
+        return f"#{item.id} {item.person_id}: {kind}{' (primary)' if item.is_primary else ''} from {_date(item.from_date)}"
+    return f"#{item.id} {item.person_id}: {kind}: {item.description}"
+
+
+def record_item_fields(items: list[RecordItem]) -> list[FormField]:
+    """What business support choose (C10): the items to end, a registration's end reason,
+    a looked-after period's local and DoH (SSDA903 REC, S3) end reasons, and per young
+    person with a placement address whether they are leaving care."""
+    fields: list[FormField] = []
+    choosable = [i for i in items if i.kind in record_items.CHOOSABLE]
+    if choosable:
+        fields.append(
+            FormField(
+                record_items.end_items_key(),
+                "End with this closure (C10)",
+                "checkboxes",
+                [Option(str(i.id), _item_label(i)) for i in choosable],
+                optional=True,
+                hint="Nothing is ended unless ticked. A care package goes to the manager as an End Purchased Service request.",
+            )
+        )
+    for item in choosable:
+        if item.kind == "registration":
+            fields.append(FormField(record_items.end_reason_key(item.id), f"#{item.id} registration: end reason", "text", optional=True))
+        if item.kind == "looked_after":
+            fields.append(FormField(record_items.local_end_reason_key(item.id), f"#{item.id} looked-after period: local end reason", "text", optional=True))
+            rec = [Option(code, f"{code} {label}") for code, label in record_items.REC_CODES.items()]
+            fields.append(FormField(record_items.rec_key(item.id), f"#{item.id} looked-after period: DoH end reason (REC)", "select", rec, optional=True))
+    for person_id in dict.fromkeys(i.person_id for i in items if i.kind == "placement_address"):
+        fields.append(
+            FormField(
+                record_items.leaving_care_key(person_id),
+                f"Is {person_id} leaving care?",
+                "select",
+                [Option("yes", "Yes: make the home address primary, end the placement address"), Option("no", "No: the placement address stays")],
+            )
+        )
+    return fields
+
+
+# -- C10: the End Purchased Service request's cards -------------------------------------------
+
+PURCHASE_STATES = {
+    REQUESTED: "Waiting for the manager to authorise",
+    RETURNED: "Returned to the worker",
+    CLOSED: "Authorised: sent to the purchasing team",
+    WITHDRAWN: "Withdrawn: the care package stays open",
+}
+
+
+def _purchase_facts(ctx: Context, request: Request) -> list[Fact]:
+    """Person ID and initials only; the services are service descriptions, not personal data."""
+    return [
+        Fact("Person", _who(request)),
+        Fact("Team", ctx.org.team(request.team).name),
+        Fact("End from", _date(purchasing.end_date_of(request))),
+        Fact("Raised by", f"Closure request {request.details.get('closure_request')}"),
+        Fact("State", PURCHASE_STATES.get(request.state, STATE_LABELS.get(request.state, request.state))),
+    ]
+
+
+def _services_section(request: Request) -> Section:
+    return Section("Services to end", [f"{i['description']} (from {_date(dt.date.fromisoformat(i['from_date']))})" for i in request.details.get("items", [])])
+
+
+def end_purchase_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
+    """The manager's card (authorise or return), and once authorised the purchasing team's
+    card (audience "onward"), which says what to end and from when."""
+    label = purchasing.LABEL
+    if audience == "onward":
+        return Card(
+            title=f"End purchased services · {_who(request)}",
+            facts=[
+                Fact("Person", _who(request)),
+                Fact("End from", _date(purchasing.end_date_of(request))),
+                Fact("Team", ctx.org.team(request.team).name),
+                Fact("Authorised by", ctx.org.name_of(request.last_actor)),
+                Fact("Request", f"{label} {request.id}"),
+            ],
+            sections=[_services_section(request)],
+        )
+    sections = [_services_section(request)]
+    if request.note and request.state in (RETURNED, REQUESTED):
+        sections.append(Section("Manager's note", [request.note]))
+    rid = str(request.id)
+    buttons: list[Button] = []
+    if request.state == REQUESTED:
+        buttons += [Button("Authorise", "approve", rid, "primary"), Button("Return", "return", rid)]
+    return Card(
+        title=f"{label} {request.id} · {_who(request)}",
+        facts=_purchase_facts(ctx, request),
+        sections=sections,
+        buttons=buttons + _withdraw_purchase_button(ctx, request),
+        footer=describe(ctx.org, request),
+    )
+
+
+def _withdraw_purchase_button(ctx: Context, request: Request) -> list[Button]:
+    if request.state not in (REQUESTED, RETURNED) or not withdrawable(request, ctx.clock.now()):
+        return []
+    rid = str(request.id)
+    return [Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw {purchasing.LABEL} {rid}? The care package stays open.")]
+
+
+def end_purchase_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
+    """Direct messages about an End Purchased Service request (returned, authorised)."""
+    label, who, rid = purchasing.LABEL, _who(request), str(request.id)
+    if body["view"] == "returned":
+        buttons = [Button("Resubmit", "resubmit_purchase", rid, "primary")] if request.state == RETURNED else []
+        return Card(
+            title=f"{label} {rid} · {who} · returned",
+            facts=[Fact("Returned by", ctx.org.name_of(request.last_actor)), Fact("End from", _date(purchasing.end_date_of(request)))],
+            sections=[Section("What is needed", [request.note or ""]), _services_section(request)],
+            buttons=buttons + _withdraw_purchase_button(ctx, request),
+        )
+    if body["view"] == "approved":
+        return Card(
+            title=f"{label} {rid} · {who} · authorised",
+            facts=[Fact("Authorised by", ctx.org.name_of(body.get("by"))), Fact("Next", "Sent to the purchasing team")],
+        )
+    return Card(title=f"{label} {rid} · {who}", facts=_purchase_facts(ctx, request))
+
+
+def resubmit_purchase_form(request: Request) -> Form:
+    return Form(
+        "resubmit_purchase",
+        "Resubmit request",
+        "Resubmit",
+        str(request.id),
+        [FormField("end_date", "Services end from", "date", initial=str(request.details.get("end_date")))],
+        [f"{purchasing.LABEL} {request.id} · {_who(request)}", *(f"Service: {i['description']}" for i in request.details.get("items", []))],
+    )
+
+
+CARD_BUILDERS[purchasing.KIND] = end_purchase_card
+MESSAGE_BUILDERS[purchasing.KIND] = end_purchase_message

@@ -127,7 +127,7 @@ StepStatus = Annotated[Literal["open", "done", "cancelled"], BeforeValidator(_lo
 OrganisationKind = Annotated[Literal["team", "school", "place_of_education", "gp_surgery", "other"], BeforeValidator(_lower)]
 CaseType = Annotated[Literal["CIN", "CP", "CLA", "CWD", "EH", "ADULT"], BeforeValidator(_upper)]
 RecordKind = Annotated[
-    Literal["care_package", "legal_status", "looked_after", "placement_address", "registration", "class"],
+    Literal["care_package", "legal_status", "looked_after", "placement_address", "home_address", "registration", "class"],
     BeforeValidator(_lower),
 ]
 
@@ -243,6 +243,8 @@ class RecordItemRow(Row):
     from_date: Date
     to_date: Date | None = None
     end_reason: Text200 | None = None
+    is_primary: bool | None = None  # addresses: the primary one (C10)
+    doh_end_reason: Annotated[str, StringConstraints(max_length=8)] | None = None  # SSDA903 REC code (S3)
 
     def problems(self) -> list[tuple[str, str]]:
         return _not_before(self.to_date, self.from_date, "to_date", "from_date")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -187,7 +188,12 @@ class FileRetention(Base):
 class RecordItem(Base):
     """The other things a closure may need to end (C10), one table for all kinds.
 
-    kind: care_package | legal_status | looked_after | placement_address | registration | class
+    kind: care_package | legal_status | looked_after | placement_address | home_address | registration | class
+
+    Addresses are record items too (C10: a child in care has a home address and a
+    primary placement address); ``is_primary`` marks the primary address. A
+    looked-after period ends with a local ``end_reason`` and a DoH one
+    (``doh_end_reason``, the SSDA903 REC code, S3).
     """
 
     __tablename__ = "record_items"
@@ -199,6 +205,8 @@ class RecordItem(Base):
     from_date: Mapped[dt.date] = mapped_column(Date)
     to_date: Mapped[dt.date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(200))
+    is_primary: Mapped[bool | None] = mapped_column(Boolean, doc="addresses: the primary address (C10)")
+    doh_end_reason: Mapped[str | None] = mapped_column(String(8), doc="looked-after period: SSDA903 REC code (S3)")
 
 
 class Assessment(Base):

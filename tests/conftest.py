@@ -110,6 +110,7 @@ from store.models import Request as _Request  # noqa: E402
 from workflows import closure as _closure  # noqa: E402
 from workflows import requests as _wf  # noqa: E402
 from workflows.clock import local_today as _local_today  # noqa: E402
+from workflows.record_items import RecordChoices as _RecordChoices  # noqa: E402
 
 ALL_TICKS: tuple[str, ...] = ("closure_date", "relationships", "retention", "items", *_closure.OUTCOMES)
 
@@ -192,9 +193,12 @@ class Journey:
         actor: str = "sam",
         confirmed: tuple[str, ...] | list[str] = ALL_TICKS,
         end_reasons: dict[int, str] | None = None,
+        choices: _RecordChoices | None = None,
     ) -> str:
         with self.uow() as uow:
-            return _closure.complete(uow, self.ctx, request_id, actor, confirmed=list(confirmed), end_reasons=end_reasons)
+            return _closure.complete(
+                uow, self.ctx, request_id, actor, confirmed=list(confirmed), end_reasons=end_reasons, choices=choices
+            )
 
     def withdraw(self, request_id: int, actor: str = "amy") -> str:
         with self.uow() as uow:

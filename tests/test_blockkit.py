@@ -123,7 +123,30 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.command("U0AMY", "close 3501779")
     j.submit("U0AMY", j.form("request_closure"), **closure)
     j.press("U0AMY", "withdraw", "4")
-    for person in ("3549723", "3549728", "3501779", "4100001"):
+    # C10: the adult's care package -> End Purchased Service request 5: returned, resubmitted, authorised.
+    j.press("U0OLU", "approve", "3")
+    j.press("U0SAM", "claim", "3")
+    j.press("U0SAM", "audit", "3")
+    audit = j.form("audit")
+    [package] = [o.value for f in audit.fields if f.key == "end_items" for o in f.options]
+    j.submit("U0SAM", audit, checklist=[o.value for o in audit.fields[0].options], end_items=[package])
+    j.press("U0RUTH", "return", "5")
+    j.submit("U0RUTH", j.form("return"), note="End it from the 1st of December.")
+    j.press("U0DAN", "resubmit_purchase", "5")
+    j.submit("U0DAN", j.form("resubmit_purchase"), end_date="2026-12-01")
+    j.press("U0RUTH", "approve", "5")
+
+    # C10: a child leaving care (3549735): the looked-after period ends with a REC code (S3).
+    j.command("U0AMY", "close 3549735")
+    j.submit("U0AMY", j.form("request_closure"), **{**closure, "reason": "RC7"})
+    j.press("U0MARIA", "approve", "6")
+    j.press("U0SAM", "claim", "6")
+    j.press("U0SAM", "audit", "6")
+    audit = j.form("audit")
+    [period] = [o.value for f in audit.fields if f.key == "end_items" for o in f.options]
+    j.submit("U0SAM", audit, checklist=[o.value for o in audit.fields[0].options], end_items=[period],
+             **{f"local_end_reason_{period}": "Returned home", f"rec_{period}": "E4A", "leaving_care_3549735": "yes"})
+    for person in ("3549723", "3549728", "3501779", "4100001", "3549735"):
         j.command("U0AMY", f"status {person}")
     return j
 
@@ -137,10 +160,12 @@ def test_the_journey_produced_every_form_and_every_kind_of_card(journey: Journey
     """Guards the test below: it must see everything the views can produce."""
     assert {f.callback for f in journey.forms} == set(FORMS)
     titles = " | ".join(c.title for c in journey.all_cards())
-    for kind in ("superseded", "returned", "cannot progress", "is now yours", "is closed", "Case 3549723 (LM)"):
+    for kind in ("superseded", "returned", "cannot progress", "is now yours", "is closed", "Case 3549723 (LM)",
+                 "End Purchased Service request 5", "End purchased services · 4100001 (PG)", "authorised"):
         assert kind in titles, kind
     states = " | ".join(f.value for c in journey.all_cards() for f in c.facts if f.label == "State")
-    for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn"):
+    for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn",
+                  "Waiting for the manager to authorise", "Authorised: sent to the purchasing team"):
         assert label in states, label
 
 

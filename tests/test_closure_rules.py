@@ -24,6 +24,7 @@ from store.models import (
 )
 from workflows import closure
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound
+from workflows.record_items import RecordChoices
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, WITHDRAWN
 
 TODAY = dt.date(2026, 11, 26)  # the clock fixture's date in Europe/London
@@ -302,12 +303,14 @@ def test_c10_record_items_end_with_the_given_reasons(journey, seeded):
     plan = journey.open_audit(rid)
     items = {i.kind: i.id for i in plan.record_items}
     assert set(items) == {"legal_status", "registration"}  # the checklist shows only what is open
-    journey.complete(rid, end_reasons={items["registration"]: "No longer meets the criteria"})
+    choices = RecordChoices(end=frozenset({items["registration"]}), end_reasons={items["registration"]: "No longer meets the criteria"})
+    journey.complete(rid, choices=choices)
     ended = {i.kind: i for i in rows(seeded, RecordItem, person_id="3549723")}
     assert (ended["registration"].to_date, ended["registration"].end_reason) == (TODAY, "No longer meets the criteria")
-    assert (ended["legal_status"].to_date, ended["legal_status"].end_reason) == (TODAY, "Case closed")
+    assert (ended["legal_status"].to_date, ended["legal_status"].end_reason) == (None, None), "C10: not chosen, so kept"
     [event] = [e for e in journey.events(rid) if e.action == "complete"]
-    assert sorted(event.detail["ended_record_items"]) == sorted(items.values())
+    assert event.detail["ended_record_items"] == [items["registration"]]
+    assert [k["id"] for k in event.detail["kept_record_items"]] == [items["legal_status"]]
 
 
 def test_c6_outcomes_and_the_case_closed(journey, seeded):

@@ -140,7 +140,10 @@ def test_a_managers_note_on_the_channel_card_shows_literally_in_block_kit(journe
 def run_demo_reset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str, config: Path | None = None) -> int:
     monkeypatch.chdir(tmp_path)  # no .env, no worktray.yml
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("WORKTRAY_CONFIG", str(config or tmp_path / "worktray.yml"))
+    if config is None:
+        monkeypatch.delenv("WORKTRAY_CONFIG", raising=False)  # none set: the demo organisation
+    else:
+        monkeypatch.setenv("WORKTRAY_CONFIG", str(config))
     return cli.main(["demo", "reset"])
 
 

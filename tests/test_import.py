@@ -74,7 +74,7 @@ def test_example_export_sits_beside_the_demo_seed(seeded):
     """The demo seed (IDs 35..., 41...) and the CSV example (36...) do not collide."""
     assert import_directory(seeded, DEMO_CSV) == EXPECTED
     with seeded() as uow:
-        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 5 + 6
+        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 6 + 6
 
 
 @pytest.mark.parametrize(

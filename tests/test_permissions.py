@@ -15,7 +15,7 @@ from conftest import Journey
 
 from workflows import closure
 from workflows.errors import FieldErrors, NotAllowed
-from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, ROLES_FOR, may
+from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, ROLES_FOR, load, may, transition
 
 # The demo organisation (worktray/demo/org.yml):
 #   amy, ben: Under 12s workers   maria: Under 12s manager   sam, tess: Under 12s business support
@@ -37,6 +37,7 @@ U12_AMYS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
     "complete": {"sam"},
     "withdraw": {"amy", "maria"},  # C11 worker or manager
     "cancel_step": {"maria"},  # C7 only a manager
+    "send_on": {"maria", "olu"},  # C10: whoever approves hands the item on (End Purchased Service)
 }
 
 # 3549728 (Under 12s, allocated worker ben): requested by maria herself; held by tess.
@@ -53,6 +54,7 @@ U12_MARIAS_REQUEST_HELD_BY_TESS: dict[str, set[str]] = {
     "complete": {"tess"},
     "withdraw": {"ben", "maria"},
     "cancel_step": {"maria"},
+    "send_on": {"maria", "olu"},
 }
 
 # 4100001 (Adults South): requested by dan, its allocated worker; approved by olu (C4); held by sam.
@@ -69,6 +71,7 @@ ADULTS_DANS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
     "complete": {"sam"},
     "withdraw": {"dan", "ruth"},
     "cancel_step": {"ruth"},
+    "send_on": {"ruth", "olu"},
 }
 
 SCENARIOS = {
@@ -126,6 +129,14 @@ def _blocked_and_done(journey: Journey) -> int:
     return rid
 
 
+def _send_on(journey: Journey, rid: int, actor: str) -> object:
+    """The shared transition an End Purchased Service request takes when authorised (C10)."""
+    with journey.uow() as uow:
+        request = transition(uow, journey.ctx, load(uow, rid), "send_on", actor)
+        uow.commit()
+        return request
+
+
 def _cancel_step(journey: Journey, rid: int, actor: str) -> object:
     with journey.uow() as uow:
         return closure.cancel_step(uow, journey.ctx, rid, _step_id(journey, "CS Home Visit"), actor, "Visit no longer needed.")
@@ -145,6 +156,7 @@ HANDLERS: dict[str, tuple[Setup, Act, set[str], str | None]] = {
     "complete": (lambda j: j.to_state(CLAIMED), lambda j, rid, a: j.complete(rid, a), {"sam"}, "closed"),
     "withdraw": (lambda j: j.to_state(REQUESTED), lambda j, rid, a: j.withdraw(rid, a), {"amy", "maria"}, "withdrawn"),
     "cancel_step": (lambda j: j.to_state(REQUESTED, "3549728", "ben"), _cancel_step, {"maria"}, None),
+    "send_on": (lambda j: j.to_state(APPROVED), lambda j, rid, a: _send_on(j, rid, a), {"maria", "olu"}, "closed"),
 }
 
 ALLOWED_CASES = [(action, person) for action, (_, _, allowed, _) in HANDLERS.items() for person in sorted(allowed)]

@@ -455,7 +455,14 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert store.request(1).state == "claimed"
     everything = options_of(audit, "checklist")
     assert "items" in everything  # C10: legal status and registration are open on 3549723
-    assert slack.submit("U0SAM", audit, {"checklist": everything}).body == ""
+    # C10: business support tick what this closure ends; a registration needs its end reason.
+    items = options_of(audit, "end_items")
+    [reason_field] = [b["block_id"] for b in audit["blocks"] if b.get("block_id", "").startswith("end_reason_")]
+    no_reason = slack.submit("U0SAM", audit, {"checklist": everything, "end_items": items})
+    assert no_reason.json()["response_action"] == "errors" and reason_field in no_reason.json()["errors"]
+    assert store.request(1).state == "claimed" and store.open_items("3549723") == 2
+    chosen = {"checklist": everything, "end_items": items, reason_field: "No longer meets the criteria"}
+    assert slack.submit("U0SAM", audit, chosen).body == ""
 
     # The store: closed for both siblings; C9 relationships kept; C8 retention added; C10 items ended.
     assert store.request(1).state == "closed"

@@ -28,6 +28,8 @@ from workflows.requests import (
     WITHDRAWN,
     claim,
     describe,
+    load,
+    transition,
 )
 
 STATES = (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED, CLOSED, WITHDRAWN)
@@ -56,8 +58,18 @@ def perform(journey: Journey, request_id: int, action: str, requester: str) -> o
         "recheck": lambda: journey.recheck(request_id, "sam"),
         "complete": lambda: journey.complete(request_id, "sam"),
         "withdraw": lambda: journey.withdraw(request_id, requester),
+        "send_on": lambda: send_on(journey, request_id, "maria"),
     }
     return handlers[action]()
+
+
+def send_on(journey: Journey, request_id: int, actor: str) -> object:
+    """The shared hand-on after approval (C10: End Purchased Service requests do it in their
+    after_approve hook; no closure button offers it), straight through ``transition``."""
+    with journey.uow() as uow:
+        request = transition(uow, journey.ctx, load(uow, request_id), "send_on", actor)
+        uow.commit()
+        return request
 
 
 ACTOR = {
@@ -69,6 +81,7 @@ ACTOR = {
     "block": "sam",
     "recheck": "sam",
     "complete": "sam",
+    "send_on": "maria",
 }
 
 

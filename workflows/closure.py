@@ -7,6 +7,7 @@ Approve, return, claim, reassign and withdraw are the shared mechanism in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from store.models import (
     WorkStep,
 )
 from store.uow import DuplicateOpenRequest, UnitOfWork
-from workflows import retention
+from workflows import purchasing, record_items, retention
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Role
@@ -75,12 +76,13 @@ MAX_DAYS_AHEAD = 30
 END_REASON = "Case closed"
 OUTCOMES = ("form completed", "section completed", "NFA case closed")  # C6.5, C6.6
 CLOSING_KINDS = {  # C10: what each record item is called on the checklist
-    "care_package": "Care package (request to the purchasing team)",
+    "care_package": "Care package (End Purchased Service request)",
     "legal_status": "Non-LAC legal status",
     "looked_after": "Looked-after period",
     "placement_address": "Placement address",
     "registration": "Registration",
     "class": "Class",
+    "home_address": "Home address",
 }
 
 
@@ -475,13 +477,16 @@ def complete(
     *,
     confirmed: Sequence[str],
     end_reasons: dict[int, str] | None = None,
+    choices: record_items.RecordChoices | None = None,
     source: str | None = None,
 ) -> str:
     """C6.2-C6.6 and C8-C10: apply the audit to the store; the case is closed.
 
     ``confirmed`` must hold every checklist item ticked by the holder:
-    "closure_date", "relationships", "retention", "items" (if any are open)
-    and the three outcomes.
+    "closure_date", "relationships", "retention", "items" (if any are open:
+    the open record items were reviewed) and the three outcomes. ``choices``
+    say which open record items this closure ends (C10): nothing else is ended;
+    chosen care packages raise End Purchased Service requests.
     """
     request = load(uow, request_id)
     if request.state == BLOCKED:
@@ -494,7 +499,10 @@ def complete(
     missing = [c for c in needed if c not in confirmed]
     if missing:
         raise FieldErrors({"checklist": "Tick every item of the closure audit before finishing: " + ", ".join(missing) + "."})
-    end_reasons = end_reasons or {}
+    choices = choices or record_items.RecordChoices()
+    choices = dataclasses.replace(choices, end_reasons={**(end_reasons or {}), **choices.end_reasons})
+    chosen = record_items.decide(plan.record_items, choices, purchasing_channel=ctx.org.purchasing_channel_of(request.team))
+    purchasing.refuse_if_open(uow, list(chosen.end_purchases))
     when = plan.closure_date
 
     def _apply(r: Request) -> None:
@@ -515,8 +523,7 @@ def complete(
                         retain_until=decision.retain_until,
                     )
                 )
-        for item in plan.record_items:  # C10
-            item.to_date, item.end_reason = when, end_reasons.get(item.id) or END_REASON
+        record_items.apply(chosen, when)  # C10: only what business support chose
         closed_cases = []
         for person_id in applies_to(r):  # C6.6: NFA case closed
             case = uow.cases.open_case(person_id)
@@ -531,13 +538,34 @@ def complete(
         "worker_relationships": [w.id for w in plan.worker_relationships],
         "organisation_relationships": [o.id for o in plan.organisation_relationships],
         "service_user_groups": [s.id for s in plan.service_user_groups],
-        "record_items": [i.id for i in plan.record_items],
+        "record_items": chosen.ended_ids,
     }
     detail = {**{f"ended_{k}": v for k, v in ended.items()}, "retention": {p: d.summary() for p, d in plan.retention.items()}}
-    transition(uow, ctx, request, "complete", actor, source=source, detail=detail, apply=_apply)
+    transition(uow, ctx, request, "complete", actor, source=source, detail={**detail, **chosen.event_detail()}, apply=_apply)
+    _raise_end_purchases(uow, ctx, request, chosen, actor, source)
     direct_message(uow, ctx, request.requested_by, {"view": "closed", "request_id": request.id})
     uow.commit()
-    return f"Closed: person {request.person_id}'s case is closed as of {when:%d/%m/%Y}."
+    raised = request.details.get("end_purchase_requests") or []
+    sent = f" End Purchased Service request {', '.join(map(str, raised))} sent to the manager (C10)." if raised else ""
+    return f"Closed: person {request.person_id}'s case is closed as of {when:%d/%m/%Y}.{sent}"
+
+
+def _raise_end_purchases(
+    uow: UnitOfWork, ctx: Context, request: Request, decision: record_items.RecordDecision, actor: str, source: str | None
+) -> None:
+    """C10: chosen care packages are not ended here; each person's go to the manager as an
+    End Purchased Service request. The closure records which requests it raised."""
+    when = closure_date_of(request)
+    raised = [
+        purchasing.raise_request(uow, ctx, request, person_id, items, when, actor, source=source).id
+        for person_id, items in decision.end_purchases.items()
+    ]
+    request.details = {
+        **request.details,
+        "end_purchase_requests": raised,
+        "made_primary": [i.id for i in decision.make_primary],
+        "kept_record_items": [i.id for i in decision.kept],
+    }
 
 
 def reverse_closure(uow: UnitOfWork, request: Request) -> dict[str, object]:

@@ -29,6 +29,7 @@ class Team(BaseModel):
     name: str
     manager_channel: str = Field(description="channel ID where requests to managers are posted")
     business_support_channel: str = Field(description="channel ID of the team's virtual-worker queue")
+    purchasing_channel: str | None = Field(None, description="C10: where authorised End Purchased Service requests go (else the top-level one)")
 
 
 class Membership(BaseModel):
@@ -53,6 +54,7 @@ class Organisation(BaseModel):
     name: str
     teams: list[Team] = Field(min_length=1)
     people: list[Person] = Field(min_length=1)
+    purchasing_channel: str | None = Field(None, description="C10: the purchasing team's channel, for teams without their own")
 
     @model_validator(mode="after")
     def _check_references(self) -> Organisation:
@@ -99,6 +101,10 @@ class Organisation(BaseModel):
 
     def members(self, team: str, role: Role) -> list[Person]:
         return [p for p in self.people if any(m.team == team and m.role == role for m in p.roles)]
+
+    def purchasing_channel_of(self, team: str) -> str | None:
+        """C10: where a team's authorised End Purchased Service requests go (its own, else the organisation's)."""
+        return self.team(team).purchasing_channel or self.purchasing_channel
 
     def teams_of(self, person_key: str) -> list[str]:
         person = self.person(person_key)

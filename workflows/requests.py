@@ -46,6 +46,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (CLAIMED, "block"): BLOCKED,  # C6.1: work steps remain
     (BLOCKED, "recheck"): CLAIMED,  # C6.1: the steps are done
     (CLAIMED, "complete"): CLOSED,  # C6.2-6: the audit is done
+    (APPROVED, "send_on"): CLOSED,  # a kind with an onward channel: approval hands it on (C10: purchasing)
     **{(s, "withdraw"): WITHDRAWN for s in OPEN_STATES},  # C11
     (CLOSED, "withdraw"): WITHDRAWN,  # C11: a closure can be reversed within 2 weeks
 }
@@ -71,6 +72,10 @@ class RequestKind:
     check_approve: Hook | None = None  # a kind's own rule before approval (closure: C4); raises a WorkflowError
     after_approve: Hook | None = None  # what approval also does, in the same transaction
     queued: bool = True  # approval puts the item in the team's virtual-worker queue
+    # Where the approved item's card goes instead of the virtual-worker queue (C10: the purchasing
+    # channel); a kind with one hands the item on ("send_on") in its after_approve hook.
+    onward_channel: Callable[[Organisation, Request], str | None] | None = None
+    approved_text: Callable[[Context, Request], str] | None = None  # what the approver is told
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -101,6 +106,7 @@ ROLES_FOR: dict[str, frozenset[Role]] = {
     "complete": frozenset({Role.BUSINESS_SUPPORT}),
     "withdraw": frozenset({Role.WORKER, Role.MANAGER}),
     "cancel_step": frozenset({Role.MANAGER}),  # C7
+    "send_on": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),  # done by the approver, with the approval
 }
 
 ACTION_WORDS = {
@@ -115,6 +121,7 @@ ACTION_WORDS = {
     "recheck": "re-checked",
     "complete": "completed",
     "withdraw": "withdrawn",
+    "send_on": "sent on",
 }
 
 WITHDRAW_WINDOW = dt.timedelta(days=14)  # C11
@@ -260,6 +267,10 @@ def queue_card_key(request: Request) -> str:
     return f"request:{request.id}:queue"
 
 
+def onward_card_key(request: Request) -> str:
+    return f"request:{request.id}:onward"
+
+
 def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
     """Ask the outbox to show the request's cards as they now are.
 
@@ -287,6 +298,23 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
             body={"view": "request", "audience": "queue", "request_id": request.id, "revision": request.revision},
         )
     redraw_direct_messages(uow, ctx, request)
+    _announce_onward(uow, ctx, request)
+
+
+def _announce_onward(uow: UnitOfWork, ctx: Context, request: Request) -> None:
+    """The card in the kind's onward channel (C10: purchasing), once the item has been sent on."""
+    onward = kind_of(request).onward_channel
+    channel = onward(ctx.org, request) if onward is not None else None
+    if channel is None or not (request.details.get("sent_on") or request.last_action == "send_on"):
+        return
+    request.details = {**request.details, "sent_on": True}
+    uow.send(
+        at=ctx.clock.now(),
+        kind="card",
+        channel=channel,
+        card_key=onward_card_key(request),
+        body={"view": "request", "audience": "onward", "request_id": request.id, "revision": request.revision},
+    )
 
 
 def direct_message(uow: UnitOfWork, ctx: Context, person_key: str, body: dict[str, Any]) -> bool:
@@ -349,6 +377,8 @@ def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
     if request.requested_by != actor:  # the worker hears the decision, as with a return
         direct_message(uow, ctx, request.requested_by, {"view": "approved", "request_id": request.id, "by": actor})
     uow.commit()
+    if kind.approved_text is not None:
+        return kind.approved_text(ctx, request)
     return f"Approved. Request {request.id} is now in the virtual worker of {ctx.org.team(request.team).name}."
 
 

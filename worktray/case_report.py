@@ -120,7 +120,8 @@ def case_report(uow: UnitOfWork, person_id: str) -> Report | None:
             _fields(r, ("id", "criteria", "rule", "start_date", "retain_until")) for r in uow.cases.retentions(person_id)
         ],
         "record_items": _dated(
-            _all(uow, RecordItem, person_id), ("id", "kind", "description", "from_date", "to_date", "end_reason")
+            _all(uow, RecordItem, person_id),
+            ("id", "kind", "description", "from_date", "to_date", "end_reason", "doh_end_reason", "is_primary"),
         ),
         "assessments": [
             {**_fields(a, ("id", "assessment_type", "trigger_date", "completed_on", "authorised_by", "authorised_on")),
@@ -182,7 +183,8 @@ def format_report(report: Report) -> str:
         f"{r['criteria']}: retain until {r['retain_until']} (from {r['start_date']}; {r['rule']})" for r in report["file_retentions"]
     ])
     out += _section("Record items", [
-        f"{i['kind']}: {i['description']}, {_period(i['from_date'], i['to_date'])}" + (f" ({i['end_reason']})" if i["end_reason"] else "")
+        f"{i['kind']}{' (primary)' if i['is_primary'] else ''}: {i['description']}, {_period(i['from_date'], i['to_date'])}"
+        + (f" ({i['end_reason']})" if i["end_reason"] else "") + (f" (REC {i['doh_end_reason']})" if i["doh_end_reason"] else "")
         for i in report["record_items"]
     ])
     out += _section("Assessments", [

@@ -169,7 +169,9 @@ def cmd_demo_reset(args: argparse.Namespace, settings: Settings) -> int:
     from worktray import demo
     from worktray.console_main import is_demo
 
-    if not is_demo(load_org(settings, fallback_to_demo=True)):
+    configured = Path(settings.worktray_config).exists() or "worktray_config" in settings.model_fields_set
+    org = load_org(settings) if configured else load_organisation(demo.DEMO_ORG)  # demo.reset checks the people
+    if not is_demo(org):
         print(f"worktray demo reset: {settings.worktray_config} is not the demo organisation; nothing was reset", file=sys.stderr)
         return 1
     logging.getLogger("alembic").setLevel(logging.WARNING)

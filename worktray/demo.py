@@ -3,8 +3,9 @@
 Every name, date of birth and ID here is invented. The cases are chosen to
 show each rule: a family group (applies to), open work steps that block the
 audit (C6.1) and can be cancelled (C7), GP and school relationships that must
-stay open (C9), a short existing retention to extend (C8), open C10 items and
-an adult never seen face to face (C4).
+stay open (C9), a short existing retention to extend (C8), open C10 items, a
+child in care with a looked-after period, a placement and a home address (C10)
+and an adult never seen face to face with a care package (C4, C10).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def seed(uow: UnitOfWork) -> None:
             Person(id="3501779", first_name="Eve", last_name="Sutton", date_of_birth=D(2015, 5, 12),
                    last_seen_face_to_face=D(2026, 9, 30), last_supervision_on=D(2026, 9, 1)),
             Person(id="4100001", first_name="Pat", last_name="Greene", date_of_birth=D(1950, 1, 1)),
+            Person(id="3549735", first_name="Mia", last_name="Thorne", date_of_birth=D(2015, 3, 6),
+                   last_seen_face_to_face=D(2026, 11, 9), last_supervision_on=D(2026, 10, 28)),
         ]
     )
     uow.session.flush()
@@ -64,9 +67,10 @@ def seed(uow: UnitOfWork) -> None:
             Case(person_id="3549728", team="u12", worker="ben", case_type="CIN", opened_on=D(2023, 2, 1)),
             Case(person_id="3501779", team="u12", worker="amy", case_type="CIN", opened_on=D(2024, 1, 15)),
             Case(person_id="4100001", team="adults-south", worker="dan", case_type="ADULT", opened_on=D(2025, 6, 1)),
+            Case(person_id="3549735", team="u12", worker="amy", case_type="CLA", opened_on=D(2025, 3, 6)),
         ]
     )
-    for pid, worker in (("3549723", "Amy Brooke"), ("3549724", "Amy Brooke"), ("3549728", "Ben Okafor"), ("3501779", "Amy Brooke")):
+    for pid, worker in (("3549723", "Amy Brooke"), ("3549724", "Amy Brooke"), ("3549728", "Ben Okafor"), ("3501779", "Amy Brooke"), ("3549735", "Amy Brooke")):
         add(
             [
                 WorkerRelationship(person_id=pid, worker=worker, relationship_type="Key Worker (Childrens Social Care)", from_date=D(2022, 10, 4)),
@@ -95,6 +99,13 @@ def seed(uow: UnitOfWork) -> None:
             OrganisationRelationship(person_id="4100001", organisation="Adults South", organisation_kind="team",
                                      relationship_type="Key Team (Adults)", from_date=D(2025, 6, 1)),
             RecordItem(person_id="4100001", kind="care_package", description="Home care, 7 hours a week", from_date=D(2025, 7, 1)),
+            # A child in care (CLA): the looked-after period, and two addresses (C10; fictitious).
+            RecordItem(person_id="3549735", kind="looked_after", from_date=D(2025, 3, 6),
+                       description="V2 Section 20 single period of accommodation; U3 foster placement with a relative"),
+            RecordItem(person_id="3549735", kind="placement_address", description="17 Sedge Close, Fenbridge FB2 2AH",
+                       from_date=D(2025, 3, 6), is_primary=True),
+            RecordItem(person_id="3549735", kind="home_address", description="105 Wharf Row, Fenbridge FB5 7DH",
+                       from_date=D(2019, 2, 22), is_primary=False),
         ]
     )
     uow.commit()
