@@ -31,13 +31,13 @@ from test_slack_http import (  # noqa: F401  (the Slack HTTP fixtures: slack, sl
 )
 
 from bot import views
-from bot.console import serve_console
 from store.models import Event, OutboxMessage, RecordItem, Request
 from workflows import purchasing, record_items
 from workflows.errors import FieldErrors, NotAllowed
 from workflows.org import parse_organisation
 from workflows.record_items import REC_CODES, RecordChoices
 from workflows.requests import CLAIMED, CLOSED, REQUESTED, RETURNED, Context
+from worktray.console_main import serve_console
 from worktray.settings import Settings
 
 TODAY = dt.date(2026, 11, 26)
