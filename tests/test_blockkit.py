@@ -93,6 +93,7 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.press("U0AMY", "resubmit", "1")
     j.submit("U0AMY", j.form("resubmit"), **closure)
     j.press("U0MARIA", "approve", "1")
+    j.submit("U0MARIA", j.form("approve"), note=note)
     j.press("U0SAM", "claim", "1")
     j.press("U0MARIA", "reassign", "1")
     j.submit("U0MARIA", j.form("reassign"), to="tess")
@@ -106,6 +107,7 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.command("U0BEN", "close 3549728")
     j.submit("U0BEN", j.form("request_closure"), **{**closure, "reason": "RC8"})
     j.press("U0MARIA", "approve", "2")
+    j.submit("U0MARIA", j.form("approve"))
     j.press("U0SAM", "claim", "2")
     j.press("U0SAM", "audit", "2")
     with app.uow() as uow:
@@ -119,7 +121,10 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
 
     # An adult never seen face to face (C4), and a withdrawal (C11).
     j.command("U0DAN", "close 4100001")
-    j.submit("U0DAN", j.form("request_closure"), **{**closure, "reason": "A1"})
+    j.submit("U0DAN", j.form("request_closure"), **{**closure, "reason": "A1"}, no_visit_reason="Declined visits.")
+    j.press("U0OLU", "approve", "3")  # C3: the adults' 18-item checklist
+    answers = {f"answer_{n}": "yes" for n in range(1, 19)} | {"answer_13": "no", "note_13": "No financial assessment: " + note}
+    j.submit("U0OLU", j.form("approve"), **answers)
     j.command("U0AMY", "close 3501779")
     j.submit("U0AMY", j.form("request_closure"), **closure)
     j.press("U0AMY", "withdraw", "4")
