@@ -83,11 +83,12 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         Fact("Person", _who(request)),
         Fact("Case type", request.case.case_type),
         Fact("Worker", org.name_of(request.case.worker)),
-        Fact("For", _routed_to(ctx, request)),
         Fact("Reason", _reason_label(request)),
         Fact("Closure date", _date(closure.closure_date_of(request))),
         Fact("State", STATE_LABELS.get(request.state, request.state)),
     ]
+    if audience == "manager":  # C2: whom the request is for
+        facts.insert(3, Fact("For", _routed_to(ctx, request)))
     others = [p for p in closure.applies_to(request) if p != request.person_id]
     if others:
         facts.append(Fact("Also applies to", ", ".join(others)))

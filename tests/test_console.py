@@ -32,7 +32,7 @@ from worktray.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"
-SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene"]
+SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene", "Mia", "Leo", "Ava", "Thorne"]
 TODAY = dt.date(2026, 11, 26)  # the conftest clock's date in London
 
 CLOSED_AND_REVERSIBLE = re.compile(r"- 2 closure: Closed\n\s+\[\d+\] Reverse closure$")
