@@ -120,7 +120,10 @@ def _routed_to(ctx: Context, request: Request) -> str:
     supervisor = ctx.org.supervisor_of(request.requested_by, request.team)
     if supervisor is not None:
         return f"{supervisor.name} (supervising manager; any manager of the team may act)"
-    return f"the managers of {ctx.org.team(request.team).name}"
+    team = ctx.org.team(request.team).name
+    if not ctx.org.supervisors_for(request.requested_by, request.team):  # a manager asked: four eyes
+        return f"a manager or service manager of {team} other than {ctx.org.name_of(request.requested_by)} (four eyes, C3)"
+    return f"the managers of {team}"
 
 
 # Each kind of request registers how its cards are drawn (closure here; transfer and audit later).
@@ -331,6 +334,9 @@ def approve_form(request: Request, checklist: list[ChecklistItem]) -> Form:
         fields.append(FormField(f"answer_{item.key}", f"{item.key}. {item.heading}: {item.text}", "select", answers))
         fields.append(FormField(f"note_{item.key}", f"Note on item {item.key}", "text", optional=True, hint="Needed when the answer is no."))
     intro = [f"Closure request {request.id} · {_who(request)}"]
+    why = request.details.get("no_visit_reason")
+    if why:  # C4: shown to the approver only (a modal), never on a channel card
+        intro.append(f"Why no final face-to-face visit was needed (the worker's note, C4): {why}")
     if checklist:
         intro.append("Adults' case closure checklist (C3): answer every item; a \"no\" needs a note.")
     return Form("approve", "Approve request", "Approve", str(request.id), fields, intro)

@@ -322,6 +322,7 @@ def test_the_adults_checklist_has_the_18_items_of_seed_002(journey):
     rid = adult_request(journey)
     with journey.uow() as uow:
         form = views.approve_form(uow.requests.get(rid), list(closure.ADULT_CHECKLIST))
+    assert any("the worker's note, C4): Client declined visits" in line for line in form.intro)  # for the approver
     assert [i.key for i in closure.ADULT_CHECKLIST] == [str(n) for n in range(1, 19)]
     answers = [f for f in form.fields if f.key.startswith("answer_")]
     assert len(answers) == 18 and all(not f.optional and [o.value for o in f.options] == ["yes", "no", "na"] for f in answers)
@@ -390,8 +391,10 @@ def test_the_approve_button_is_refused_before_the_form_opens(seeded, ctx):
     assert interactions.press("U0OLU", "approve", str(rid)).form is not None
 
 
-def test_the_fallback_never_routes_a_managers_request_to_herself(org):
+def test_the_fallback_never_routes_a_managers_request_to_herself(journey, org):
     assert [p.key for p in org.supervisors_for("maria", "u12")] == []
+    rid = journey.request("3549723", "maria")
+    assert for_fact(journey, rid) == "a manager or service manager of Under 12s other than Maria Lopez (four eyes, C3)"
 
 
 # -- C4: the adults' rule -----------------------------------------------------------------------------------

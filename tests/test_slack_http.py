@@ -578,7 +578,9 @@ def test_never_seen_face_to_face_needs_a_service_manager_over_http(slack: SlackD
     recorded = {a["item"]: (a["answer"], a["note"]) for a in store.request(1).details["approval"]["checklist"]}
     assert recorded["13"] == ("no", "No financial assessment: the client pays privately.") and recorded["14"] == ("na", "")
     assert labels(slack.card("C0ADSBS", "Closure request 1"))[0] == "Claim"
-    assert why not in all_sent_text(slack.api) and "privately" not in all_sent_text(slack.api)  # typed notes stay off chat
+    assert why in json.dumps(checklist["blocks"])  # the approver sees the worker's C4 note in the modal ...
+    on_cards = json.dumps([vars(m) for channel in ("C0ADSMGR", "C0ADSBS") for m in slack.api.messages(channel)])
+    assert why not in on_cards and "privately" not in on_cards  # ... and typed notes stay off channel cards
 
 
 # -- what must never write -----------------------------------------------------------------------------
