@@ -74,7 +74,11 @@ class Interactions:
             raise WorkflowError("That button carries no valid request; nothing changed.") from None
 
     def _approve(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        return Reply(text=requests.approve(uow, self.ctx, self._request_id(value), actor, source=source))
+        """C3: the approve form (case note; the adults' checklist), after the checks that
+        would refuse it anyway (legal now, role, four eyes, C4), so nobody fills it in vain."""
+        request = requests.load(uow, self._request_id(value))
+        requests.check_approve(uow, self.ctx, request, actor)
+        return Reply(form=views.approve_form(request, requests.checklist_for(request)))
 
     def _claim(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         return Reply(text=requests.claim(uow, self.ctx, self._request_id(value), actor, source=source))
@@ -172,6 +176,7 @@ class Interactions:
             "letter_done": "letter_done" in done,
             "evaluation_done": "evaluation_done" in done,
             "applies_to": values.get("applies_to") or [],
+            "no_visit_reason": (values.get("no_visit_reason") or "") if isinstance(values.get("no_visit_reason"), str) else "",
         }
         try:
             return closure.ClosureForm.model_validate(data)
@@ -186,6 +191,16 @@ class Interactions:
     def _submit_resubmit(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
         form = self._closure_form(values)
         return Reply(text=closure.resubmit(uow, self.ctx, self._request_id(metadata), actor, form, source=source))
+
+    def _submit_approve(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        def text(key: str) -> str:
+            value = values.get(key)
+            return value if isinstance(value, str) else ""
+
+        answers = {k.removeprefix("answer_"): text(k) for k in values if k.startswith("answer_")}
+        notes = {k.removeprefix("note_"): text(k) for k in values if k.startswith("note_")}
+        approval = requests.Approval(note=text("note"), answers=answers, item_notes=notes)
+        return Reply(text=requests.approve(uow, self.ctx, self._request_id(metadata), actor, approval, source=source))
 
     def _submit_return(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
         note = values.get("note")
@@ -230,6 +245,7 @@ def _field_message(key: str) -> str:
         "reason": "Choose a reason for closure.",
         "closure_date": "Give the closure date.",
         "summary": "Write a closing summary (up to 3000 characters).",
+        "no_visit_reason": "Note why a final face-to-face visit was not needed (up to 3000 characters).",
     }.get(key, "This value is not valid.")
 
 
@@ -251,6 +267,7 @@ BUTTONS: dict[str, Callable[[Interactions, UnitOfWork, str, str, str | None], Re
 FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str | None], Reply]] = {
     "request_closure": Interactions._submit_request_closure,
     "resubmit": Interactions._submit_resubmit,
+    "approve": Interactions._submit_approve,
     "return": Interactions._submit_return,
     "reassign": Interactions._submit_reassign,
     "cancel_step": Interactions._submit_cancel_step,

@@ -18,6 +18,7 @@ from workflows.access import CaseLook
 from workflows.clock import local_today
 from workflows.org import Role
 from workflows.requests import (
+    ANSWERS,
     APPROVED,
     BLOCKED,
     CLAIMED,
@@ -25,6 +26,7 @@ from workflows.requests import (
     REQUESTED,
     RETURNED,
     WITHDRAWN,
+    ChecklistItem,
     Context,
     describe,
     kind_of,
@@ -85,6 +87,8 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         Fact("Closure date", _date(closure.closure_date_of(request))),
         Fact("State", STATE_LABELS.get(request.state, request.state)),
     ]
+    if audience == "manager":  # C2: whom the request is for
+        facts.insert(3, Fact("For", _routed_to(ctx, request)))
     others = [p for p in closure.applies_to(request) if p != request.person_id]
     if others:
         facts.append(Fact("Also applies to", ", ".join(others)))
@@ -111,6 +115,17 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
     )
 
 
+def _routed_to(ctx: Context, request: Request) -> str:
+    """C2: who the request is for: the requester's supervising manager, else the team's managers."""
+    supervisor = ctx.org.supervisor_of(request.requested_by, request.team)
+    if supervisor is not None:
+        return f"{supervisor.name} (supervising manager; any manager of the team may act)"
+    team = ctx.org.team(request.team).name
+    if not ctx.org.supervisors_for(request.requested_by, request.team):  # a manager asked: four eyes
+        return f"a manager or service manager of {team} other than {ctx.org.name_of(request.requested_by)} (four eyes, C3)"
+    return f"the managers of {team}"
+
+
 # Each kind of request registers how its cards are drawn (closure here; transfer and audit later).
 CARD_BUILDERS: dict[str, CardBuilder] = {"closure": closure_card}
 # A kind whose direct messages differ from a closure's registers its own builder.
@@ -126,7 +141,7 @@ def _audit_section(ctx: Context, audit: closure.ManagerAudit) -> Section:
         f"Supervision last recorded: {_date(audit.last_supervision)}",
     ]
     if audit.never_seen:
-        lines.append("Never seen face to face: a service manager must agree this closure (C4)")
+        lines.append("Never seen face to face: a service manager or head of service must agree this closure (C4)")
     return Section("Manager's audit (C3)", lines)
 
 
@@ -187,6 +202,8 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
 def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
     view = body["view"]
     who = _who(request)
+    if view == "to_approve":
+        return _to_approve_card(uow, ctx, request, int(body.get("revision") or request.revision))
     if view == "returned":
         return Card(
             title=f"Closure request {request.id} · {who} · returned",
@@ -226,6 +243,14 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
             buttons=_withdraw_button(ctx, request),
         )
     return Card(title=str(body.get("text", "")))
+
+
+def _to_approve_card(uow: UnitOfWork, ctx: Context, request: Request, revision: int) -> Card:
+    """C2: the supervising manager's own copy of the request, with Approve and Return only."""
+    card = request_card(uow, ctx, request, "manager", revision)
+    card.title = f"For you to audit: {card.title}"
+    card.buttons = [b for b in card.buttons if b.action in ("approve", "return")]
+    return card
 
 
 def _blocked_buttons(ctx: Context, request: Request, steps: list[Any], recipient: str | None) -> list[Button]:
@@ -294,10 +319,42 @@ def closure_form(uow: UnitOfWork, ctx: Context, case: Case, previous: dict[str, 
         fields.append(
             FormField("applies_to", "Also applies to (family group)", "checkboxes", options, [m for m in prev.get("applies_to", []) if m in members], optional=True)
         )
+    if closure.is_adult(case):  # C4, the adults' rule
+        required = closure.needs_no_visit_reason(case)
+        fields.append(
+            FormField(
+                "no_visit_reason",
+                "Why a final face-to-face visit was not needed",
+                "textarea",
+                initial=prev.get("no_visit_reason") or None,
+                optional=not required,
+                hint="Required: this client has never been seen face to face (C4)." if required else None,
+            )
+        )
     person = case.person
     if request_id is not None:
         return Form("resubmit", "Resubmit closure", "Resubmit", str(request_id), fields, [f"Person {person.id} ({person.initials})"])
     return Form("request_closure", "Request closure", "Send to manager", case.person_id, fields, [f"Person {person.id} ({person.initials}) · {case.case_type}"])
+
+
+def approve_form(request: Request, checklist: list[ChecklistItem]) -> Form:
+    """C3: the manager's case note (optional) and, for adults, the 18-item checklist:
+    each item yes, no or not applicable; a "no" needs a note."""
+    fields = [
+        FormField("note", "Case note: the closure discussion and decision", "textarea", optional=True,
+                  hint="Recorded on the request and in the event log; not shown on channel cards."),
+    ]
+    answers = [Option(k, v) for k, v in ANSWERS.items()]
+    for item in checklist:
+        fields.append(FormField(f"answer_{item.key}", f"{item.key}. {item.heading}: {item.text}", "select", answers))
+        fields.append(FormField(f"note_{item.key}", f"Note on item {item.key}", "text", optional=True, hint="Needed when the answer is no."))
+    intro = [f"Closure request {request.id} · {_who(request)}"]
+    why = request.details.get("no_visit_reason")
+    if why:  # C4: shown to the approver only (a modal), never on a channel card
+        intro.append(f"Why no final face-to-face visit was needed (the worker's note, C4): {why}")
+    if checklist:
+        intro.append("Adults' case closure checklist (C3): answer every item; a \"no\" needs a note.")
+    return Form("approve", "Approve request", "Approve", str(request.id), fields, intro)
 
 
 def return_form(request: Request) -> Form:
@@ -350,7 +407,7 @@ def audit_form(ctx: Context, request: Request, plan: closure.ClosurePlan) -> For
         intro.append("Also open on the record (C10): " + "; ".join(_item_label(i) for i in plan.record_items))
         intro.append("Tick below what this closure ends; the rest stays open.")
     if plan.kept:
-        intro.append("Left open (C9): " + "; ".join(plan.kept))
+        intro.append("Left open (C6.3, C9): " + "; ".join(plan.kept))
     checklist = [
         Option("closure_date", "Closure date checked"),
         Option("relationships", "Worker, team and user group ended"),

@@ -131,6 +131,7 @@ class Journey:
         with self.uow() as uow:
             case = uow.cases.open_case(person_id) or uow.cases.cases_of(person_id)[-1]  # closed: a late resubmit
             adult = _closure.is_adult(case)
+            never_seen = _closure.needs_no_visit_reason(case)
         data: dict[str, object] = {
             "reason": "A1" if adult else "RC7",
             "closure_date": _local_today(self.ctx.clock),
@@ -139,6 +140,8 @@ class Journey:
             "letter_done": True,
             "evaluation_done": True,
         }
+        if never_seen:  # C4: the worker notes why no final visit was needed
+            data["no_visit_reason"] = "Client declined visits; reviewed by phone with the carer."
         data.update(changes)
         return _closure.ClosureForm.model_validate(data)
 
@@ -148,13 +151,20 @@ class Journey:
             return _closure.request_closure(uow, self.ctx, actor, person_id, form).id
 
     def approver(self, request_id: int) -> str:
-        """maria for Under 12s; olu (service manager) for adults, whose demo client needs C4 sign-off."""
-        return "maria" if self.get(request_id).team == "u12" else "olu"
+        """maria for Under 12s (olu when maria asked herself: four eyes, C3); olu (service
+        manager) for adults, whose demo client needs C4 sign-off."""
+        request = self.get(request_id)
+        return "maria" if request.team == "u12" and request.requested_by != "maria" else "olu"
 
-    def approve(self, request_id: int, actor: str | None = None) -> str:
+    def approve(self, request_id: int, actor: str | None = None, approval: _wf.Approval | None = None) -> str:
+        """Approve; an adult's request gets the 18-item checklist all "yes" unless ``approval`` is given (C3)."""
         actor = actor or self.approver(request_id)
         with self.uow() as uow:
-            return _wf.approve(uow, self.ctx, request_id, actor)
+            if approval is None:
+                found = uow.requests.get(request_id)
+                items = _wf.checklist_for(found) if found is not None else []
+                approval = _wf.Approval(answers={item.key: "yes" for item in items})
+            return _wf.approve(uow, self.ctx, request_id, actor, approval)
 
     def return_(self, request_id: int, actor: str = "maria", note: str = "Add the closure letter.") -> str:
         with self.uow() as uow:

@@ -93,6 +93,7 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.press("U0AMY", "resubmit", "1")
     j.submit("U0AMY", j.form("resubmit"), **closure)
     j.press("U0MARIA", "approve", "1")
+    j.submit("U0MARIA", j.form("approve"), note=note)
     j.press("U0SAM", "claim", "1")
     j.press("U0MARIA", "reassign", "1")
     j.submit("U0MARIA", j.form("reassign"), to="tess")
@@ -106,6 +107,7 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.command("U0BEN", "close 3549728")
     j.submit("U0BEN", j.form("request_closure"), **{**closure, "reason": "RC8"})
     j.press("U0MARIA", "approve", "2")
+    j.submit("U0MARIA", j.form("approve"))
     j.press("U0SAM", "claim", "2")
     j.press("U0SAM", "audit", "2")
     with app.uow() as uow:
@@ -119,12 +121,14 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
 
     # An adult never seen face to face (C4), and a withdrawal (C11).
     j.command("U0DAN", "close 4100001")
-    j.submit("U0DAN", j.form("request_closure"), **{**closure, "reason": "A1"})
+    j.submit("U0DAN", j.form("request_closure"), **{**closure, "reason": "A1"}, no_visit_reason="Declined visits.")
+    j.press("U0OLU", "approve", "3")  # C3: the adults' 18-item checklist
+    answers = {f"answer_{n}": "yes" for n in range(1, 19)} | {"answer_13": "no", "note_13": "No financial assessment: " + note}
+    j.submit("U0OLU", j.form("approve"), **answers)
     j.command("U0AMY", "close 3501779")
     j.submit("U0AMY", j.form("request_closure"), **closure)
     j.press("U0AMY", "withdraw", "4")
     # C10: the adult's care package -> End Purchased Service request 5: returned, resubmitted, authorised.
-    j.press("U0OLU", "approve", "3")
     j.press("U0SAM", "claim", "3")
     j.press("U0SAM", "audit", "3")
     audit = j.form("audit")
@@ -135,11 +139,13 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.press("U0DAN", "resubmit_purchase", "5")
     j.submit("U0DAN", j.form("resubmit_purchase"), end_date="2026-12-01")
     j.press("U0RUTH", "approve", "5")
+    j.submit("U0RUTH", j.form("approve"))
 
     # C10: a child leaving care (3549735): the looked-after period ends with a REC code (S3).
     j.command("U0AMY", "close 3549735")
     j.submit("U0AMY", j.form("request_closure"), **{**closure, "reason": "RC7"})
     j.press("U0MARIA", "approve", "6")
+    j.submit("U0MARIA", j.form("approve"))
     j.press("U0SAM", "claim", "6")
     j.press("U0SAM", "audit", "6")
     audit = j.form("audit")

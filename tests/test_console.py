@@ -33,7 +33,7 @@ from worktray.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"
-SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene"]
+SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene", "Mia", "Leo", "Ava", "Thorne"]
 TODAY = dt.date(2026, 11, 26)  # the conftest clock's date in London
 
 CLOSED_AND_REVERSIBLE = re.compile(r"- 2 closure: Closed\n\s+\[\d+\] Reverse closure$")
@@ -191,7 +191,8 @@ def test_press_by_label_finds_the_button_the_person_can_see(
         "as maria press Approve", "as maria press Resubmit", "as ben press 1 Request closure",
     ]
     code, out = replay(db_url, org, clock, lines)
-    assert 'Several "Approve" buttons: [1] on "Closure request 1 · 3549723 (LM)" (#u12 managers), [4] on "Closure request 2' in out
+    assert ('Several "Approve" buttons: [1] on "Closure request 1 · 3549723 (LM)" (#u12 managers), '
+            '[8] on "For you to audit: Closure request 2 · 3549728 (KE)" (DM to Maria Lopez)' in out)  # C2: ben's supervisor
     assert 'No "Resubmit" button has been shown to maria.' in out
     assert 'There is no button [1]' not in out and 'Button [1] is "Approve", not "Request closure"; nothing was sent.' in out
     assert code == 1
@@ -392,7 +393,7 @@ def test_cli_run_reads_a_script_from_stdin(tmp_path: Path) -> None:
 
 
 def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Organisation, clock: FixedClock) -> None:
-    first = ["/case close 3549723", 'submit reason=RC8 closure_date=today summary="Done"', "as maria press 1 Approve"]
+    first = ["/case close 3549723", 'submit reason=RC8 closure_date=today summary="Done"', "as maria press 1 Approve", "as maria submit"]
     replay(db_url, org, clock, first)
     code, out = replay(db_url, org, clock, ["show 1", "as sam press 3 Claim", "as tess press Claim", "show 42", "show x"])
     assert "  >> #u12 managers (as it is now)" in out and "  >> #u12 business support (as it is now)" in out

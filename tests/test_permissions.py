@@ -20,8 +20,9 @@ from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, 
 # The demo organisation (worktray/demo/org.yml):
 #   amy, ben: Under 12s workers   maria: Under 12s manager   sam, tess: Under 12s business support
 #   gita: group manager   olu: service manager (both teams)   dan: Adults South worker
-#   ruth: Adults South manager   (sam is business support in Adults South too)
-PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth")
+#   ruth: Adults South manager   hana: Adults South head of service (C4)
+#   (sam is business support in Adults South too)
+PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth", "hana")
 
 # 3549723 (Under 12s): requested by amy, its allocated worker; held by sam.
 U12_AMYS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
@@ -43,8 +44,8 @@ U12_AMYS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
 # 3549728 (Under 12s, allocated worker ben): requested by maria herself; held by tess.
 U12_MARIAS_REQUEST_HELD_BY_TESS: dict[str, set[str]] = {
     "request": {"amy", "ben", "maria"},
-    "approve": {"maria", "olu"},
-    "return": {"maria", "olu"},
+    "approve": {"olu"},  # C3 four eyes: maria made the request, so she neither approves nor returns it
+    "return": {"olu"},
     "resubmit": {"ben", "maria"},  # the allocated worker may, though he did not request it; amy may not
     "claim": {"sam", "tess"},
     "unclaim": {"tess", "maria"},
@@ -60,8 +61,8 @@ U12_MARIAS_REQUEST_HELD_BY_TESS: dict[str, set[str]] = {
 # 4100001 (Adults South): requested by dan, its allocated worker; approved by olu (C4); held by sam.
 ADULTS_DANS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
     "request": {"dan", "ruth"},
-    "approve": {"ruth", "olu"},  # may() is the role rule; C4 then still needs olu for this client
-    "return": {"ruth", "olu"},
+    "approve": {"ruth", "olu", "hana"},  # may() is the role rule; C4 then still needs olu or hana for this client
+    "return": {"ruth", "olu", "hana"},
     "resubmit": {"dan", "ruth"},
     "claim": {"sam"},
     "unclaim": {"sam", "ruth"},

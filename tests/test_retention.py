@@ -20,9 +20,14 @@ from sqlalchemy import select
 from store.models import Case, FileRetention, Person
 from workflows import retention
 from workflows.clock import local_today
+from workflows.org import load_organisation
+from worktray import demo
 
 D = dt.date
-CASE_TYPES = sorted(retention.CRITERIA_BY_CASE_TYPE)
+# The demo organisation's schedule: example values a council replaces with its own (C6.4).
+SCHEDULE = {r.case_type: r.criteria_of() for r in load_organisation(demo.DEMO_ORG).retention}
+CASE_TYPES = sorted(SCHEDULE)
+CIN = SCHEDULE["CIN"]
 
 
 def years_later(start: dt.date, years: int) -> dt.date:
@@ -41,8 +46,8 @@ def after_audit(decision: retention.RetentionDecision, existing: list[dt.date]) 
 
 
 def test_the_c8_example_born_12_may_2015_is_kept_until_12_may_2040():
-    assert retention.criteria_for("CIN").retain_until(D(2015, 5, 12), D(2026, 11, 26)) == D(2040, 5, 12)
-    decision = retention.decide("CIN", D(2015, 5, 12), D(2026, 11, 26), [])
+    assert CIN.retain_until(D(2015, 5, 12), D(2026, 11, 26)) == D(2040, 5, 12)
+    decision = retention.decide(CIN, D(2015, 5, 12), D(2026, 11, 26), [])
     assert (decision.criteria.name, decision.retain_until, decision.start_date) == ("CS Child in Need", D(2040, 5, 12), D(2026, 11, 26))
     assert decision.needs_new_record
     assert decision.summary() == "add CS Child in Need: retain until 12/05/2040"
@@ -62,24 +67,27 @@ def test_29_february_births(born, years, until):
 
 
 def test_a_29_february_birth_under_the_cin_rule():
-    decision = retention.decide("CIN", D(2016, 2, 29), D(2026, 11, 26), [D(2030, 1, 1)])
+    decision = retention.decide(CIN, D(2016, 2, 29), D(2026, 11, 26), [D(2030, 1, 1)])
     assert decision.retain_until == D(2041, 2, 28)
     assert decision.summary() == "extend retention from 01/01/2030 to 28/02/2041 (CS Child in Need)"
 
 
 def test_an_existing_longer_retention_is_kept_as_it_is():
-    decision = retention.decide("CIN", D(2015, 5, 12), D(2026, 11, 26), [D(2050, 1, 1), D(2030, 5, 12)])
+    decision = retention.decide(CIN, D(2015, 5, 12), D(2026, 11, 26), [D(2050, 1, 1), D(2030, 5, 12)])
     assert not decision.needs_new_record
     assert decision.existing_until == D(2050, 1, 1)
     assert "already covers" in decision.summary()
 
 
-def test_an_unknown_case_type_falls_back_to_child_in_need():
-    assert retention.criteria_for("XYZ").name == "CS Child in Need"
+def test_the_demo_schedule_covers_every_demo_case_type():
+    """The shipped schedule's example values, as the README shows them; a council replaces them."""
+    assert {t: (c.years, c.from_birth) for t, c in SCHEDULE.items()} == {
+        "CIN": (25, True), "CP": (35, False), "CLA": (75, True), "CWD": (25, True), "EH": (25, True), "ADULT": (8, False),
+    }
 
 
 def test_without_a_date_of_birth_a_birth_rule_counts_from_closure():
-    assert retention.decide("CIN", None, D(2026, 11, 26), []).retain_until == D(2051, 11, 26)
+    assert retention.decide(CIN, None, D(2026, 11, 26), []).retain_until == D(2051, 11, 26)
 
 
 # -- properties of the pure decision ----------------------------------------------------------------
@@ -94,9 +102,9 @@ existing_dates = st.lists(st.dates(D(1990, 1, 1), D(2200, 12, 31)), max_size=4)
 @example(case_type="CIN", born=D(2016, 2, 29), closed=D(2026, 11, 26), existing=[D(2041, 2, 28)])
 @example(case_type="CIN", born=D(2015, 5, 12), closed=D(2026, 11, 26), existing=[D(2030, 5, 12)])
 def test_retention_is_never_shortened(case_type, born, closed, existing):
-    decision = retention.decide(case_type, born, closed, existing)
+    criteria = SCHEDULE[case_type]
+    decision = retention.decide(criteria, born, closed, existing)
     after = after_audit(decision, existing)
-    criteria = retention.criteria_for(case_type)
     rule_date = years_later(born if criteria.from_birth and born else closed, criteria.years)
 
     assert decision.retain_until == rule_date
@@ -187,7 +195,7 @@ def test_complete_never_shortens_a_retention(journey, seeded, case_type, born, d
     journey.complete(rid, "sam")
 
     after = retentions(seeded, person_id)
-    criteria = retention.criteria_for(case_type)
+    criteria = SCHEDULE[case_type]
     rule_date = years_later(born if criteria.from_birth and born else closure_date, criteria.years)
     assert after[: len(before)] == before, "no existing record changed"
     assert len(after) - len(before) <= 1

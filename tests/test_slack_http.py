@@ -420,10 +420,19 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert new.ts != old.ts and labels(new) == ["Approve", "Return", "Withdraw"]
     assert len(api.calls_to("chat.postMessage")) > posted_before
 
-    # 6. Approve: the item goes to business support's virtual worker (C5).
+    # 6. Approve opens the C3 form, its case note optional; submitting it approves and the
+    #    item goes to business support's virtual worker (C5). amy has no supervisor configured:
+    #    the card says it is for the team's managers (C2 fallback).
+    assert "the managers of Under 12s" in json.dumps(new.blocks)
     approve = slack.click_payload("U0MARIA", new, button(new, "Approve"))
     assert slack.interactive(approve).status == 200
+    approve_form = slack.last_view("approve")
+    assert approve_form["private_metadata"] == "1"
+    assert {b["block_id"] for b in approve_form["blocks"] if b["type"] == "input"} == {"note"}  # a child's case: no checklist
+    assert store.request(1).state == "requested"  # opening the form writes nothing
+    assert slack.submit("U0MARIA", approve_form, {"note": "Closure discussed in supervision; agreed."}).body == ""
     assert store.request(1).state == "approved"
+    assert store.request(1).details["approval"] == {"by": "maria", "note": "Closure discussed in supervision; agreed."}
     queue = slack.card(BS, "Closure request 1")
     assert labels(queue) == ["Claim", "Reassign"]  # Withdraw is for the worker and manager, not here
     assert labels(slack.card(MGR, "Closure request 1 · 3549723 (LM)")) == ["Reassign", "Withdraw"]
@@ -490,7 +499,14 @@ def test_blocked_audit_cancel_step_done_recheck_close_over_http(slack: SlackDriv
     assert store.requests() == [(1, "3549728", "requested")]
     manager_card = slack.card(MGR, "Closure request 1")
     assert "Cancel step #" in " ".join(labels(manager_card))  # the future step may be cancelled (C7)
-    slack.click("U0MARIA", manager_card, "Approve")
+    assert "Maria Lopez (supervising manager" in json.dumps(manager_card.blocks)
+    # C2: ben's supervising manager gets the request in her DM too, and approves from there (no note).
+    supervisor_dm = next(m for m in slack.dms("U0MARIA") if m.text.startswith("For you to audit: Closure request 1"))
+    assert labels(supervisor_dm) == ["Approve", "Return"]
+    supervisor_dm.channel = "D0MARIA"
+    slack.click("U0MARIA", supervisor_dm, "Approve")
+    assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
+    assert store.request(1).state == "approved"
     slack.click("U0SAM", slack.card(BS, "Closure request 1"), "Claim")
     assert store.request(1).state == "claimed"
 
@@ -548,20 +564,38 @@ def test_blocked_audit_cancel_step_done_recheck_close_over_http(slack: SlackDriv
 
 
 def test_never_seen_face_to_face_needs_a_service_manager_over_http(slack: SlackDriver, store: Store) -> None:
-    """C4: person 4100001 was never seen face to face; the team manager cannot approve, the service manager can."""
+    """C4: adult 4100001 was never seen face to face: the worker notes why no final visit was
+    needed; the team manager cannot approve, the service manager can, with the adults' checklist (C3)."""
     slack.command("U0DAN", "close 4100001")
     form = slack.last_view("request_closure")
     reasons = options_of(form, "reason")
     assert reasons == ["A1", "A2", "A3", "A4"]  # C1, an adult's case
-    assert slack.submit("U0DAN", form, {"reason": "A1", "summary": "Objectives achieved."}).body == ""
+    refused = slack.submit("U0DAN", form, {"reason": "A1", "summary": "Objectives achieved."})
+    assert list(refused.json()["errors"]) == ["no_visit_reason"] and store.writes() == (0, 0, 0)
+    why = "Client declined visits; reviewed by phone with the carer."
+    assert slack.submit("U0DAN", form, {"reason": "A1", "summary": "Objectives achieved.", "no_visit_reason": why}).body == ""
+    assert store.request(1).details["no_visit_reason"] == why
     card = slack.card("C0ADSMGR", "Closure request 1")
-    assert "service manager must agree" in json.dumps(card.blocks)
+    assert "service manager or head of service must agree" in json.dumps(card.blocks)
     slack.click("U0RUTH", card, "Approve")
     assert "(C4)" in slack.ephemerals("U0RUTH")[-1]
     assert store.request(1).state == "requested"
     slack.click("U0OLU", card, "Approve")
+    checklist = slack.last_view("approve")
+    inputs = [b["block_id"] for b in checklist["blocks"] if b["type"] == "input"]
+    assert inputs[0] == "note" and len(inputs) == 1 + 2 * 18  # each item answered, each with a note field
+    answers = {f"answer_{n}": "yes" for n in range(1, 19)} | {"answer_13": "no", "answer_14": "na"}
+    no_note = slack.submit("U0OLU", checklist, answers)
+    assert list(no_note.json()["errors"]) == ["note_13"] and store.request(1).state == "requested"
+    answers["note_13"] = "No financial assessment: the client pays privately."
+    assert slack.submit("U0OLU", checklist, answers).body == ""
     assert store.request(1).state == "approved"
+    recorded = {a["item"]: (a["answer"], a["note"]) for a in store.request(1).details["approval"]["checklist"]}
+    assert recorded["13"] == ("no", "No financial assessment: the client pays privately.") and recorded["14"] == ("na", "")
     assert labels(slack.card("C0ADSBS", "Closure request 1"))[0] == "Claim"
+    assert why in json.dumps(checklist["blocks"])  # the approver sees the worker's C4 note in the modal ...
+    on_cards = json.dumps([vars(m) for channel in ("C0ADSMGR", "C0ADSBS") for m in slack.api.messages(channel)])
+    assert why not in on_cards and "privately" not in on_cards  # ... and typed notes stay off channel cards
 
 
 # -- what must never write -----------------------------------------------------------------------------

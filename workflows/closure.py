@@ -37,6 +37,7 @@ from workflows.requests import (
     OPEN_STATES,
     REQUESTED,
     UNDO_ON_WITHDRAW,
+    ChecklistItem,
     Context,
     RequestKind,
     announce,
@@ -48,6 +49,7 @@ from workflows.requests import (
     next_state,
     precheck,
     register_kind,
+    route_to_supervisor,
     transition,
 )
 
@@ -86,6 +88,41 @@ CLOSING_KINDS = {  # C10: what each record item is called on the checklist
 }
 
 
+# C3: the adults' case closure checklist of seed 002, the manager's audit before approving.
+_H_PERSON, _H_CARER, _H_ASSESS = "Personal details", "Carer, assessment, review", "Good conversation, MCA, review, S42, DoLS"
+_H_PLAN, _H_FINANCE, _H_PRACTICE = "Support planning, best interest outcome, safeguarding", "Finance, if appropriate", "Best practice"
+ADULT_CHECKLIST: tuple[ChecklistItem, ...] = (
+    ChecklistItem("1", _H_PERSON, "Is the person's ethnicity correctly recorded? Did the worker ask?"),
+    ChecklistItem("2", _H_PERSON, "Does the record include all appropriate contacts, including other professionals (GP, schools for "
+                  "any children in the household), accurate and up to date? If there is a keysafe, is its number recorded?"),
+    ChecklistItem("3", _H_CARER, "Is the carer's conversation / follow-up recorded and shared with the carer? Without a carer's "
+                  "assessment, was one offered and declined?"),
+    ChecklistItem("4", _H_CARER, "Are the carer's details correctly recorded and linked to the cared-for person?"),
+    ChecklistItem("5", _H_ASSESS, "Is there an up-to-date signed consent to share information on file?"),
+    ChecklistItem("6", _H_ASSESS, "Does the record show a relevant assessment or review of the appropriate type (e.g. Good "
+                  "Conversation, Mental Capacity Assessment)?"),
+    ChecklistItem("7", _H_ASSESS, "Is it evidenced that the assessment or review was sent to the person and stakeholders as appropriate?"),
+    ChecklistItem("8", _H_ASSESS, "Has the assessment or review been authorised?"),
+    ChecklistItem("9", _H_PLAN, "Is there a clear record of the outcome (best interest notes, DoLS outcome notified, protection plan "
+                  "shared, safeguarding episode closed, support plan completed and sent)? Have all old services ended?"),
+    ChecklistItem("10", _H_PLAN, "Are case notes up to date, appropriate and complete?"),
+    ChecklistItem("11", _H_PLAN, "Is there an assessment or review on file, and have the person, carer and stakeholders been sent a copy?"),
+    ChecklistItem("12", _H_FINANCE, "Has the financial process been discussed with the person and carer/family, and documented in a case note?"),
+    ChecklistItem("13", _H_FINANCE, "Has the person been referred for a financial assessment, and has it been carried out?"),
+    ChecklistItem("14", _H_FINANCE, "Has the case been to Challenge Panel with the outcome recorded and uploaded? Has funding been "
+                  "authorised and the service provision set up?"),
+    ChecklistItem("15", _H_FINANCE, "If a service has ended, has its service provision ended on the system?"),
+    ChecklistItem("16", _H_PRACTICE, "Was the client physically seen by the social worker immediately before closure? If not, when "
+                  "were they last seen, and why was a final visit not needed? Never seen: Service Manager or Head of Service "
+                  "agreement is required (C4)."),
+    ChecklistItem("17", "Risk", "Is effective risk management evidenced in the assessment and care and support plan (protection plan "
+                  "in safeguarding cases; high-risk, complex or self-neglect clients seen face to face or escalated to the Head of "
+                  "Service; recommended consultations and onward referrals completed)?"),
+    ChecklistItem("18", "Supervision", "Is there recorded evidence of supervision on the client's record (dates, discussion, "
+                  "actions and decisions)?"),
+)
+
+
 def is_adult(case: Case) -> bool:
     return case.case_type == "ADULT"
 
@@ -104,6 +141,7 @@ class ClosureForm(BaseModel):
     letter_done: bool = False
     evaluation_done: bool = False
     applies_to: list[str] = Field(default_factory=list, description="family members the closure applies to")
+    no_visit_reason: str = Field(default="", max_length=3000, description="C4: why a final face-to-face visit was not needed")
 
 
 def validate_form(
@@ -136,10 +174,37 @@ def validate_form(
         problem = _member_problem(form, case, member_cases)
         if problem:
             errors["applies_to"] = problem
+    if needs_no_visit_reason(case) and not form.no_visit_reason.strip():
+        errors["no_visit_reason"] = "This client has never been seen face to face: note why a final face-to-face visit was not needed (C4)."
     if errors:
         raise FieldErrors(errors)
     chosen = [case.person_id] + [p for p in form.applies_to if p != case.person_id]
     return chosen
+
+
+def needs_no_visit_reason(case: Case) -> bool:
+    """C4, the adults' rule: an adult never seen face to face needs the worker's note of
+    why a final face-to-face visit was not needed (and a service manager's or head of
+    service's agreement). Children's closures have no such rule."""
+    return is_adult(case) and case.person.last_seen_face_to_face is None
+
+
+def check_retention_rules(ctx: Context, cases: dict[str, Case]) -> None:
+    """C6.4: each person's own case type needs a rule in the council's schedule;
+    without one the closure is refused (nothing falls back to another criteria)."""
+    for person_id, case in cases.items():
+        if ctx.org.retention_criteria(case.case_type) is None:
+            raise retention.NoRetentionRule(person_id, case.case_type)
+
+
+def _cases_closing(case: Case, applies_to: Sequence[str], member_cases: dict[str, Case | None]) -> dict[str, Case]:
+    """Each person the closure applies to, with their own open case (validated by then)."""
+    found: dict[str, Case] = {case.person_id: case}
+    for person_id in applies_to:
+        member_case = member_cases.get(person_id)
+        if person_id != case.person_id and member_case is not None:
+            found[person_id] = member_case
+    return found
 
 
 def _member_problem(form: ClosureForm, case: Case, member_cases: dict[str, Case | None]) -> str | None:
@@ -184,7 +249,9 @@ def request_closure(
     if not ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
         raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {ctx.org.team(case.team).name}.")
     _refuse_second_open_request(uow, person_id)
-    applies_to = validate_form(form, case, family_members(uow, person_id), local_today(ctx.clock), member_cases(uow, form))
+    members = member_cases(uow, form)
+    applies_to = validate_form(form, case, family_members(uow, person_id), local_today(ctx.clock), members)
+    check_retention_rules(ctx, _cases_closing(case, applies_to, members))
     now = ctx.clock.now()
     request = Request(
         kind="closure",
@@ -208,6 +275,7 @@ def request_closure(
     request.case = case
     uow.record(at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source, detail={"reason": form.reason})
     announce(uow, ctx, request)
+    route_to_supervisor(uow, ctx, request)  # C2
     uow.commit()
     return request
 
@@ -225,7 +293,9 @@ def resubmit(
     request = load(uow, request_id)
     precheck(ctx, request, "resubmit", actor)
     case = request.case
-    applies_to = validate_form(form, case, family_members(uow, request.person_id), local_today(ctx.clock), member_cases(uow, form))
+    members = member_cases(uow, form)
+    applies_to = validate_form(form, case, family_members(uow, request.person_id), local_today(ctx.clock), members)
+    check_retention_rules(ctx, _cases_closing(case, applies_to, members))
     old_revision = request.revision
 
     def _apply(r: Request) -> None:
@@ -241,6 +311,7 @@ def resubmit(
         card_key=f"request:{request.id}:r{old_revision}:manager",
         body={"view": "request", "audience": "manager", "request_id": request.id, "revision": old_revision},
     )
+    route_to_supervisor(uow, ctx, request)  # C2: the supervisor gets the fresh revision
     uow.commit()
     return f"Resubmitted request {request.id} to the manager."
 
@@ -268,7 +339,7 @@ class ManagerAudit:
 
     open_steps: list[WorkStep]
     unauthorised_assessments: list[str]
-    never_seen: bool  # C4: needs a service manager's agreement
+    never_seen: bool  # C4 (adults): needs a service manager's or head of service's agreement
     last_seen: dt.date | None
     last_supervision: dt.date | None
 
@@ -282,7 +353,7 @@ def manager_audit(uow: UnitOfWork, request: Request) -> ManagerAudit:
     return ManagerAudit(
         open_steps=list(uow.cases.open_work_steps(people)),
         unauthorised_assessments=unauthorised,
-        never_seen=bool(never_seen_face_to_face(uow, request)),
+        never_seen=is_adult(request.case) and bool(never_seen_face_to_face(uow, request)),
         last_seen=person.last_seen_face_to_face,
         last_supervision=person.last_supervision_on,
     )
@@ -340,12 +411,49 @@ def closure_plan(uow: UnitOfWork, ctx: Context, request: Request) -> ClosurePlan
                 plan.organisation_relationships.append(orel)
             else:
                 plan.kept.append(f"{person_id}: {orel.relationship_type} ({orel.organisation})")
-        plan.service_user_groups.extend(uow.cases.open_service_user_groups(person_id))
+        own_case = _own_case(uow, request, person_id)
+        _plan_service_user_groups(uow, ctx, plan, own_case)
+        criteria = ctx.org.retention_criteria(own_case.case_type)  # C6.4: this person's own case type
+        if criteria is None:
+            raise retention.NoRetentionRule(person_id, own_case.case_type)
         existing = [r.retain_until for r in uow.cases.retentions(person_id)]
         dob = person.date_of_birth if person else None
-        plan.retention[person_id] = retention.decide(case.case_type, dob, when, existing)
+        plan.retention[person_id] = retention.decide(criteria, dob, when, existing)
         plan.record_items.extend(uow.cases.open_record_items(person_id))
     return plan
+
+
+def _own_case(uow: UnitOfWork, request: Request, person_id: str) -> Case:
+    """The person's own case that this closure closes (C6.4: a sibling's own case type)."""
+    if person_id == request.person_id:
+        return request.case
+    case = uow.cases.open_case(person_id)
+    if case is not None and case.team == request.team:
+        return case
+    in_team = [c for c in uow.cases.cases_of(person_id) if c.team == request.team]
+    if not in_team:
+        raise WorkflowError(f"Nothing changed: {person_id} has no case in {request.team} for this closure to close.")
+    return in_team[-1]
+
+
+def _plan_service_user_groups(uow: UnitOfWork, ctx: Context, plan: ClosurePlan, case: Case) -> None:
+    """C6.3: end only the groups the closing team's service added and that are no longer
+    relevant; another service's groups, or one another open case of the person still needs, stay."""
+    other_teams = {c.team for c in uow.cases.cases_of(case.person_id) if c.is_open and c.id != case.id and c.team != case.team}
+    for sug in uow.cases.open_service_user_groups(case.person_id):
+        if not ctx.org.owns_group(case.team, sug.group):
+            plan.kept.append(f"{case.person_id}: service user group {sug.group} (another service's, C6.3)")
+        elif any(_owns(ctx, team, sug.group) for team in other_teams):
+            plan.kept.append(f"{case.person_id}: service user group {sug.group} (still relevant to another open case, C6.3)")
+        else:
+            plan.service_user_groups.append(sug)
+
+
+def _owns(ctx: Context, team: str, group: str) -> bool:
+    try:
+        return ctx.org.owns_group(team, group)
+    except KeyError:  # a case of a team no longer in the config
+        return False
 
 
 def open_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> ClosurePlan:
@@ -602,10 +710,22 @@ UNDO_ON_WITHDRAW["closure"] = reverse_closure
 
 
 def _check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
-    """C4: a person never seen face to face needs a service manager's agreement."""
+    """C4, the adults' rule: an adult never seen face to face needs a service manager's
+    or a head of service's agreement. Children's closures have no such rule."""
+    if not is_adult(request.case):
+        return
     never_seen = never_seen_face_to_face(uow, request)
-    if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER):
-        raise NotAllowed(f"{', '.join(never_seen)} never seen face to face: a service manager must agree this closure (C4).")
+    if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE):
+        raise NotAllowed(
+            f"Nothing changed: {', '.join(never_seen)} never seen face to face: a service manager or head of service must agree this closure (C4)."
+        )
 
 
-CLOSURE = register_kind(RequestKind(name="closure", label="Closure request", check_approve=_check_approve))
+def _approval_checklist(request: Request) -> Sequence[ChecklistItem]:
+    """C3: for adults' cases the manager's audit is the 18-item checklist of seed 002."""
+    return ADULT_CHECKLIST if is_adult(request.case) else ()
+
+
+CLOSURE = register_kind(
+    RequestKind(name="closure", label="Closure request", check_approve=_check_approve, approval_checklist=_approval_checklist)
+)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workflows.retention import Criteria
 
 
 class Role(StrEnum):
@@ -20,6 +22,7 @@ class Role(StrEnum):
     BUSINESS_SUPPORT = "business_support"
     GROUP_MANAGER = "group_manager"
     SERVICE_MANAGER = "service_manager"
+    HEAD_OF_SERVICE = "head_of_service"  # C4: may agree an adult's closure never seen face to face
 
 
 class Team(BaseModel):
@@ -30,6 +33,13 @@ class Team(BaseModel):
     manager_channel: str = Field(description="channel ID where requests to managers are posted")
     business_support_channel: str = Field(description="channel ID of the team's virtual-worker queue")
     purchasing_channel: str | None = Field(None, description="C10: where authorised End Purchased Service requests go (else the top-level one)")
+    service_user_groups: list[str] = Field(
+        default_factory=list, description="C6.3: the service user groups this team's service adds, and so ends at closure"
+    )
+
+
+# Who may agree a request (C3), and so may be someone's supervisor.
+APPROVING_ROLES = (Role.MANAGER, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE)
 
 
 class Membership(BaseModel):
@@ -46,6 +56,22 @@ class Person(BaseModel):
     name: str
     chat_user_id: str = Field(description="Slack user ID, e.g. U0123ABCD")
     roles: list[Membership] = Field(min_length=1)
+    supervisor: str | None = Field(default=None, description="C2: the key of the manager who supervises this person")
+
+
+class RetentionRule(BaseModel):
+    """One line of the council's file retention schedule (C6.4): what a case type is retained as."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    case_type: str = Field(min_length=1)
+    criteria: str = Field(min_length=1, description="the file retention criteria, e.g. CS Child in Need")
+    rule: str = Field(min_length=1, description="the rule as the case system shows it")
+    years: int = Field(ge=1, le=150)
+    start: Literal["birth", "closure"] = Field(alias="from", description="count the years from the date of birth or the closure")
+
+    def criteria_of(self) -> Criteria:
+        return Criteria(self.criteria, self.rule, self.years, from_birth=self.start == "birth")
 
 
 class Organisation(BaseModel):
@@ -55,6 +81,7 @@ class Organisation(BaseModel):
     teams: list[Team] = Field(min_length=1)
     people: list[Person] = Field(min_length=1)
     purchasing_channel: str | None = Field(None, description="C10: the purchasing team's channel, for teams without their own")
+    retention: list[RetentionRule] = Field(default_factory=list, description="C6.4: the council's retention schedule")
 
     @model_validator(mode="after")
     def _check_references(self) -> Organisation:
@@ -66,7 +93,26 @@ class Organisation(BaseModel):
             for j, m in enumerate(person.roles):
                 if m.team not in team_keys:
                     raise _Misplaced(("people", i, "roles", j, "team"), f"person {person.key!r} has a role in unknown team {m.team!r}")
+        _no_duplicates("retention case_type", [(("retention", i, "case_type"), r.case_type) for i, r in enumerate(self.retention)])
+        self._check_supervisors()
         return self
+
+    def _check_supervisors(self) -> None:
+        """C2: a supervisor is a manager in one of the teams the person works in."""
+        for i, person in enumerate(self.people):
+            if person.supervisor is None:
+                continue
+            supervisor = self.person(person.supervisor)
+            if supervisor is None:
+                raise _Misplaced(("people", i, "supervisor"), f"person {person.key!r} has unknown supervisor {person.supervisor!r}")
+            if supervisor.key == person.key:
+                raise _Misplaced(("people", i, "supervisor"), f"person {person.key!r} cannot supervise themself")
+            teams = {m.team for m in person.roles}
+            if not any(m.team in teams and m.role in APPROVING_ROLES for m in supervisor.roles):
+                raise _Misplaced(
+                    ("people", i, "supervisor"),
+                    f"supervisor {supervisor.key!r} of {person.key!r} is not a manager in any of {person.key!r}'s teams",
+                )
 
     # -- look-ups -----------------------------------------------------------
 
@@ -109,6 +155,33 @@ class Organisation(BaseModel):
     def teams_of(self, person_key: str) -> list[str]:
         person = self.person(person_key)
         return sorted({m.team for m in person.roles}) if person else []
+
+    def supervisor_of(self, person_key: str, team: str) -> Person | None:
+        """C2: the person's configured supervisor, if they may approve in this team."""
+        person = self.person(person_key)
+        if person is None or person.supervisor is None or person.supervisor == person_key:
+            return None
+        supervisor = self.person(person.supervisor)
+        if supervisor is None or not self.has_role(supervisor.key, team, *APPROVING_ROLES):
+            return None
+        return supervisor
+
+    def supervisors_for(self, person_key: str, team: str) -> list[Person]:
+        """C2: who a request by this person goes to: their supervisor, else the team's
+        managers (the fallback; never the person themself, C3 four eyes)."""
+        supervisor = self.supervisor_of(person_key, team)
+        if supervisor is not None:
+            return [supervisor]
+        return [p for p in self.members(team, Role.MANAGER) if p.key != person_key]
+
+    def retention_criteria(self, case_type: str) -> Criteria | None:
+        """C6.4: what the council's schedule retains this case type as; None when it has no rule."""
+        rule = next((r for r in self.retention if r.case_type == case_type), None)
+        return rule.criteria_of() if rule else None
+
+    def owns_group(self, team: str, group: str) -> bool:
+        """C6.3: the team's service added this service user group (so its closure ends it)."""
+        return group.casefold() in {g.casefold() for g in self.team(team).service_user_groups}
 
 
 class _Misplaced(ValueError):

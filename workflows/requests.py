@@ -9,8 +9,8 @@ and the cards are re-announced through the outbox, all or nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from store.models import Request
@@ -59,6 +59,28 @@ Hook = Callable[[UnitOfWork, "Context", Request, str], None]
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One item of a kind's approval checklist (C3: the adults' 18 items of seed 002)."""
+
+    key: str  # "1" ... "18"
+    heading: str  # the seed's group, e.g. "Best practice"
+    text: str
+
+
+ANSWERS = {"yes": "Yes", "no": "No", "na": "Not applicable"}  # C3: each item yes, no or not applicable
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the manager records on approving (C3): a case note (optional) and,
+    where the kind asks for one, the checklist answered item by item."""
+
+    note: str = ""
+    answers: Mapping[str, str] = field(default_factory=dict)  # item key -> yes | no | na
+    item_notes: Mapping[str, str] = field(default_factory=dict)  # item key -> note (a "no" needs one)
+
+
+@dataclass(frozen=True)
 class RequestKind:
     """What makes one kind of request itself (closure, and later transfer, audit, ...).
 
@@ -76,6 +98,8 @@ class RequestKind:
     # channel); a kind with one hands the item on ("send_on") in its after_approve hook.
     onward_channel: Callable[[Organisation, Request], str | None] | None = None
     approved_text: Callable[[Context, Request], str] | None = None  # what the approver is told
+    # C3: the checklist the approver answers for this request (closure: the adults' 18 items); none by default
+    approval_checklist: Callable[[Request], Sequence[ChecklistItem]] | None = None
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -95,8 +119,8 @@ def kind_of(request: Request) -> RequestKind:
 # every action, not only by hiding buttons.
 ROLES_FOR: dict[str, frozenset[Role]] = {
     "request": frozenset({Role.WORKER, Role.MANAGER}),
-    "approve": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),
-    "return": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),
+    "approve": frozenset({Role.MANAGER, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
+    "return": frozenset({Role.MANAGER, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
     "resubmit": frozenset({Role.WORKER, Role.MANAGER}),
     "claim": frozenset({Role.BUSINESS_SUPPORT}),
     "unclaim": frozenset({Role.BUSINESS_SUPPORT, Role.MANAGER}),
@@ -161,8 +185,14 @@ def may(org: Organisation, actor: str, action: str, request: Request) -> bool:
     return _person_rule(org, actor, action, request)
 
 
+# C3 four eyes: nobody approves or returns their own request.
+FOUR_EYES = ("approve", "return")
+
+
 def _person_rule(org: Organisation, actor: str, action: str, request: Request) -> bool:
     is_manager = org.has_role(actor, request.team, Role.MANAGER)
+    if action in FOUR_EYES:
+        return actor != request.requested_by
     if action in ("block", "recheck", "complete"):
         return request.holder == actor
     if action == "unclaim":
@@ -173,6 +203,10 @@ def _person_rule(org: Organisation, actor: str, action: str, request: Request) -
 
 
 def check_allowed(org: Organisation, actor: str, action: str, request: Request) -> None:
+    if action in FOUR_EYES and actor == request.requested_by:
+        raise NotAllowed(
+            f"Nothing changed: you made request {request.id} yourself, so another manager must {action} it (four eyes, C3)."
+        )
     if not may(org, actor, action, request):
         word = action.replace("_", " ")
         raise NotAllowed(f"You cannot {word} request {request.id}: your role in {org.team(request.team).name} does not allow it.")
@@ -362,16 +396,64 @@ def never_seen_face_to_face(uow: UnitOfWork, request: Request) -> list[str]:
     return [p.id for p in people if p is not None and p.last_seen_face_to_face is None]
 
 
-def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
-    """C3: approve; the item goes to the team's virtual worker (C5).
+def checklist_for(request: Request) -> list[ChecklistItem]:
+    """The approval checklist the request's kind asks for (C3); empty for most."""
+    items = kind_of(request).approval_checklist
+    return list(items(request)) if items is not None else []
+
+
+def check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
+    """May this person approve this request now? Asked before the approve form is
+    shown and again on submit: legal now, their role, four eyes (C3) and the kind's own rule (C4)."""
+    precheck(ctx, request, "approve", actor)
+    kind = kind_of(request)
+    if kind.check_approve is not None:
+        kind.check_approve(uow, ctx, request, actor)
+
+
+def checked_answers(items: Sequence[ChecklistItem], approval: Approval) -> list[dict[str, str]]:
+    """C3: every item answered yes, no or not applicable; a "no" needs a note.
+    Raises FieldErrors on ``answer_<key>`` / ``note_<key>``."""
+    errors: dict[str, str] = {}
+    answered = []
+    for item in items:
+        answer = (approval.answers.get(item.key) or "").strip()
+        note = (approval.item_notes.get(item.key) or "").strip()
+        if answer not in ANSWERS:
+            errors[f"answer_{item.key}"] = f"Answer item {item.key}: yes, no or not applicable."
+        elif answer == "no" and not note:
+            errors[f"note_{item.key}"] = f"Item {item.key} is answered no: note what is missing or why (C3)."
+        answered.append({"item": item.key, "answer": answer, "note": note})
+    if errors:
+        raise FieldErrors(errors)
+    return answered
+
+
+def approve(
+    uow: UnitOfWork, ctx: Context, request_id: int, actor: str, approval: Approval | None = None, *, source: str | None = None
+) -> str:
+    """C3: approve, with the manager's case note (optional) and the kind's checklist
+    (the adults' 18 items); the item goes to the team's virtual worker (C5).
 
     The request's kind may add a rule (closure: C4) and what approval also does.
     """
     request = load(uow, request_id)
     kind = kind_of(request)
-    if kind.check_approve is not None and request.state == REQUESTED:
-        kind.check_approve(uow, ctx, request, actor)
-    transition(uow, ctx, request, "approve", actor, source=source)
+    check_approve(uow, ctx, request, actor)
+    approval = approval or Approval()
+    answers = checked_answers(checklist_for(request), approval)
+    note = approval.note.strip()
+    recorded: dict[str, Any] = {"by": actor, "note": note}
+    if answers:
+        recorded["checklist"] = answers
+
+    def _apply(r: Request) -> None:
+        if note:  # the latest manager's note on the request (C3 case note); a return's note stays otherwise
+            r.note = note
+        r.details = {**r.details, "approval": recorded}
+
+    detail = {k: v for k, v in (("note", note), ("checklist", answers)) if v}
+    transition(uow, ctx, request, "approve", actor, source=source, detail=detail or None, apply=_apply)
     if kind.after_approve is not None:
         kind.after_approve(uow, ctx, request, actor)
     if request.requested_by != actor:  # the worker hears the decision, as with a return
@@ -380,6 +462,18 @@ def approve(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
     if kind.approved_text is not None:
         return kind.approved_text(ctx, request)
     return f"Approved. Request {request.id} is now in the virtual worker of {ctx.org.team(request.team).name}."
+
+
+def route_to_supervisor(uow: UnitOfWork, ctx: Context, request: Request) -> str | None:
+    """C2: the request goes to the worker's supervising manager: besides the card in
+    the team's manager channel (where any manager may act, as cover), the supervisor
+    gets it as a direct message with Approve and Return. Returns their key, or None
+    when nobody is configured (the team's managers are the fallback)."""
+    supervisor = ctx.org.supervisor_of(request.requested_by, request.team)
+    if supervisor is None:
+        return None
+    direct_message(uow, ctx, supervisor.key, {"view": "to_approve", "request_id": request.id, "revision": request.revision})
+    return supervisor.key
 
 
 def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, note: str, *, source: str | None = None) -> str:

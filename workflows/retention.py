@@ -1,8 +1,9 @@
-"""File retention criteria and their rules (C6.4, C8).
+"""File retention: the arithmetic of a rule and C8 (extend, never shorten).
 
-The criteria are what the case was open as at closure; the retain-until date
-follows from the criteria's rule. A council adjusts this table to its own
-retention schedule.
+The criteria are what *each person's own* case was open as at closure (C6.4);
+the rule is the council's retention schedule, which lives in the organisation
+config (``retention:`` in workflows/org.py), not here. A case type with no rule
+refuses the closure: nothing falls back to another criteria.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from workflows.errors import WorkflowError
 
 
 @dataclass(frozen=True)
@@ -25,18 +28,17 @@ class Criteria:
         return add_years(start, self.years)
 
 
-CRITERIA_BY_CASE_TYPE: dict[str, Criteria] = {
-    "CIN": Criteria("CS Child in Need", "File to be retained for 25 years from date of birth", 25, True),
-    "CP": Criteria("CS Child Protection", "File to be retained for 35 years from closure", 35, False),
-    "CLA": Criteria("CS Looked After Child", "File to be retained for 75 years from date of birth", 75, True),
-    "CWD": Criteria("CS Children with Disabilities", "File to be retained for 25 years from date of birth", 25, True),
-    "EH": Criteria("CS Early Help", "File to be retained for 25 years from date of birth", 25, True),
-    "ADULT": Criteria("AS Adult Social Care", "File to be retained for 8 years from closure", 8, False),
-}
+class NoRetentionRule(WorkflowError):
+    """The council's retention schedule has no rule for a case type (C6.4)."""
 
-
-def criteria_for(case_type: str) -> Criteria:
-    return CRITERIA_BY_CASE_TYPE.get(case_type, CRITERIA_BY_CASE_TYPE["CIN"])
+    def __init__(self, person_id: str, case_type: str) -> None:
+        super().__init__(
+            f"Nothing changed: the retention schedule has no rule for case type {case_type} ({person_id}'s case), "
+            "so its file retention cannot be recorded (C6.4). Ask your worktray administrator to add one to the "
+            "organisation config's retention schedule."
+        )
+        self.person_id = person_id
+        self.case_type = case_type
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -68,9 +70,9 @@ class RetentionDecision:
 
 
 def decide(
-    case_type: str, date_of_birth: dt.date | None, closure_date: dt.date, existing: Sequence[dt.date]
+    criteria: Criteria, date_of_birth: dt.date | None, closure_date: dt.date, existing: Sequence[dt.date]
 ) -> RetentionDecision:
-    criteria = criteria_for(case_type)
+    """C6.4 and C8 for one person: the rule's date, and whether a record must be added."""
     return RetentionDecision(
         criteria=criteria,
         start_date=closure_date,

@@ -4,8 +4,11 @@ Every name, date of birth and ID here is invented. The cases are chosen to
 show each rule: a family group (applies to), open work steps that block the
 audit (C6.1) and can be cancelled (C7), GP and school relationships that must
 stay open (C9), a short existing retention to extend (C8), open C10 items, a
-child in care with a looked-after period, a placement and a home address (C10)
-and an adult never seen face to face with a care package (C4, C10).
+child in care with a looked-after period, a placement and a home address (C10),
+an adult never seen face to face with a care package (C4, C10), and a family
+whose children are open as CIN, CP and CLA, each retained under their own case
+type (C6.4), with service user groups of two services, of which only the
+closing team's end (C6.3).
 """
 
 from __future__ import annotations
@@ -106,8 +109,10 @@ def seed(uow: UnitOfWork) -> None:
                        from_date=D(2025, 3, 6), is_primary=True),
             RecordItem(person_id="3549735", kind="home_address", description="105 Wharf Row, Fenbridge FB5 7DH",
                        from_date=D(2019, 2, 22), is_primary=False),
+            ServiceUserGroup(person_id="4100001", group="AS Physical Support", sub_group="Personal care", start_date=D(2025, 6, 1)),
         ]
     )
+    _seed_thorne_family(uow)
     uow.commit()
 
 
@@ -150,3 +155,37 @@ def reset(uow: UnitOfWork) -> None:
         uow.session.execute(table.delete())
     uow.session.expunge_all()
     seed(uow)  # commits
+def _seed_thorne_family(uow: UnitOfWork) -> None:
+    """Three children in one family group, open to Under 12s as CIN, CP and CLA (C6.4);
+    Mia also has a service user group of the Children with Disabilities service (not
+    one Under 12s owns), which Under 12s' closure must leave open (C6.3)."""
+    add = uow.session.add_all
+    add([FamilyGroup(id="F3492490", name="Family Thorne")])
+    seen, supervised = D(2026, 11, 9), D(2026, 11, 3)
+    add(
+        [
+            Person(id="3549740", first_name="Mia", last_name="Thorne", date_of_birth=D(2014, 8, 3), family_group_id="F3492490",
+                   last_seen_face_to_face=seen, last_supervision_on=supervised),
+            Person(id="3549741", first_name="Leo", last_name="Thorne", date_of_birth=D(2016, 4, 21), family_group_id="F3492490",
+                   last_seen_face_to_face=seen, last_supervision_on=supervised),
+            Person(id="3549742", first_name="Ava", last_name="Thorne", date_of_birth=D(2019, 1, 30), family_group_id="F3492490",
+                   last_seen_face_to_face=seen, last_supervision_on=supervised),
+        ]
+    )
+    uow.session.flush()
+    for pid, case_type, group in (
+        ("3549740", "CIN", "CS Child in Need"),
+        ("3549741", "CP", "CS Child Protection"),
+        ("3549742", "CLA", "CS Looked After Child"),
+    ):
+        add(
+            [
+                Case(person_id=pid, team="u12", worker="amy", case_type=case_type, opened_on=D(2024, 3, 11)),
+                WorkerRelationship(person_id=pid, worker="Amy Brooke", relationship_type="Key Worker (Childrens Social Care)",
+                                   from_date=D(2024, 3, 11)),
+                OrganisationRelationship(person_id=pid, organisation="Under 12s", organisation_kind="team",
+                                         relationship_type="Key Team (Childrens Social Care)", from_date=D(2024, 3, 11)),
+                ServiceUserGroup(person_id=pid, group=group, start_date=D(2024, 3, 11)),
+            ]
+        )
+    add([ServiceUserGroup(person_id="3549740", group="CWD Physical Disability", sub_group="Mobility", start_date=D(2023, 5, 2))])
