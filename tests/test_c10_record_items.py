@@ -398,8 +398,11 @@ def test_record_choices_are_read_from_the_form():
 def test_care_package_to_the_purchasing_channel_over_http(slack: Any, store: Store) -> None:  # noqa: F811
     api = slack.api
     slack.command("U0DAN", f"close {ADULT}")
-    assert slack.submit("U0DAN", slack.last_view("request_closure"), {"reason": "A1", "summary": "Objectives achieved."}).body == ""
+    closure_form = {"reason": "A1", "summary": "Objectives achieved.", "no_visit_reason": "Declined visits; reviewed by phone."}  # C4
+    assert slack.submit("U0DAN", slack.last_view("request_closure"), closure_form).body == ""
     slack.click("U0OLU", slack.card("C0ADSMGR", "Closure request 1"), "Approve")
+    adults_checklist = {f"answer_{n}": "yes" for n in range(1, 19)}  # C3: the adults' 18 items
+    assert slack.submit("U0OLU", slack.last_view("approve"), adults_checklist).body == ""
     slack.click("U0SAM", slack.card("C0ADSBS", "Closure request 1"), "Claim")
     slack.click("U0SAM", slack.card("C0ADSBS", "Closure request 1"), "Open closure audit")
     audit = slack.last_view("audit")
@@ -414,7 +417,7 @@ def test_care_package_to_the_purchasing_channel_over_http(slack: Any, store: Sto
 
     # The worker cannot authorise: nothing changes, he is told why.
     slack.click("U0DAN", card, "Authorise")
-    assert "cannot approve" in slack.ephemerals("U0DAN")[-1]
+    assert "Nothing changed" in slack.ephemerals("U0DAN")[-1]  # his own request, and not his role: refused
     assert store.request(2).state == REQUESTED and api.messages(PURCHASING) == []
 
     # Returned with a note; the worker resubmits from the DM; the manager authorises.
@@ -427,6 +430,7 @@ def test_care_package_to_the_purchasing_channel_over_http(slack: Any, store: Sto
     assert slack.submit("U0DAN", slack.last_view("resubmit_purchase"), {"end_date": "2026-12-01"}).body == ""
     assert store.request(2).state == REQUESTED
     slack.click("U0RUTH", slack.card("C0ADSMGR", "End Purchased Service request 2"), "Authorise")
+    assert slack.submit("U0RUTH", slack.last_view("approve"), {}).body == ""
     assert store.request(2).state == CLOSED
     [onward] = api.messages(PURCHASING)
     shown = json.dumps(onward.blocks)

@@ -111,7 +111,7 @@ def test_a_long_slack_outage_loses_nothing_and_doubles_nothing(journey, seeded, 
     keys = {r.card_key for r in rows}
     assert None not in keys  # every message is a card, DMs too
     assert delivered == len(keys) == len(sender.calls)  # each card once: several rows of one card, one message
-    assert Counter(method for method, *_ in sender.calls) == {"post": 2, "direct": 1}
+    assert Counter(method for method, *_ in sender.calls) == {"post": 2, "direct": 2}  # the return DM to Amy; Ben's request to Maria, his supervisor (C2)
     assert ("direct", "U0AMY", f"Closure request {first} · 3549723 (LM) · returned") in sender.calls
     with seeded() as uow:
         assert {m.card_key for m in uow.session.scalars(select(ChatMessage))} == keys
