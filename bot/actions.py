@@ -17,7 +17,7 @@ from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from store.uow import UnitOfWork
-from workflows import closure, requests
+from workflows import closure, reopen, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.org import Role
 from workflows.requests import Context
@@ -142,6 +142,47 @@ class Interactions:
             raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {team}.")
         return Reply(form=views.closure_form(uow, self.ctx, case))
 
+    # -- C11 Reopen, C12 re-referral ------------------------------------------------
+
+    def _reopen(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        people = reopen.check_reopen(uow, self.ctx, request, actor)
+        return Reply(form=views.reopen_form(uow, self.ctx, request, people))
+
+    def _accept(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.precheck(self.ctx, request, "accept", actor)
+        return Reply(form=views.accept_form(self.ctx, request))
+
+    def _decline(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.precheck(self.ctx, request, "decline", actor)
+        return Reply(form=views.decline_form(request))
+
+    def _submit_reopen(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        people = values.get("people") or []
+        worker, reason = values.get("worker"), values.get("reason")
+        return Reply(
+            text=reopen.reopen(
+                uow,
+                self.ctx,
+                self._request_id(metadata),
+                actor,
+                people=[people] if isinstance(people, str) else list(people),
+                worker=worker if isinstance(worker, str) else "",
+                reason=reason if isinstance(reason, str) else "",
+                source=source,
+            )
+        )
+
+    def _submit_accept(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        worker = values.get("worker")
+        return Reply(text=reopen.accept(uow, self.ctx, self._request_id(metadata), actor, worker if isinstance(worker, str) and worker else None, source=source))
+
+    def _submit_decline(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        reason = values.get("reason")
+        return Reply(text=reopen.decline(uow, self.ctx, self._request_id(metadata), actor, reason if isinstance(reason, str) else "", source=source))
+
     # -- forms -----------------------------------------------------------------
 
     def submit(self, chat_user_id: str, callback: str, metadata: str, values: FormValues, source: str | None = None) -> Reply:
@@ -210,12 +251,17 @@ class Interactions:
     # -- slash commands -----------------------------------------------------------
 
     def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        return self._run(lambda uow, actor: self._case_command(uow, actor, text), chat_user_id)
+        return self._run(lambda uow, actor: self._case_command(uow, actor, text, source), chat_user_id)
 
-    def _case_command(self, uow: UnitOfWork, actor: str, text: str) -> Reply:
+    def _case_command(self, uow: UnitOfWork, actor: str, text: str, source: str | None = None) -> Reply:
         command = case_command.parse(text)
         if command.verb == "status":
             return Reply(card=views.case_card(uow, self.ctx, command.person_id, actor))
+        if command.verb == "reopen":  # C11
+            request = reopen.last_closure_of(uow, command.person_id)
+            return self._reopen(uow, actor, str(request.id), None)
+        if command.verb == "rereferral":  # C12
+            return Reply(text=reopen.rereferral(uow, self.ctx, actor, command.person_id, command.reason or "", source=source))
         return self._closure_form_reply(uow, actor, command.person_id)
 
 
@@ -240,6 +286,9 @@ BUTTONS: dict[str, Callable[[Interactions, UnitOfWork, str, str, str | None], Re
     "cancel_step": Interactions._cancel_step,
     "step_done": Interactions._step_done,
     "request_closure": Interactions._request_closure,
+    "reopen": Interactions._reopen,
+    "accept": Interactions._accept,
+    "decline": Interactions._decline,
 }
 
 FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str | None], Reply]] = {
@@ -249,4 +298,7 @@ FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str |
     "reassign": Interactions._submit_reassign,
     "cancel_step": Interactions._submit_cancel_step,
     "audit": Interactions._submit_audit,
+    "reopen": Interactions._submit_reopen,
+    "accept": Interactions._submit_accept,
+    "decline": Interactions._submit_decline,
 }

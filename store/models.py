@@ -108,6 +108,9 @@ class Case(Base):
     opened_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closure_reason: Mapped[str | None] = mapped_column(String(16))
+    # S2: the CIN census primary need (N0-N9), the concern the case was open for; C12
+    # compares a re-referral's reason with it. None where not recorded (adults).
+    primary_need: Mapped[str | None] = mapped_column(String(4))
 
     person: Mapped[Person] = relationship()
 
@@ -199,6 +202,18 @@ class RecordItem(Base):
     from_date: Mapped[dt.date] = mapped_column(Date)
     to_date: Mapped[dt.date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Contact(Base):
+    """A contact or referral about a person (date, reason) [004]. ``reason`` is the S2
+    primary need code the contact is about; C12 decides whether it is a re-referral."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    contact_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(4))
 
 
 class Assessment(Base):

@@ -20,6 +20,7 @@ class Role(StrEnum):
     BUSINESS_SUPPORT = "business_support"
     GROUP_MANAGER = "group_manager"
     SERVICE_MANAGER = "service_manager"
+    PRACTICE_SUPERVISOR = "practice_supervisor"  # C11, C12: reopens a closed case, decides on re-referrals
 
 
 class Team(BaseModel):
