@@ -32,6 +32,7 @@ EXPECTED = {
     "file_retentions.csv": 1,
     "record_items.csv": 6,
     "assessments.csv": 6,
+    "contacts.csv": 2,
 }
 
 

@@ -317,3 +317,57 @@ def test_a_rereferral_is_not_approved_and_a_closure_is_not_accepted(seeded, jour
     with seeded() as uow, pytest.raises(IllegalTransition):
         reopen.accept(uow, ctx, open_closure, "maria")
     assert db_fingerprint() == before
+
+
+# -- C12 for imported contacts: the importer stores, the workflow decides ----------------------
+
+
+def _write(directory, name: str, text: str) -> None:
+    (directory / name).write_text(text, encoding="utf-8")
+
+
+def test_imported_contacts_within_3_months_become_rereferrals_once(seeded, journey, ctx, tmp_path):
+    from store.importer import import_directory
+    from store.models import Contact
+
+    _close(journey, closure_date=dt.date(2026, 8, 27))
+    _write(tmp_path, "persons.csv", "id,first_name,last_name\n3549723,Lily,Marsh\n")
+    _write(
+        tmp_path,
+        "contacts.csv",
+        "person_id,contact_date,reason\n"
+        "3549723,26/11/2026,n4\n"  # 2 months 30 days after closure: a re-referral (another reason)
+        "3549724,2026-11-28,N1\n"  # 3 months 1 day after its closure: a new referral
+        "3501779,2026-11-20,N1\n",  # an open case: not a re-referral
+    )
+    assert import_directory(seeded, tmp_path, org=ctx.org)["contacts.csv"] == 3
+    with seeded() as uow:
+        assert sorted((c.person_id, c.reason) for c in uow.session.scalars(select(Contact))) == [
+            ("3501779", "N1"), ("3549723", "N4"), ("3549724", "N1"),
+        ]
+        assert not [r for r in uow.session.scalars(select(Request)) if r.kind == "rereferral"], "the importer decides nothing"
+        made = reopen.consider_contacts(uow, ctx)
+    assert len(made) == 1 and "3549723" in made[0]
+    with seeded() as uow:
+        [rr] = [r for r in uow.session.scalars(select(Request)) if r.kind == "rereferral"]
+        assert (rr.person_id, rr.requested_by, rr.details["same_reason"], rr.details["contact_date"]) == ("3549723", "import", False, "2026-11-26")
+        assert reopen.consider_contacts(uow, ctx) == []  # once
+
+
+def test_cli_import_sends_rereferrals_for_contacts(db_url, tmp_path):
+    from test_cli import run_cli
+
+    from worktray.demo import DEMO_ORG
+
+    data = tmp_path / "export"
+    data.mkdir()
+    _write(data, "persons.csv", "id,first_name,last_name\n3700001,Ada,Quill\n")
+    _write(data, "cases.csv", "person_id,team,worker,case_type,opened_on,closed_on,closure_reason,primary_need\n"
+           "3700001,u12,ben,CIN,2025-01-06,2026-08-27,RC8,N5\n")
+    _write(data, "contacts.csv", "person_id,contact_date,reason\n3700001,2026-11-26,N5\n")
+    result = run_cli(db_url, "import", str(data), cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 0, result.stderr
+    assert "contacts.csv: 1 rows" in result.stdout
+    assert "Re-referral 1 for 3700001 sent to the managers of Under 12s" in result.stdout
+    again = run_cli(db_url, "import", str(data), cwd=tmp_path, config=DEMO_ORG)
+    assert "Re-referral" not in again.stdout

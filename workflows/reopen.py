@@ -20,7 +20,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from store.models import Case, Request
+from sqlalchemy import select
+
+from store.models import Case, Contact, Request
 from store.uow import DuplicateOpenRequest, UnitOfWork
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotFound, WorkflowError
@@ -377,3 +379,26 @@ def decline(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, reason: 
     uow.commit()
     return f"Declined re-referral {request.id}; told the group managers: {', '.join(ctx.org.name_of(k) for k in told)}."
 
+
+def consider_contacts(uow: UnitOfWork, ctx: Context, actor: str = "import") -> list[str]:
+    """C12 for imported contacts (contacts.csv): each contact after a person's latest closure and
+    within 3 months of it becomes a re-referral card, once (a request remembers its contact).
+    Returns one line per re-referral made; other contacts are new referrals: nothing written."""
+    made: list[str] = []
+    already = {
+        r.details.get("contact_id")
+        for r in uow.session.scalars(select(Request).where(Request.kind == REREFERRAL.name))
+    }
+    for contact in uow.session.scalars(select(Contact).order_by(Contact.contact_date, Contact.id)).all():
+        if contact.id in already:
+            continue
+        try:
+            outcome = consider(
+                uow, ctx, actor, contact.person_id, contact.reason, contact_date=contact.contact_date, contact_id=contact.id, source="import:contacts.csv"
+            )
+        except WorkflowError:
+            continue  # e.g. a re-referral is already waiting for the person: the manager has it
+        if outcome.request is not None:
+            uow.commit()  # each re-referral its own transaction: a later refusal cannot undo it
+            made.append(outcome.message)
+    return made
