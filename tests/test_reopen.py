@@ -22,19 +22,19 @@ from store.models import (
     WorkerRelationship,
 )
 from workflows import reopen
-from workflows.errors import FieldErrors, IllegalTransition, NotAllowed
+from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, WorkflowError
 from workflows.requests import ACCEPTED, CLOSED, DECLINED, REQUESTED
 
 FAMILY = ["3549723", "3549724"]
 
 
-def _close(journey, person_id: str = "3549723", closure_date: dt.date | None = None, **changes: object) -> int:
+def _close(journey, person_id: str = "3549723", closure_date: dt.date | None = None, requester: str = "amy", **changes: object) -> int:
     """A finished closure, through the real handlers (3549723's applies to 3549724 too)."""
     if person_id == "3549723" and "applies_to" not in changes:
         changes["applies_to"] = ["3549724"]
     if closure_date is not None:
         changes["closure_date"] = closure_date
-    rid = journey.request(person_id, "amy", **changes)
+    rid = journey.request(person_id, requester, **changes)
     journey.approve(rid)
     journey.claim(rid)
     journey.complete(rid)
@@ -371,3 +371,29 @@ def test_cli_import_sends_rereferrals_for_contacts(db_url, tmp_path):
     assert "Re-referral 1 for 3700001 sent to the managers of Under 12s" in result.stdout
     again = run_cli(db_url, "import", str(data), cwd=tmp_path, config=DEMO_ORG)
     assert "Re-referral" not in again.stdout
+
+
+def test_reopen_finds_the_closed_cases_without_the_audit_record(seeded, journey):
+    """Robust to how details["ended"] is shaped: the closure date and team name the cases too."""
+    rid = _close(journey)
+    with seeded() as uow:
+        request = uow.requests.get(rid)
+        ended = {k: v for k, v in request.details["ended"].items() if k != "cases"}
+        request.details = {**request.details, "ended": ended}
+        uow.commit()
+    with seeded() as uow:
+        assert sorted(c.person_id for c in reopen.closed_cases(uow, uow.requests.get(rid))) == FAMILY
+
+
+def test_decline_without_a_group_manager_is_refused_and_writes_nothing(seeded, journey, ctx, db_fingerprint):
+    """Adults South has no group manager in the demo config: the decision would be lost, so it is refused."""
+    _close(journey, "4100001", closure_date=dt.date(2026, 11, 1), requester="dan")
+    with seeded() as uow:
+        outcome = reopen.consider(uow, ctx, "dan", "4100001", "N0")
+        assert outcome.request is not None
+        uow.commit()
+        rid = outcome.request.id
+    before = db_fingerprint()
+    with seeded() as uow, pytest.raises(WorkflowError, match="no group manager"):
+        reopen.decline(uow, ctx, rid, "ruth", "Not the same concern.")
+    assert db_fingerprint() == before

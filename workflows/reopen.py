@@ -147,11 +147,20 @@ def open_involvement(
 
 
 def closed_cases(uow: UnitOfWork, request: Request) -> list[Case]:
-    """The cases a finished request closed (what its audit recorded in details["ended"])."""
+    """The cases a finished request closed: what its audit recorded in details["ended"]["cases"],
+    or else the team's cases of the people it applied to that closed on its closure date."""
     if request.state != CLOSED:
         return []
-    ids = (request.details.get("ended") or {}).get("cases") or []
-    return [c for c in (uow.cases.case(int(i)) for i in ids) if c is not None]
+    ids = (request.details.get("ended") or {}).get("cases")
+    if ids is not None:
+        return [c for c in (uow.cases.case(int(i)) for i in ids) if c is not None]
+    closed_on = request.details.get("closure_date")
+    return [
+        c
+        for p in request.applies_to
+        for c in uow.cases.cases_of(p)
+        if c.team == request.team and c.closed_on is not None and c.closed_on.isoformat() == closed_on
+    ]
 
 
 def reopenable_people(uow: UnitOfWork, request: Request) -> list[str]:
