@@ -18,7 +18,7 @@ from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from store.uow import UnitOfWork
-from workflows import access, closure, purchasing, record_items, requests
+from workflows import access, closure, purchasing, record_items, reopen, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -158,6 +158,47 @@ class Interactions:
             raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {team}.")
         return Reply(form=views.closure_form(uow, self.ctx, case))
 
+    # -- C11 Reopen, C12 re-referral ------------------------------------------------
+
+    def _reopen(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        people = reopen.check_reopen(uow, self.ctx, request, actor)
+        return Reply(form=views.reopen_form(uow, self.ctx, request, people))
+
+    def _accept(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.precheck(self.ctx, request, "accept", actor)
+        return Reply(form=views.accept_form(self.ctx, request))
+
+    def _decline(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request = requests.load(uow, self._request_id(value))
+        requests.precheck(self.ctx, request, "decline", actor)
+        return Reply(form=views.decline_form(request))
+
+    def _submit_reopen(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        people = values.get("people") or []
+        worker, reason = values.get("worker"), values.get("reason")
+        return Reply(
+            text=reopen.reopen(
+                uow,
+                self.ctx,
+                self._request_id(metadata),
+                actor,
+                people=[people] if isinstance(people, str) else list(people),
+                worker=worker if isinstance(worker, str) else "",
+                reason=reason if isinstance(reason, str) else "",
+                source=source,
+            )
+        )
+
+    def _submit_accept(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        worker = values.get("worker")
+        return Reply(text=reopen.accept(uow, self.ctx, self._request_id(metadata), actor, worker if isinstance(worker, str) and worker else None, source=source))
+
+    def _submit_decline(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+        reason = values.get("reason")
+        return Reply(text=reopen.decline(uow, self.ctx, self._request_id(metadata), actor, reason if isinstance(reason, str) else "", source=source))
+
     # -- forms -----------------------------------------------------------------
 
     def submit(self, chat_user_id: str, callback: str, metadata: str, values: FormValues, source: str | None = None) -> Reply:
@@ -237,6 +278,11 @@ class Interactions:
         if command.verb == "status":  # who may look: workflows.access; every look is an event
             look = access.look_at_case(uow, self.ctx, command.person_id, actor, source=source)
             return Reply(card=views.case_card(self.ctx, look, actor))
+        if command.verb == "reopen":  # C11
+            request = reopen.last_closure_of(uow, command.person_id)
+            return self._reopen(uow, actor, str(request.id), None)
+        if command.verb == "rereferral":  # C12
+            return Reply(text=reopen.rereferral(uow, self.ctx, actor, command.person_id, command.reason or "", source=source))
         return self._closure_form_reply(uow, actor, command.person_id)
 
 
@@ -262,6 +308,9 @@ BUTTONS: dict[str, Callable[[Interactions, UnitOfWork, str, str, str | None], Re
     "cancel_step": Interactions._cancel_step,
     "step_done": Interactions._step_done,
     "request_closure": Interactions._request_closure,
+    "reopen": Interactions._reopen,
+    "accept": Interactions._accept,
+    "decline": Interactions._decline,
 }
 
 FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str | None], Reply]] = {
@@ -272,6 +321,9 @@ FORMS: dict[str, Callable[[Interactions, UnitOfWork, str, str, FormValues, str |
     "reassign": Interactions._submit_reassign,
     "cancel_step": Interactions._submit_cancel_step,
     "audit": Interactions._submit_audit,
+    "reopen": Interactions._submit_reopen,
+    "accept": Interactions._submit_accept,
+    "decline": Interactions._submit_decline,
 }
 
 

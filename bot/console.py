@@ -61,6 +61,8 @@ HELP = """\
 Commands (typed as the current person; prefix any of them with `as <person>` to act once as someone else):
   /case close <person-id>    open the closure form for a person's case
   /case status <person-id>   the case and its requests (only you see it; needs a role in its team)
+  /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
+  /case rereferral <person-id> <N-code>   a contact within 3 months of closure (C12)
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
                              nothing is sent unless button [N] has that label
   press <label>              press the button with that label on a card you can see (press Approve)

@@ -84,6 +84,8 @@ SORRY = "Something went wrong in worktray and your request may not have been don
 HOME_HELP = [
     "/case close <person-id>: ask for a case to be closed",
     "/case status <person-id>: the case and its requests, shown to you only",
+    "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors)",
+    "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
 ]
 
 

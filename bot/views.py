@@ -13,16 +13,19 @@ from typing import Any
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
-from workflows import closure, purchasing, record_items
+from workflows import closure, purchasing, record_items, reopen
 from workflows.access import CaseLook
 from workflows.clock import local_today
 from workflows.org import Role
 from workflows.requests import (
+    ACCEPTED,
     ANSWERS,
     APPROVED,
     BLOCKED,
     CLAIMED,
     CLOSED,
+    DECLINED,
+    OPEN_STATES,
     REQUESTED,
     RETURNED,
     WITHDRAWN,
@@ -31,6 +34,7 @@ from workflows.requests import (
     describe,
     kind_of,
     may,
+    past_withdraw_window,
     withdrawable,
 )
 
@@ -42,6 +46,8 @@ STATE_LABELS = {
     BLOCKED: "Blocked: work steps open",
     CLOSED: "Closed",
     WITHDRAWN: "Withdrawn",
+    ACCEPTED: "Accepted: reopened to the team",
+    DECLINED: "Declined: escalated to the group managers",
 }
 
 
@@ -94,6 +100,7 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         facts.append(Fact("Also applies to", ", ".join(others)))
     if request.holder and request.state in (CLAIMED, BLOCKED):
         facts.append(Fact("Held by", org.name_of(request.holder)))
+    facts += _late_facts(ctx, request)
     sections: list[Section] = []
     if audience == "manager":
         sections.append(_audit_section(ctx, audit))
@@ -110,7 +117,7 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         title=f"Closure request {request.id} · {_who(request)}",
         facts=facts,
         sections=sections,
-        buttons=_buttons(ctx, request, audience, audit),
+        buttons=_buttons(ctx, request, audience, audit) + (_reopen_buttons(uow, ctx, request) if audience == "manager" else []),
         footer=describe(org, request),
     )
 
@@ -176,13 +183,35 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
 
 def _withdraw_button(ctx: Context, request: Request) -> list[Button]:
     """C11, for the worker or manager (the manager's card, the worker's DM and /case status);
-    never on the business-support card, where nobody may use it."""
-    if not withdrawable(request, ctx.clock.now()):
+    never on the business-support card, where nobody may use it. An open request can be
+    withdrawn at any time; a finished one never (it is reopened instead)."""
+    if not withdrawable(request):
         return []
     rid = str(request.id)
-    if request.state == CLOSED:
-        return [Button("Reverse closure", "withdraw", rid, "danger", confirm=f"Reverse closure {rid}? The case reopens.")]
-    return [Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw closure request {rid}? The case stays open.")]
+    late = " It is past the 2 weeks of C11: the withdrawal will be marked late." if past_withdraw_window(request, ctx.clock.now()) else ""
+    label = kind_of(request).label.lower()
+    return [Button("Withdraw", "withdraw", rid, "danger", confirm=f"Withdraw {label} {rid}? The case stays open.{late}")]
+
+
+def _late_facts(ctx: Context, request: Request) -> list[Fact]:
+    """C11: past the 2 weeks, drawn from the clock when the card is drawn (no job edits the request)."""
+    if request.state == WITHDRAWN and request.details.get("withdrawn_late"):
+        return [Fact("Withdrawn late", "after the 2 weeks of C11")]
+    if request.state in OPEN_STATES and past_withdraw_window(request, ctx.clock.now()):
+        days = (ctx.clock.now() - request.requested_at).days
+        return [Fact("Late", f"open {days} days, past the 2 weeks of C11; a withdrawal now is marked late")]
+    return []
+
+
+def _reopen_buttons(uow: UnitOfWork, ctx: Context, request: Request, actor: str | None = None) -> list[Button]:
+    """C11: Reopen on a finished closure while someone it closed has no open case. With an
+    ``actor`` (a DM, /case status) only if they may; on the manager channel card always
+    (the press is checked: Manager or Practice Supervisor)."""
+    if request.state != CLOSED or not reopen.reopenable_people(uow, request):
+        return []
+    if actor is not None and not reopen.may_reopen(uow, ctx, actor, request):
+        return []
+    return [Button("Reopen", "reopen", str(request.id), "primary")]
 
 
 def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
@@ -240,8 +269,10 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
         return Card(
             title=f"Case of {who} is closed",
             facts=[Fact("Closure date", _date(closure.closure_date_of(request)))],
-            buttons=_withdraw_button(ctx, request),
+            buttons=_reopen_buttons(uow, ctx, request, request.requested_by),
         )
+    if view in REOPEN_MESSAGES:
+        return REOPEN_MESSAGES[view](uow, ctx, request, body)
     return Card(title=str(body.get("text", "")))
 
 
@@ -267,7 +298,7 @@ def _blocked_buttons(ctx: Context, request: Request, steps: list[Any], recipient
 def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
     """/case status: the case and its requests (shown to the asker only), as far as
     the asker may see them (``workflows.access``), with the buttons the asker may
-    use: request closure, withdraw or reverse (C11)."""
+    use: request closure, withdraw (C11), reopen a finished closure (C11)."""
     person = look.person
     facts = [Fact("Person", f"{person.id} ({person.initials})")]
     lines = [
@@ -282,6 +313,7 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
     for r in look.requests:
         if may(ctx.org, actor, "withdraw", r):
             buttons += _withdraw_button(ctx, r)
+    buttons += [Button("Reopen", "reopen", str(rid), "primary") for rid in look.can_reopen]  # C11: Manager or Practice Supervisor
     return Card(
         title=f"Case {person.id} ({person.initials})",
         facts=facts,
@@ -567,3 +599,126 @@ def resubmit_purchase_form(request: Request) -> Form:
 
 CARD_BUILDERS[purchasing.KIND] = end_purchase_card
 MESSAGE_BUILDERS[purchasing.KIND] = end_purchase_message
+
+
+# -- C11 Reopen and C12 re-referral ----------------------------------------------------
+
+
+def _need(code: object) -> str:
+    text = str(code or "")
+    return f"{text} {reopen.PRIMARY_NEEDS.get(text, '')}".strip() or "not recorded"
+
+
+def _same_reason(request: Request) -> str:
+    """C12: whether the re-referral is for the same reason as at closure (S2 primary need)."""
+    match = request.details.get("same_reason")
+    at_closure = request.details.get("primary_need_at_closure")
+    if match is None:
+        return "not known: no primary need recorded on the closed case"
+    return f"yes ({at_closure})" if match else f"no: closed with {_need(at_closure)}"
+
+
+def rereferral_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
+    """C12: the previous team's manager card: who, when it closed, the proposed worker, the match."""
+    org = ctx.org
+    d = request.details
+    facts = [
+        Fact("Person", _who(request)),
+        Fact("Contact date", _date(dt.date.fromisoformat(str(d["contact_date"])))),
+        Fact("Reason", _need(d.get("reason"))),
+        Fact("Closed on", f"{_date(dt.date.fromisoformat(str(d['closed_on'])))} ({d.get('closure_reason') or 'no reason recorded'})"),
+        Fact("Same reason as at closure", _same_reason(request)),
+        Fact("Previous worker (proposed)", org.name_of(str(d.get("proposed_worker")))),
+        Fact("State", STATE_LABELS.get(request.state, request.state)),
+    ]
+    if request.state == ACCEPTED:
+        facts.append(Fact("Allocated to", org.name_of(str(d.get("accepted_worker")))))
+    buttons: list[Button] = []
+    if request.state == REQUESTED:
+        rid = str(request.id)
+        buttons = [Button("Accept", "accept", rid, "primary"), Button("Decline", "decline", rid)]
+    return Card(
+        title=f"Re-referral {request.id} · {_who(request)} · within 3 months of closure (C12)",
+        facts=facts,
+        buttons=buttons,
+        footer=describe(org, request),
+    )
+
+
+CARD_BUILDERS["rereferral"] = rereferral_card
+
+
+def _reopened_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
+    cases = [c for c in (uow.cases.case(int(i)) for i in body.get("cases", [])) if c is not None]
+    return Card(
+        title="A case reopens to you: " + ", ".join(f"{c.person_id} ({c.person.initials})" for c in cases),
+        facts=[Fact("Team", ctx.org.team(request.team).name), Fact("Reopened by", ctx.org.name_of(body.get("by")))],
+    )
+
+
+def _declined_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
+    """C12: to each group manager of the team; the decline reason is in a DM, never a channel."""
+    return Card(
+        title=f"Re-referral {request.id} · {_who(request)} declined by {ctx.org.team(request.team).name}",
+        facts=[
+            Fact("Declined by", ctx.org.name_of(request.last_actor)),
+            Fact("Previous worker", ctx.org.name_of(str(request.details.get("proposed_worker")))),
+            Fact("Same reason as at closure", _same_reason(request)),
+        ],
+        sections=[Section("Why", [request.note or ""])],
+    )
+
+
+REOPEN_MESSAGES: dict[str, Callable[[UnitOfWork, Context, Request, dict[str, Any]], Card]] = {
+    "reopened": _reopened_message,
+    "rereferral_declined": _declined_message,
+}
+
+
+def _worker_options(ctx: Context, team: str) -> list[Option]:
+    return [Option(p.key, p.name) for p in ctx.org.members(team, Role.WORKER)]
+
+
+def reopen_form(uow: UnitOfWork, ctx: Context, request: Request, people: list[str]) -> Form:
+    """C11: the new social care request, short: who, the worker (the previous one proposed), why."""
+    previous = next((c.worker for c in reopen.closed_cases(uow, request)), None)
+    options = []
+    for person_id in people:
+        person = uow.cases.person(person_id)
+        options.append(Option(person_id, f"{person_id} ({person.initials if person else '?'})"))
+    team = ctx.org.team(request.team).name
+    return Form(
+        "reopen",
+        "Reopen: new request",
+        "Reopen",
+        str(request.id),
+        [
+            FormField("people", "Reopen for", "checkboxes", options, list(people)),
+            FormField("worker", f"Allocated worker ({team})", "select", _worker_options(ctx, request.team), previous),
+            FormField("reason", "Why the case reopens", "textarea"),
+        ],
+        [f"New social care request after closure {request.id} · {_who(request)} · {team} (C11). The closed case stays as it was."],
+    )
+
+
+def accept_form(ctx: Context, request: Request) -> Form:
+    """C12: the previous worker proposed; the manager may choose another worker of the team."""
+    return Form(
+        "accept",
+        "Accept re-referral",
+        "Accept",
+        str(request.id),
+        [FormField("worker", "Allocate to", "select", _worker_options(ctx, request.team), str(request.details.get("proposed_worker") or ""))],
+        [f"Re-referral {request.id} · {_who(request)}: a new involvement in {ctx.org.team(request.team).name} (C12)."],
+    )
+
+
+def decline_form(request: Request) -> Form:
+    return Form(
+        "decline",
+        "Decline re-referral",
+        "Decline",
+        str(request.id),
+        [FormField("reason", "Why not (the group managers decide next)", "textarea")],
+        [f"Re-referral {request.id} · {_who(request)} (C12)"],
+    )

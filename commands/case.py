@@ -2,6 +2,8 @@
 
 /case close <person-id>    open the closure form (C2)
 /case status <person-id>   the case and its requests, shown to you only
+/case reopen <person-id>   reopen a finished closure as a new involvement (C11)
+/case rereferral <person-id> <reason>   a contact within 3 months of closure (C12)
 
 This module knows no chat platform and no cards: it turns the typed text into
 a ``CaseCommand`` (or a ``CommandError`` carrying the usage), and the adapter
@@ -15,15 +17,20 @@ from dataclasses import dataclass
 
 from workflows.errors import WorkflowError
 
-USAGE = "Usage: `/case close <person-id>` or `/case status <person-id>` (the person ID is digits, e.g. 3549723)."
+USAGE = (
+    "Usage: `/case close <person-id>`, `/case status <person-id>`, `/case reopen <person-id>` or "
+    "`/case rereferral <person-id> <reason>` (the person ID is digits, e.g. 3549723; the reason an S2 code, e.g. N1)."
+)
 PERSON_ID = re.compile(r"^\d{1,12}$")
-VERBS = ("close", "status")
+VERBS = ("close", "status", "reopen", "rereferral")
+WITH_REASON = ("rereferral",)  # verbs that take a reason after the person ID
 
 
 @dataclass(frozen=True)
 class CaseCommand:
     verb: str  # one of VERBS
     person_id: str
+    reason: str | None = None  # rereferral: what the contact is about (one word: an S2 code)
 
 
 class CommandError(WorkflowError):
@@ -32,8 +39,12 @@ class CommandError(WorkflowError):
 
 def parse(text: str) -> CaseCommand:
     words = text.split()
-    if len(words) != 2 or words[0].lower() not in VERBS:
+    verb = words[0].lower() if words else ""
+    wanted = 3 if verb in WITH_REASON else 2
+    if verb not in VERBS or len(words) != wanted:
         raise CommandError(USAGE)
     if not PERSON_ID.match(words[1]):
         raise CommandError(f"'{words[1][:20]}' is not a person ID. {USAGE}")
-    return CaseCommand(words[0].lower(), words[1])
+    if verb in WITH_REASON:
+        return CaseCommand(verb, words[1], words[2])
+    return CaseCommand(verb, words[1])

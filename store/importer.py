@@ -33,6 +33,7 @@ from store.models import (
     Assessment,
     Base,
     Case,
+    Contact,
     FamilyGroup,
     FileRetention,
     OrganisationRelationship,
@@ -126,6 +127,7 @@ StepKind = Annotated[Literal["incoming", "future", "incomplete"], BeforeValidato
 StepStatus = Annotated[Literal["open", "done", "cancelled"], BeforeValidator(_lower)]
 OrganisationKind = Annotated[Literal["team", "school", "place_of_education", "gp_surgery", "other"], BeforeValidator(_lower)]
 CaseType = Annotated[Literal["CIN", "CP", "CLA", "CWD", "EH", "ADULT"], BeforeValidator(_upper)]
+PrimaryNeed = Annotated[Literal["N0", "N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9"], BeforeValidator(_upper)]  # S2
 RecordKind = Annotated[
     Literal["care_package", "legal_status", "looked_after", "placement_address", "home_address", "registration", "class"],
     BeforeValidator(_lower),
@@ -171,6 +173,7 @@ class CaseRow(Row):
     opened_on: Date
     closed_on: Date | None = None
     closure_reason: Text16 | None = None
+    primary_need: PrimaryNeed | None = None  # S2; C12 compares a re-referral's reason with it
 
     def problems(self) -> list[tuple[str, str]]:
         found = _not_before(self.closed_on, self.opened_on, "closed_on", "opened_on")
@@ -250,6 +253,15 @@ class RecordItemRow(Row):
         return _not_before(self.to_date, self.from_date, "to_date", "from_date")
 
 
+class ContactRow(Row):
+    """A contact or referral [004]. Stored only: whether it is a re-referral (C12) is decided
+    by the workflow (``workflows.reopen.consider_contacts``), not here."""
+
+    person_id: Id
+    contact_date: Date
+    reason: PrimaryNeed
+
+
 class AssessmentRow(Row):
     person_id: Id
     assessment_type: Text100
@@ -311,6 +323,7 @@ FILES: tuple[FileSpec, ...] = (
     FileSpec("file_retentions.csv", FileRetentionRow, FileRetention, ("person_id", "criteria", "start_date", "retain_until")),
     FileSpec("record_items.csv", RecordItemRow, RecordItem, ("person_id", "kind", "description", "from_date")),
     FileSpec("assessments.csv", AssessmentRow, Assessment, ("person_id", "assessment_type", "trigger_date")),
+    FileSpec("contacts.csv", ContactRow, Contact, ("person_id", "contact_date", "reason")),
 )
 SPECS = {spec.name: spec for spec in FILES}
 

@@ -109,6 +109,9 @@ class Case(Base):
     opened_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closure_reason: Mapped[str | None] = mapped_column(String(16))
+    # S2: the CIN census primary need (N0-N9), the concern the case was open for; C12
+    # compares a re-referral's reason with it. None where not recorded (adults).
+    primary_need: Mapped[str | None] = mapped_column(String(4))
 
     person: Mapped[Person] = relationship()
 
@@ -207,6 +210,18 @@ class RecordItem(Base):
     end_reason: Mapped[str | None] = mapped_column(String(200))
     is_primary: Mapped[bool | None] = mapped_column(Boolean, doc="addresses: the primary address (C10)")
     doh_end_reason: Mapped[str | None] = mapped_column(String(8), doc="looked-after period: SSDA903 REC code (S3)")
+
+
+class Contact(Base):
+    """A contact or referral about a person (date, reason) [004]. ``reason`` is the S2
+    primary need code the contact is about; C12 decides whether it is a re-referral."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    contact_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(4))
 
 
 class Assessment(Base):

@@ -154,6 +154,17 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
              **{f"local_end_reason_{period}": "Returned home", f"rec_{period}": "E4A", "leaving_care_3549735": "yes"})
     for person in ("3549723", "3549728", "3501779", "4100001", "3549735"):
         j.command("U0AMY", f"status {person}")
+
+    # C11 Reopen (the sibling only), C12 re-referrals: one accepted, one declined.
+    j.command("U0MARIA", "status 3549723")
+    j.press("U0MARIA", "reopen", "1")
+    j.submit("U0MARIA", j.form("reopen"), people=["3549724"], worker="amy", reason="New information from school.")
+    j.command("U0AMY", "rereferral 3549728 N4")
+    j.press("U0MARIA", "accept", "7")
+    j.submit("U0MARIA", j.form("accept"), worker="ben")
+    j.command("U0AMY", "rereferral 3549723 N1")
+    j.press("U0MARIA", "decline", "8")
+    j.submit("U0MARIA", j.form("decline"), reason="Different concern: a new assessment is needed.")
     return j
 
 
@@ -167,11 +178,12 @@ def test_the_journey_produced_every_form_and_every_kind_of_card(journey: Journey
     assert {f.callback for f in journey.forms} == set(FORMS)
     titles = " | ".join(c.title for c in journey.all_cards())
     for kind in ("superseded", "returned", "cannot progress", "is now yours", "is closed", "Case 3549723 (LM)",
-                 "End Purchased Service request 5", "End purchased services · 4100001 (PG)", "authorised"):
+                 "End Purchased Service request 5", "End purchased services · 4100001 (PG)", "authorised",
+                 "reopens to you", "Re-referral", "declined by Under 12s"):
         assert kind in titles, kind
     states = " | ".join(f.value for c in journey.all_cards() for f in c.facts if f.label == "State")
     for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn",
-                  "Waiting for the manager to authorise", "Authorised: sent to the purchasing team"):
+                  "Waiting for the manager to authorise", "Authorised: sent to the purchasing team", "Accepted", "Declined"):
         assert label in states, label
 
 

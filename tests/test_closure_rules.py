@@ -362,7 +362,7 @@ def test_the_items_tick_is_needed_only_when_items_are_open(journey):
     assert journey.get(rid).state == "closed"
 
 
-# -- C11: withdrawal within two weeks of the request --------------------------------------------------
+# -- C11: withdrawal at any time, late after two weeks of the request --------------------------------------------------
 
 
 @pytest.mark.parametrize("state", [REQUESTED, "returned", APPROVED, CLAIMED])
@@ -373,25 +373,20 @@ def test_withdraw_within_two_weeks_works(journey, clock, state):
     assert journey.get(rid).state == WITHDRAWN
 
 
-def test_withdraw_after_two_weeks_is_refused_and_writes_nothing(journey, clock, db_fingerprint):
+def test_withdraw_after_two_weeks_works_and_is_marked_late(journey, clock):
+    """C11: an open request is never stuck: withdrawn at any time, marked late after 2 weeks."""
     rid = journey.to_state(APPROVED, "3549723", "amy")
     clock.advance(days=14, minutes=1)
-    before = db_fingerprint()
-    for person in ("amy", "maria"):
-        with pytest.raises(IllegalTransition) as refused:
-            journey.withdraw(rid, person)
-        assert "can no longer be withdrawn" in str(refused.value)
-        assert "2 weeks" in str(refused.value) and "new social care request" in str(refused.value)
-    assert db_fingerprint() == before
-    assert journey.get(rid).state == APPROVED
+    journey.withdraw(rid, "amy")
+    assert journey.get(rid).state == WITHDRAWN
+    [event] = [e for e in journey.events(rid) if e.action == "withdraw"]
+    assert event.detail["late"] is True
 
 
-def test_the_window_runs_from_the_first_request_not_a_resubmit(journey, clock, db_fingerprint):
+def test_the_window_runs_from_the_first_request_not_a_resubmit(journey, clock):
     rid = journey.to_state("returned", "3549723", "amy")
     clock.advance(days=10)
     journey.resubmit(rid, "amy")
     clock.advance(days=5)
-    before = db_fingerprint()
-    with pytest.raises(IllegalTransition, match="can no longer be withdrawn"):
-        journey.withdraw(rid, "amy")
-    assert db_fingerprint() == before
+    assert "marked as late" in journey.withdraw(rid, "amy")
+    assert journey.get(rid).details["withdrawn_late"] is True

@@ -36,7 +36,7 @@ JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"
 SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene", "Mia", "Leo", "Ava", "Thorne"]
 TODAY = dt.date(2026, 11, 26)  # the conftest clock's date in London
 
-CLOSED_AND_REVERSIBLE = re.compile(r"- 2 closure: Closed\n\s+\[\d+\] Reverse closure$")
+REOPENED_AND_REREFERRED = re.compile(r"- \d+ rereferral: Accepted: reopened to the team\n\s+\[\d+\] Request closure$")
 
 
 def replay(db_url: str, org: Organisation, clock: FixedClock, lines: list[str]) -> tuple[int, str]:
@@ -75,14 +75,18 @@ def journey(db_url: str, org: Organisation, clock: FixedClock) -> str:
 
 def test_journey_closes_both_cases_in_the_store(journey: str, uow_factory: partial[UnitOfWork]) -> None:
     with uow_factory() as uow:
-        cases = {c.person_id: c for c in uow.session.scalars(select(Case))}
+        cases = {c.person_id: c for c in uow.session.scalars(select(Case).order_by(Case.id.desc()))}  # the first case of each
         # C6.6 and "applies to": Lily's closure closed her brother's case too, as of today-5.
         for pid in ("3549723", "3549724"):
             assert (cases[pid].closed_on, cases[pid].closure_reason) == (TODAY - dt.timedelta(days=5), "RC8")
         assert (cases["3549728"].closed_on, cases["3549728"].closure_reason) == (TODAY, "RC7")
         assert cases["3501779"].closed_on is None and cases["4100001"].closed_on is None
         requests = uow.session.scalars(select(Request).order_by(Request.id)).all()
-        assert [(r.person_id, r.state, r.revision) for r in requests] == [("3549723", "closed", 2), ("3549728", "closed", 1)]
+        assert [(r.person_id, r.state, r.revision) for r in requests] == [
+            ("3549723", "closed", 2), ("3549728", "closed", 1), ("3549723", "accepted", 1),  # C12: the re-referral
+        ]
+        reopened = uow.session.scalars(select(Case).where(Case.closed_on.is_(None), Case.person_id.in_(["3549723", "3549728"]))).all()
+        assert sorted((c.person_id, c.worker, c.opened_on) for c in reopened) == [("3549723", "amy", TODAY), ("3549728", "ben", TODAY)]
         steps = {s.id: s for s in uow.session.scalars(select(WorkStep))}
         assert steps[1].status == "done"
         assert (steps[2].status, steps[2].cancel_reason) == ("cancelled", "Home visit no longer needed: the case is closing.")
@@ -93,14 +97,15 @@ def test_journey_closes_both_cases_in_the_store(journey: str, uow_factory: parti
 def test_journey_writes_the_event_log(journey: str, uow_factory: partial[UnitOfWork]) -> None:
     with uow_factory() as uow:
         events = [(e.actor, e.action, e.request_id, e.person_id, e.source) for e in uow.session.scalars(select(Event).order_by(Event.id))]
-    by_request = {rid: [(actor, action) for actor, action, request_id, _, _ in events if request_id == rid] for rid in (1, 2)}
+    by_request = {rid: [(actor, action) for actor, action, request_id, _, _ in events if request_id == rid] for rid in (1, 2, 3)}
     assert by_request[1] == [
         ("amy", "request"), ("maria", "return"), ("amy", "resubmit"), ("maria", "approve"), ("sam", "claim"), ("sam", "complete"),
     ]  # tess's refused claim wrote nothing
     assert by_request[2] == [
         ("ben", "request"), ("maria", "approve"), ("sam", "claim"), ("sam", "block"), ("maria", "cancel_step"), ("sam", "recheck"),
-        ("sam", "complete"),
+        ("sam", "complete"), ("maria", "reopen"),  # C11: its own event; the closed request is not changed
     ]
+    assert by_request[3] == [("amy", "request"), ("maria", "reopen"), ("maria", "accept")]  # C12
     # Every /case status is a look at a case, in the event log too (workflows.access).
     assert [(actor, action, pid) for actor, action, rid, pid, _ in events if rid is None] == [
         ("amy", "view_case", "3549723"), ("ben", "step_done", "3549728"), ("amy", "view_case", "3549723"), ("ben", "view_case", "3549728"),
@@ -135,7 +140,8 @@ def test_journey_transcript_reads_like_a_conversation(journey: str) -> None:
     assert "  >> #u12 managers (new message)" in journey and "  >> #u12 business support (message updated)" in journey
     assert "Closure request 1 · 3549723 (LM) · superseded" in journey  # the old card after the resubmit
     assert "# Sam opens the closure audit (C6)" in journey  # comments are kept in the transcript
-    assert CLOSED_AND_REVERSIBLE.search(journey.rstrip()), journey[-400:]  # C11: Ben may still reverse it
+    assert "Reopened as a new involvement: 3549728 in Under 12s, allocated to Ben Okafor (C11)." in journey
+    assert REOPENED_AND_REREFERRED.search(journey.rstrip()), journey[-600:]  # C12: accepted back to the team
     assert "closed 21/11/2026 (RC8)" in after(journey, "amy> /case status 3549723")
 
 
@@ -379,9 +385,9 @@ def test_cli_run_replays_the_journey_script(tmp_path: Path) -> None:
     result = run_cli(tmp_path, ["run", "--script", str(JOURNEY)])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.startswith("worktray console · Fenshire County Council (fictitious)")
-    tail = result.stdout.rstrip().splitlines()[-4:]
-    assert re.match(r"^        - CIN · Ben Okafor · opened 01/02/2023 · closed \d\d/\d\d/\d{4} \(RC7\)$", tail[0]), tail
-    assert CLOSED_AND_REVERSIBLE.search("\n".join(tail)), tail
+    tail = result.stdout.rstrip().splitlines()[-5:]
+    assert re.match(r"^        - CIN · Amy Brooke · opened \d\d/\d\d/\d{4} · open$", tail[0]), tail
+    assert REOPENED_AND_REREFERRED.search("\n".join(tail)), tail
 
 
 def test_cli_run_reads_a_script_from_stdin(tmp_path: Path) -> None:
@@ -389,7 +395,7 @@ def test_cli_run_reads_a_script_from_stdin(tmp_path: Path) -> None:
         result = run_cli(tmp_path, ["run"], stdin=lambda: script)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "sam> press Open closure audit" in result.stdout
-    assert CLOSED_AND_REVERSIBLE.search(result.stdout.rstrip())
+    assert REOPENED_AND_REREFERRED.search(result.stdout.rstrip())
 
 
 def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Organisation, clock: FixedClock) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from conftest import Journey
 
-from workflows import closure
+from workflows import closure, reopen
 from workflows.errors import FieldErrors, NotAllowed
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, ROLES_FOR, load, may, transition
 
@@ -22,7 +22,8 @@ from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, 
 #   gita: group manager   olu: service manager (both teams)   dan: Adults South worker
 #   ruth: Adults South manager   hana: Adults South head of service (C4)
 #   (sam is business support in Adults South too)
-PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth", "hana")
+#   pia: Under 12s practice supervisor (C11 reopen, C12 re-referral decisions)
+PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth", "hana", "pia")
 
 # 3549723 (Under 12s): requested by amy, its allocated worker; held by sam.
 U12_AMYS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
@@ -39,6 +40,9 @@ U12_AMYS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
     "withdraw": {"amy", "maria"},  # C11 worker or manager
     "cancel_step": {"maria"},  # C7 only a manager
     "send_on": {"maria", "olu"},  # C10: whoever approves hands the item on (End Purchased Service)
+    "reopen": {"maria", "pia"},  # C11 a Manager or Practice Supervisor
+    "accept": {"maria", "pia"},  # C12 the previous team's manager
+    "decline": {"maria", "pia"},
 }
 
 # 3549728 (Under 12s, allocated worker ben): requested by maria herself; held by tess.
@@ -56,6 +60,9 @@ U12_MARIAS_REQUEST_HELD_BY_TESS: dict[str, set[str]] = {
     "withdraw": {"ben", "maria"},
     "cancel_step": {"maria"},
     "send_on": {"maria", "olu"},
+    "reopen": {"maria", "pia"},
+    "accept": {"maria", "pia"},
+    "decline": {"maria", "pia"},
 }
 
 # 4100001 (Adults South): requested by dan, its allocated worker; approved by olu (C4); held by sam.
@@ -73,6 +80,9 @@ ADULTS_DANS_REQUEST_HELD_BY_SAM: dict[str, set[str]] = {
     "withdraw": {"dan", "ruth"},
     "cancel_step": {"ruth"},
     "send_on": {"ruth", "olu"},
+    "reopen": {"ruth"},
+    "accept": {"ruth"},
+    "decline": {"ruth"},
 }
 
 SCENARIOS = {
@@ -143,6 +153,34 @@ def _cancel_step(journey: Journey, rid: int, actor: str) -> object:
         return closure.cancel_step(uow, journey.ctx, rid, _step_id(journey, "CS Home Visit"), actor, "Visit no longer needed.")
 
 
+def _closed(journey: Journey) -> int:
+    return journey.to_state("closed", "3549723")
+
+
+def _reopen(journey: Journey, rid: int, actor: str) -> object:
+    with journey.uow() as uow:
+        return reopen.reopen(uow, journey.ctx, rid, actor, people=["3549723"], worker="amy", reason="New information from school.")
+
+
+def _rereferred(journey: Journey) -> int:
+    journey.to_state("closed", "3549723")
+    with journey.uow() as uow:
+        outcome = reopen.consider(uow, journey.ctx, "amy", "3549723", "N1")
+        assert outcome.request is not None
+        uow.commit()
+        return outcome.request.id
+
+
+def _accept(journey: Journey, rid: int, actor: str) -> object:
+    with journey.uow() as uow:
+        return reopen.accept(uow, journey.ctx, rid, actor)
+
+
+def _decline(journey: Journey, rid: int, actor: str) -> object:
+    with journey.uow() as uow:
+        return reopen.decline(uow, journey.ctx, rid, actor, "Different concern; new assessment needed.")
+
+
 HANDLERS: dict[str, tuple[Setup, Act, set[str], str | None]] = {
     # action: (drive a request to where the action is legal, do it as actor, allowed, state after)
     "request": (lambda j: 0, lambda j, rid, a: j.request("3549723", a), {"amy", "ben", "maria"}, REQUESTED),
@@ -158,6 +196,9 @@ HANDLERS: dict[str, tuple[Setup, Act, set[str], str | None]] = {
     "withdraw": (lambda j: j.to_state(REQUESTED), lambda j, rid, a: j.withdraw(rid, a), {"amy", "maria"}, "withdrawn"),
     "cancel_step": (lambda j: j.to_state(REQUESTED, "3549728", "ben"), _cancel_step, {"maria"}, None),
     "send_on": (lambda j: j.to_state(APPROVED), lambda j, rid, a: _send_on(j, rid, a), {"maria", "olu"}, "closed"),
+    "reopen": (_closed, _reopen, {"maria", "pia"}, "closed"),  # C11: the closed request is not rewritten
+    "accept": (_rereferred, _accept, {"maria", "pia"}, "accepted"),
+    "decline": (_rereferred, _decline, {"maria", "pia"}, "declined"),
 }
 
 ALLOWED_CASES = [(action, person) for action, (_, _, allowed, _) in HANDLERS.items() for person in sorted(allowed)]

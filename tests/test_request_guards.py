@@ -163,4 +163,4 @@ def test_the_worker_hears_of_the_approval(seeded, ctx):
         assert (dm.channel, dm.body) == ("U0AMY", {"view": "approved", "request_id": rid, "by": "maria"})
         card = message_card(uow, ctx, dm.body)
         assert card.title.endswith("approved") and ("Approved by", "Maria Lopez") in [(f.label, f.value) for f in card.facts]
-        assert [b.label for b in card.buttons] == ["Withdraw"]  # C11, still within 2 weeks
+        assert [b.label for b in card.buttons] == ["Withdraw"]  # C11: open, so it can be withdrawn

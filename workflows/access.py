@@ -13,13 +13,14 @@ trying records they have no part in shows up in the log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
+from workflows import reopen
 from workflows.errors import NotAllowed
 from workflows.org import Organisation, Role
-from workflows.requests import OPEN_STATES, ROLES_FOR, Context
+from workflows.requests import CLOSED, OPEN_STATES, ROLES_FOR, Context
 
 VIEW_ROLES = tuple(Role)  # any role in the case's team
 
@@ -38,6 +39,7 @@ class CaseLook:
     cases: list[Case]
     requests: list[Request]
     can_request_closure: bool = False  # the "Request closure" button: only for who may use it (C2)
+    can_reopen: list[int] = field(default_factory=list)  # finished closures this person may reopen (C11)
 
 
 def may_view_case(org: Organisation, actor: str, case: Case) -> bool:
@@ -82,5 +84,6 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
         and may_request_closure(ctx.org, actor, open_case)
         and not any(r.state in OPEN_STATES for r in uow.requests.for_person(person_id))
     )
+    can_reopen = [r.id for r in requests if r.state == CLOSED and reopen.may_reopen(uow, ctx, actor, r)]
     uow.commit()
-    return CaseLook(person=person, cases=cases, requests=requests, can_request_closure=can_request)
+    return CaseLook(person=person, cases=cases, requests=requests, can_request_closure=can_request, can_reopen=can_reopen)

@@ -1,5 +1,6 @@
 """Case closure: the worker's request (C2), the manager's audit facts (C3, C4),
-the business-support closure audit (C6-C10), withdrawal (C11).
+the business-support closure audit (C6-C10). Withdrawal (C11) is the shared one;
+reopening a finished closure is ``workflows.reopen``.
 
 Approve, return, claim, reassign and withdraw are the shared mechanism in
 ``workflows.requests``; this module adds only what is particular to closure.
@@ -36,7 +37,6 @@ from workflows.requests import (
     CLAIMED,
     OPEN_STATES,
     REQUESTED,
-    UNDO_ON_WITHDRAW,
     ChecklistItem,
     Context,
     RequestKind,
@@ -674,39 +674,6 @@ def _raise_end_purchases(
         "made_primary": [i.id for i in decision.make_primary],
         "kept_record_items": [i.id for i in decision.kept],
     }
-
-
-def reverse_closure(uow: UnitOfWork, request: Request) -> dict[str, object]:
-    """C11: undo a completed closure within 2 weeks: reopen the cases and what the
-    audit ended (as of the closure date). File retention stays: it is never shortened (C8).
-
-    Registered as the closure's undo step of the shared Withdraw.
-    """
-    ended = request.details.get("ended") or {}
-    when = closure_date_of(request)
-    reopened: dict[str, list[int]] = {}
-    for model, key, field_name in (
-        (WorkerRelationship, "worker_relationships", "to_date"),
-        (OrganisationRelationship, "organisation_relationships", "to_date"),
-        (ServiceUserGroup, "service_user_groups", "end_date"),
-        (RecordItem, "record_items", "to_date"),
-    ):
-        for record_id in ended.get(key, []):
-            record = uow.session.get(model, record_id)
-            if record is not None and getattr(record, field_name) == when:  # still as this closure left it
-                setattr(record, field_name, None)
-                if hasattr(record, "end_reason"):
-                    record.end_reason = None
-                reopened.setdefault(key, []).append(record_id)
-    for case_id in ended.get("cases", []):
-        case = uow.cases.case(case_id)
-        if case is not None and case.closed_on == when:
-            case.closed_on, case.closure_reason = None, None
-            reopened.setdefault("cases", []).append(case_id)
-    return {"reopened": reopened}
-
-
-UNDO_ON_WITHDRAW["closure"] = reverse_closure
 
 
 def _check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:

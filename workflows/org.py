@@ -23,6 +23,7 @@ class Role(StrEnum):
     GROUP_MANAGER = "group_manager"
     SERVICE_MANAGER = "service_manager"
     HEAD_OF_SERVICE = "head_of_service"  # C4: may agree an adult's closure never seen face to face
+    PRACTICE_SUPERVISOR = "practice_supervisor"  # C11, C12: reopens a closed case, decides on re-referrals
 
 
 class Team(BaseModel):

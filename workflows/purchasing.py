@@ -23,6 +23,7 @@ from workflows.errors import Conflict, FieldErrors, WorkflowError
 from workflows.org import Organisation
 from workflows.requests import (
     OPEN_STATES,
+    QUEUE_ACTIONS,
     REQUESTED,
     Context,
     RequestKind,
@@ -179,5 +180,6 @@ END_PURCHASE = register_kind(
         queued=False,
         onward_channel=_onward_channel,
         approved_text=_approved_text,
+        actions=QUEUE_ACTIONS | {"send_on"},  # approval hands it on to the purchasing team (C10)
     )
 )

@@ -28,6 +28,9 @@ CLAIMED = "claimed"
 BLOCKED = "blocked"
 CLOSED = "closed"
 WITHDRAWN = "withdrawn"
+# A re-referral (C12) ends accepted (the case reopens to the team) or declined (escalated).
+ACCEPTED = "accepted"
+DECLINED = "declined"
 
 IN_QUEUE = (APPROVED, CLAIMED, BLOCKED)
 OPEN_STATES = (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
@@ -47,15 +50,15 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (BLOCKED, "recheck"): CLAIMED,  # C6.1: the steps are done
     (CLAIMED, "complete"): CLOSED,  # C6.2-6: the audit is done
     (APPROVED, "send_on"): CLOSED,  # a kind with an onward channel: approval hands it on (C10: purchasing)
-    **{(s, "withdraw"): WITHDRAWN for s in OPEN_STATES},  # C11
-    (CLOSED, "withdraw"): WITHDRAWN,  # C11: a closure can be reversed within 2 weeks
+    **{(s, "withdraw"): WITHDRAWN for s in OPEN_STATES},  # C11: at any time while open; never once closed
+    (REQUESTED, "accept"): ACCEPTED,  # C12: the previous team takes a re-referral back
+    (REQUESTED, "decline"): DECLINED,  # C12: not agreed; the group managers are told
 }
 
-# What withdrawing a finished request must undo, per kind (closure registers its
-# own in workflows.closure). A kind without one cannot be withdrawn once finished.
-UNDO_ON_WITHDRAW: dict[str, Callable[[UnitOfWork, Request], dict[str, Any]]] = {}
-
 Hook = Callable[[UnitOfWork, "Context", Request, str], None]
+
+# The actions of the table a queued request (closure, ...) takes; other kinds name their own.
+QUEUE_ACTIONS = frozenset({"approve", "return", "resubmit", "claim", "unclaim", "reassign", "block", "recheck", "complete", "withdraw"})
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class RequestKind:
     approved_text: Callable[[Context, Request], str] | None = None  # what the approver is told
     # C3: the checklist the approver answers for this request (closure: the adults' 18 items); none by default
     approval_checklist: Callable[[Request], Sequence[ChecklistItem]] | None = None
+    actions: frozenset[str] = QUEUE_ACTIONS  # which actions of TRANSITIONS apply to this kind
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -131,6 +135,11 @@ ROLES_FOR: dict[str, frozenset[Role]] = {
     "withdraw": frozenset({Role.WORKER, Role.MANAGER}),
     "cancel_step": frozenset({Role.MANAGER}),  # C7
     "send_on": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),  # done by the approver, with the approval
+    # C11, C12: a Manager or Practice Supervisor starts a new social care request (reopen),
+    # and decides on a re-referral to their team.
+    "reopen": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
+    "accept": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
+    "decline": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
 }
 
 ACTION_WORDS = {
@@ -146,9 +155,13 @@ ACTION_WORDS = {
     "complete": "completed",
     "withdraw": "withdrawn",
     "send_on": "sent on",
+    "accept": "accepted",
+    "decline": "declined",
 }
 
-WITHDRAW_WINDOW = dt.timedelta(days=14)  # C11
+# C11: the sources' 2 weeks for reversing a closure decision. worktray lets an open
+# request be withdrawn after it too, and marks such a withdrawal as late.
+WITHDRAW_WINDOW = dt.timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -213,7 +226,7 @@ def check_allowed(org: Organisation, actor: str, action: str, request: Request) 
 
 
 def next_state(org: Organisation, request: Request, action: str) -> str:
-    new = TRANSITIONS.get((request.state, action))
+    new = TRANSITIONS.get((request.state, action)) if action in kind_of(request).actions else None
     if new is None:
         raise IllegalTransition(f"Nothing changed. {describe(org, request)}")
     return new
@@ -226,11 +239,16 @@ def precheck(ctx: Context, request: Request, action: str, actor: str) -> None:
     check_allowed(ctx.org, actor, action, request)
 
 
-def withdrawable(request: Request, now: dt.datetime) -> bool:
-    """C11: within 2 weeks of the closure being requested (reversing it if it is finished)."""
-    if request.state == CLOSED and request.kind not in UNDO_ON_WITHDRAW:
-        return False
-    return request.state in (*OPEN_STATES, CLOSED) and now - request.requested_at <= WITHDRAW_WINDOW
+def withdrawable(request: Request, now: dt.datetime | None = None) -> bool:
+    """C11: an open request can be withdrawn at any time (nothing is closed yet, and a
+    returned request must never be a dead end); a finished one never is: it is reopened."""
+    return request.state in OPEN_STATES
+
+
+def past_withdraw_window(request: Request, now: dt.datetime) -> bool:
+    """C11: more than 2 weeks since the request was made. Drawn from the clock when a
+    card is drawn (no job edits the request), and marked on a withdrawal made then."""
+    return now - request.requested_at > WITHDRAW_WINDOW
 
 
 def transition(
@@ -253,11 +271,6 @@ def transition(
     now = ctx.clock.now()
     new_state = next_state(ctx.org, request, action)
     check_allowed(ctx.org, actor, action, request)
-    if action == "withdraw" and not withdrawable(request, now):
-        raise IllegalTransition(
-            f"Request {request.id} can no longer be withdrawn: that is possible for 2 weeks after it was made (C11). "
-            "Reopening now needs a new social care request."
-        )
     old_state = request.state
     if apply is not None:
         apply(request)
@@ -528,21 +541,26 @@ def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str
 
 
 def withdraw(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
-    """C11: the worker or manager withdraws a closure within 2 weeks of the request;
-    a finished closure is reversed (its cases and what its audit ended reopen)."""
+    """C11: the worker or a manager withdraws an open request at any time; the case stays
+    open. After 2 weeks the withdrawal is marked late on the card and in the event log.
+    A finished closure is never withdrawn (nor rewritten): it is reopened instead."""
     request = load(uow, request_id)
-    was_closed = request.state == CLOSED
-    if was_closed and request.kind not in UNDO_ON_WITHDRAW:
-        raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}")
-    detail: dict[str, Any] = {}
+    if request.state == CLOSED:
+        raise IllegalTransition(
+            f"Nothing changed. {describe(ctx.org, request)} A closed case is never rewritten: "
+            "a manager or practice supervisor can Reopen it as a new involvement (C11)."
+        )
+    now = ctx.clock.now()
+    late = past_withdraw_window(request, now)
+    detail: dict[str, Any] = {"late": True, "days_open": (now - request.requested_at).days} if late else {}
 
     def _apply(r: Request) -> None:
         r.holder = None
-        if was_closed:
-            detail.update(UNDO_ON_WITHDRAW[r.kind](uow, r))
+        if late:
+            r.details = {**r.details, "withdrawn_late": True}
 
     transition(uow, ctx, request, "withdraw", actor, source=source, detail=detail, apply=_apply)
     uow.commit()
-    if was_closed:
-        return f"Request {request.id} is withdrawn and the closure reversed: the case is open again (C11)."
+    if late:
+        return f"Request {request.id} is withdrawn, after the 2 weeks of C11 (marked as late); the case stays open."
     return f"Request {request.id} is withdrawn; the case stays open."

@@ -213,7 +213,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for name, count in report.items():
         print(f"{name}: {count} rows")
+    if org is not None and "contacts.csv" in report:
+        _consider_contacts(settings, org)
     return 0
+
+
+def _consider_contacts(settings: Settings, org: Organisation) -> None:
+    """C12: imported contacts within 3 months of a closure go to the previous team's managers."""
+    from workflows import reopen
+    from workflows.clock import SystemClock
+    from workflows.requests import Context
+
+    with _uow_factory(settings)() as uow:
+        for line in reopen.consider_contacts(uow, Context(org=org, clock=SystemClock())):
+            print(line)
 
 
 def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:

@@ -65,8 +65,8 @@ def seed(uow: UnitOfWork) -> None:
     uow.session.flush()
     add(
         [
-            Case(person_id="3549723", team="u12", worker="amy", case_type="CIN", opened_on=D(2022, 10, 4)),
-            Case(person_id="3549724", team="u12", worker="amy", case_type="CIN", opened_on=D(2022, 10, 4)),
+            Case(person_id="3549723", team="u12", worker="amy", case_type="CIN", opened_on=D(2022, 10, 4), primary_need="N1"),
+            Case(person_id="3549724", team="u12", worker="amy", case_type="CIN", opened_on=D(2022, 10, 4), primary_need="N1"),
             Case(person_id="3549728", team="u12", worker="ben", case_type="CIN", opened_on=D(2023, 2, 1)),
             Case(person_id="3501779", team="u12", worker="amy", case_type="CIN", opened_on=D(2024, 1, 15)),
             Case(person_id="4100001", team="adults-south", worker="dan", case_type="ADULT", opened_on=D(2025, 6, 1)),

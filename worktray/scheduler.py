@@ -1,4 +1,8 @@
-"""The background scheduler (APScheduler 3.11): outbox retries and C11 card refreshes."""
+"""The background scheduler (APScheduler 3.11): outbox retries.
+
+No job edits requests: whether a request is past C11's 2 weeks is drawn from the
+clock when its card is drawn.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from store.uow import UnitOfWork
 from workflows.clock import LONDON
-from workflows.reminders import close_withdraw_windows
 from workflows.requests import Context
 from worktray.bootstrap import App
 
@@ -33,13 +36,5 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     # at most an hour, never given up); a run with nothing due sends nothing. `worktray outbox` shows them.
     scheduler.add_job(
         app.deliverer.drain, IntervalTrigger(minutes=1), id="outbox-retry", coalesce=True, max_instances=1
-    )
-    scheduler.add_job(
-        run_job,
-        IntervalTrigger(hours=1),
-        args=(app.uow, app.ctx, close_withdraw_windows),
-        id="close-withdraw-windows",
-        coalesce=True,
-        max_instances=1,
     )
     return scheduler

@@ -1,6 +1,6 @@
 """record items: primary address flag and DoH end reason (C10, S3)
 
-Revision ID: 0003_c10
+Revision ID: 0004
 Revises: 0003_outbox
 Create Date: 2026-11-26
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_c10"
+revision = "0004"
 down_revision = "0003_outbox"
 branch_labels = None
 depends_on = None
