@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from conftest import Journey
 
-from workflows import closure, reopen
+from workflows import closure, purchasing, reopen
 from workflows.errors import FieldErrors, NotAllowed
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, RETURNED, ROLES_FOR, load, may, transition
 
@@ -140,6 +140,18 @@ def _blocked_and_done(journey: Journey) -> int:
     return rid
 
 
+def _purchase_approved(journey: Journey) -> int:
+    """An End Purchased Service request on amy's 3549723, approved but not yet handed on:
+    the state ``send_on`` acts from (C10; ``approve`` does both in one transaction)."""
+    rid = journey.request("3549723")
+    with journey.uow() as uow:
+        today = journey.ctx.clock.now().date()
+        eps = purchasing.raise_request(uow, journey.ctx, load(uow, rid), "3549723", [], today, "sam")
+        transition(uow, journey.ctx, eps, "approve", "olu")  # the shared transition alone: no after_approve hook
+        uow.commit()
+        return eps.id
+
+
 def _send_on(journey: Journey, rid: int, actor: str) -> object:
     """The shared transition an End Purchased Service request takes when authorised (C10)."""
     with journey.uow() as uow:
@@ -195,7 +207,7 @@ HANDLERS: dict[str, tuple[Setup, Act, set[str], str | None]] = {
     "complete": (lambda j: j.to_state(CLAIMED), lambda j, rid, a: j.complete(rid, a), {"sam"}, "closed"),
     "withdraw": (lambda j: j.to_state(REQUESTED), lambda j, rid, a: j.withdraw(rid, a), {"amy", "maria"}, "withdrawn"),
     "cancel_step": (lambda j: j.to_state(REQUESTED, "3549728", "ben"), _cancel_step, {"maria"}, None),
-    "send_on": (lambda j: j.to_state(APPROVED), lambda j, rid, a: _send_on(j, rid, a), {"maria", "olu"}, "closed"),
+    "send_on": (_purchase_approved, _send_on, {"maria", "olu"}, "closed"),
     "reopen": (_closed, _reopen, {"maria", "pia"}, "closed"),  # C11: the closed request is not rewritten
     "accept": (_rereferred, _accept, {"maria", "pia"}, "accepted"),
     "decline": (_rereferred, _decline, {"maria", "pia"}, "declined"),
