@@ -44,10 +44,8 @@ from store.models import (
     WorkStep,
 )
 from store.uow import UnitOfWork
-from workflows.org import Organisation
 
 MAX_LISTED_ERRORS = 20
-MAX_LISTED_KEYS = 12  # config keys shown in an "unknown key" message; a council may configure hundreds of people
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")  # ISO, and the UK day-first form Mosaic-like systems export
 IMPORT_ACTOR = "import"
 
@@ -528,49 +526,6 @@ def _check(session: Session, file: ParsedFile | None, column: str, id_column: An
 
 
 # --------------------------------------------------------------------------
-# Organisation-config keys
-# --------------------------------------------------------------------------
-
-# (file, column, "team" or "person"): the columns that hold organisation-config keys.
-# worker_relationships.csv ``worker`` is a display name from the case system, not a key.
-CONFIG_KEY_COLUMNS: tuple[tuple[str, str, Literal["team", "person"]], ...] = (
-    ("cases.csv", "team", "team"),
-    ("cases.csv", "worker", "person"),
-    ("work_steps.csv", "assignee", "person"),
-)
-
-
-def _listed(keys: Sequence[str]) -> str:
-    shown = ", ".join(keys[:MAX_LISTED_KEYS])
-    return shown + (f", ... {len(keys) - MAX_LISTED_KEYS} more" if len(keys) > MAX_LISTED_KEYS else "")
-
-
-def check_config_keys(parsed: dict[str, ParsedFile], org: Organisation) -> list[RowError]:
-    """Every team and person key a row names must be in the organisation config.
-
-    worktray routes requests, cards and direct messages by these keys, so a case
-    whose team or worker is not configured could be loaded but never acted on.
-    """
-    known = {
-        "team": [t.key for t in org.teams],
-        "person": [p.key for p in org.people],
-    }
-    plural = {"team": "teams", "person": "people"}
-    errors: list[RowError] = []
-    for name, column, kind in CONFIG_KEY_COLUMNS:
-        file = parsed.get(name)
-        if file is None:
-            continue
-        keys = set(known[kind])
-        for number, row in file.rows:
-            value = getattr(row, column)
-            if value not in keys:
-                message = f"no {kind} {value!r} in the organisation config ({plural[kind]}: {_listed(known[kind])})"
-                errors.append(RowError(name, number, column, message))
-    return errors
-
-
-# --------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------
 
@@ -652,7 +607,7 @@ def import_directory(
     uow_factory: Callable[[], UnitOfWork],
     directory: Path,
     *,
-    org: Organisation | None = None,
+    check: Callable[[dict[str, ParsedFile]], list[RowError]] | None = None,
     now: Callable[[], dt.datetime] | None = None,
 ) -> dict[str, int]:
     """Import the CSV files in directory, all or nothing.
@@ -660,14 +615,15 @@ def import_directory(
     Returns, per file present, the number of rows written (added, or for
     persons and family groups added or changed); a re-run of the same files
     returns zeros. Raises ImportError_ (nothing written) on any problem.
-    ``org``: when given, team, worker and assignee keys must be in it (see
-    ``check_config_keys``); without it they are not checked.
+    ``check``: a further check of the parsed files (the storage knows no rules:
+    ``workflows.importing.config_key_check`` checks keys against the organisation
+    config); its problems are reported with the others and nothing is written.
     ``now`` stamps the import event (default: the system clock).
     """
     directory = Path(directory)
     parsed, errors = parse_directory(directory)
-    if org is not None:
-        errors += check_config_keys(parsed, org)
+    if check is not None:
+        errors += check(parsed)
     with uow_factory() as uow:
         if directory.is_dir():
             errors += check_references(uow.session, parsed)

@@ -18,6 +18,7 @@ import worktray
 from store import importer
 from store.importer import ImportError_, import_directory
 from store.models import Base, Event, FileRetention, Person, WorkerRelationship, WorkStep
+from workflows.importing import config_key_check
 from workflows.org import parse_organisation
 
 DEMO_CSV = Path(worktray.__file__).parent / "demo" / "csv"
@@ -307,7 +308,7 @@ def test_retention_file_round_trips(uow_factory):
 
 def test_example_export_imports_cleanly_against_the_demo_org(uow_factory, org):
     """Every team, worker and assignee in the example export is configured in worktray/demo/org.yml."""
-    assert import_directory(uow_factory, DEMO_CSV, org=org) == EXPECTED
+    assert import_directory(uow_factory, DEMO_CSV, check=config_key_check(org)) == EXPECTED
 
 
 @pytest.mark.parametrize(
@@ -327,7 +328,7 @@ def test_a_key_not_in_the_config_is_refused_and_nothing_is_imported(seeded, org,
     append(export / file, line)
     before = table_counts(seeded)
     with pytest.raises(ImportError_) as raised:
-        import_directory(seeded, export, org=org)
+        import_directory(seeded, export, check=config_key_check(org))
     assert str(raised.value).startswith(message), str(raised.value)
     assert [(e.file, e.row) for e in raised.value.errors] == [(file, 6 if file == "work_steps.csv" else 9)]
     assert table_counts(seeded) == before
@@ -345,7 +346,7 @@ def test_every_unknown_key_is_reported_with_the_other_problems(uow_factory, org,
     append(export / "cases.csv", "3600205,u13,zoe,CP,2026-01-01,,", "3600205,u13,ben,XYZ,2026-01-01,,")
     append(export / "persons.csv", "3600999,Zed,Quill,not-a-date,,,")
     with pytest.raises(ImportError_) as raised:
-        import_directory(uow_factory, export, org=org)
+        import_directory(uow_factory, export, check=config_key_check(org))
     assert [(e.file, e.row, e.column) for e in raised.value.errors] == [
         ("persons.csv", 8, "date_of_birth"),
         ("cases.csv", 9, "team"),
@@ -365,7 +366,7 @@ def test_a_long_people_list_is_cut_short(uow_factory, export):
     (export / "cases.csv").write_text("person_id,team,worker,case_type,opened_on\n3600101,t,amy,CIN,2025-03-10\n", encoding="utf-8")
     (export / "work_steps.csv").unlink()
     with pytest.raises(ImportError_) as raised:
-        import_directory(uow_factory, export, org=big)
+        import_directory(uow_factory, export, check=config_key_check(big))
     assert str(raised.value) == (
         "cases.csv row 2, column worker: no person 'amy' in the organisation config "
         "(people: p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, ... 18 more)"

@@ -23,6 +23,7 @@ from store.models import (
 )
 from workflows import reopen
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, WorkflowError
+from workflows.importing import config_key_check
 from workflows.requests import ACCEPTED, CLOSED, DECLINED, REQUESTED
 
 FAMILY = ["3549723", "3549724"]
@@ -340,7 +341,7 @@ def test_imported_contacts_within_3_months_become_rereferrals_once(seeded, journ
         "3549724,2026-11-28,N1\n"  # 3 months 1 day after its closure: a new referral
         "3501779,2026-11-20,N1\n",  # an open case: not a re-referral
     )
-    assert import_directory(seeded, tmp_path, org=ctx.org)["contacts.csv"] == 3
+    assert import_directory(seeded, tmp_path, check=config_key_check(ctx.org))["contacts.csv"] == 3
     with seeded() as uow:
         assert sorted((c.person_id, c.reason) for c in uow.session.scalars(select(Contact))) == [
             ("3501779", "N1"), ("3549723", "N4"), ("3549724", "N1"),

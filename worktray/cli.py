@@ -194,6 +194,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     runs (a first load before the config is written), with a warning.
     """
     from store.importer import ImportError_, import_directory
+    from workflows.importing import config_key_check
 
     org: Organisation | None = None
     if Path(settings.worktray_config).exists():
@@ -206,7 +207,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
     upgrade(settings.database_url)
     try:
-        report = import_directory(_uow_factory(settings), args.directory, org=org)
+        check = config_key_check(org) if org is not None else None
+        report = import_directory(_uow_factory(settings), args.directory, check=check)
     except ImportError_ as e:
         print(f"worktray import: {e}", file=sys.stderr)
         print("nothing was imported", file=sys.stderr)

@@ -1,0 +1,60 @@
+"""Checks on a case-system export that need the organisation config (a workflow, not storage).
+
+``store.importer`` parses and writes the CSV files and knows no rules; the
+organisation config is the core's, so checking that every team and person key
+of the export is configured happens here and is handed to the importer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from store.importer import ParsedFile, RowError
+from workflows.org import Organisation
+
+MAX_LISTED_KEYS = 12  # config keys shown in an "unknown key" message; a council may configure hundreds of people
+
+
+# (file, column, "team" or "person"): the columns that hold organisation-config keys.
+# worker_relationships.csv ``worker`` is a display name from the case system, not a key.
+CONFIG_KEY_COLUMNS: tuple[tuple[str, str, Literal["team", "person"]], ...] = (
+    ("cases.csv", "team", "team"),
+    ("cases.csv", "worker", "person"),
+    ("work_steps.csv", "assignee", "person"),
+)
+
+
+def _listed(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED_KEYS])
+    return shown + (f", ... {len(keys) - MAX_LISTED_KEYS} more" if len(keys) > MAX_LISTED_KEYS else "")
+
+
+def check_config_keys(parsed: dict[str, ParsedFile], org: Organisation) -> list[RowError]:
+    """Every team and person key a row names must be in the organisation config.
+
+    worktray routes requests, cards and direct messages by these keys, so a case
+    whose team or worker is not configured could be loaded but never acted on.
+    """
+    known = {
+        "team": [t.key for t in org.teams],
+        "person": [p.key for p in org.people],
+    }
+    plural = {"team": "teams", "person": "people"}
+    errors: list[RowError] = []
+    for name, column, kind in CONFIG_KEY_COLUMNS:
+        file = parsed.get(name)
+        if file is None:
+            continue
+        keys = set(known[kind])
+        for number, row in file.rows:
+            value = getattr(row, column)
+            if value not in keys:
+                message = f"no {kind} {value!r} in the organisation config ({plural[kind]}: {_listed(known[kind])})"
+                errors.append(RowError(name, number, column, message))
+    return errors
+
+
+def config_key_check(org: Organisation) -> Callable[[dict[str, ParsedFile]], list[RowError]]:
+    """The importer's ``check`` for this organisation config."""
+    return lambda parsed: check_config_keys(parsed, org)
