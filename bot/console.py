@@ -33,6 +33,7 @@ from bot import views
 from bot.actions import Interactions, Reply
 from bot.cards import Button, Card, Form, FormField, FormValues
 from bot.deliver import Deliverer
+from bot.safe_log import log_failure
 from store.uow import UnitOfWork
 from workflows.clock import local_today
 from workflows.org import Organisation
@@ -448,8 +449,8 @@ class Console:
             return keep_going
         except UsageError as e:
             return self.refuse(str(e))
-        except Exception:  # a bug or a lost database must not end a session silently
-            log.exception("console command failed")
+        except Exception as e:  # a bug or a lost database must not end a session silently
+            log_failure(log, "console command failed", e)
             return self.refuse("Something went wrong (the log has the detail); nothing more was done.")
 
     def transcribe(self, person: str, command: str) -> None:

@@ -28,6 +28,7 @@ from typing import NamedTuple, Protocol
 from sqlalchemy import Engine, or_, select, text
 
 from bot.cards import Card
+from bot.safe_log import log_failure
 from bot.views import message_card, request_card
 from store.models import ChatMessage, OutboxMessage
 from store.uow import UnitOfWork
@@ -272,8 +273,8 @@ class Deliverer:
             self._wake.clear()
             try:
                 self.drain()
-            except Exception:
-                log.exception("outbox delivery failed")
+            except Exception as e:
+                log_failure(log, "outbox delivery failed", e)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="outbox", daemon=True)

@@ -84,3 +84,28 @@ def test_database_errors_carry_no_sql_parameters(db_url: str) -> None:
         assert "Lily" not in str(caught.value) and "2015-06-14" not in str(caught.value)
     finally:
         engine.dispose()
+
+
+def test_a_failing_job_or_outbox_run_logs_its_type_and_place_never_its_message(seeded, ctx, caplog):
+    """Our own failure logs (scheduler jobs, the outbox retry, the console) carry the exception's
+    type and frames only: a database error's text can quote a row with a name and a date of birth."""
+    from types import SimpleNamespace
+
+    from worktray.scheduler import drain_outbox, run_job
+
+    def broken_job(uow, ctx):
+        raise RuntimeError('Failing row contains (3549723, Lily, Marsh, 2015-06-14)')
+
+    class BrokenDeliverer:
+        def drain(self) -> int:
+            raise ValueError("Kai Ellison, 28/11/2016")
+
+    with caplog.at_level(logging.DEBUG):
+        assert run_job(seeded, ctx, broken_job) == 0
+        assert drain_outbox(SimpleNamespace(deliverer=BrokenDeliverer())) == 0
+    text = caplog.text
+    assert "job broken_job failed: RuntimeError at test_private_logs.py:" in text
+    assert "outbox retry failed: ValueError at test_private_logs.py:" in text
+    for secret in ("Lily", "Marsh", "2015-06-14", "Kai", "Ellison", "28/11/2016"):
+        assert secret not in text, secret
+    assert all(record.exc_info is None for record in caplog.records)

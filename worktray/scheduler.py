@@ -12,6 +12,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.safe_log import log_failure
 from store.uow import UnitOfWork
 from workflows.clock import LONDON
 from workflows.requests import Context
@@ -25,8 +26,17 @@ def run_job(uow_factory: Callable[[], UnitOfWork], ctx: Context, job: Callable[[
     try:
         with uow_factory() as uow:
             return job(uow, ctx)
-    except Exception:
-        log.exception("job %s failed", job.__name__)
+    except Exception as e:
+        log_failure(log, f"job {job.__name__} failed", e)
+        return 0
+
+
+def drain_outbox(app: App) -> int:
+    """The retry job: APScheduler would log a failure with its message (which can quote a row); we log IDs only."""
+    try:
+        return app.deliverer.drain()
+    except Exception as e:
+        log_failure(log, "outbox retry failed", e)
         return 0
 
 
@@ -35,6 +45,6 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     # Retries: the deliverer sends only rows that are due (bot.deliver.retry_delay: 30 s doubling,
     # at most an hour, never given up); a run with nothing due sends nothing. `worktray outbox` shows them.
     scheduler.add_job(
-        app.deliverer.drain, IntervalTrigger(minutes=1), id="outbox-retry", coalesce=True, max_instances=1
+        drain_outbox, IntervalTrigger(minutes=1), args=(app,), id="outbox-retry", coalesce=True, max_instances=1
     )
     return scheduler
