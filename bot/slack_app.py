@@ -70,7 +70,7 @@ from bot.deliver import Posted
 from bot.views import STATE_LABELS
 from store.uow import UnitOfWork
 from workflows.org import Organisation
-from workflows.requests import OPEN_STATES
+from workflows.requests import OPEN_STATES, kind_of
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -547,7 +547,7 @@ def home_view(org: Organisation, new_uow: Callable[[], UnitOfWork], user_id: str
         with new_uow() as uow:
             for team in org.teams_of(person.key):
                 lines = [
-                    f"{r.id} {r.kind} · {r.person_id} ({r.person.initials}) · {STATE_LABELS.get(r.state, r.state)}"
+                    f"{kind_of(r).label} {r.id} · {r.person_id} ({r.person.initials}) · {STATE_LABELS.get(r.state, r.state)}"
                     for r in uow.requests.in_states(team, OPEN_STATES)
                 ]
                 sections.append(Section(f"Open requests in {org.team(team).name}", lines[:40] or ["none"]))

@@ -306,7 +306,7 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
         + (f" · closed {_date(c.closed_on)} ({c.closure_reason})" if c.closed_on else " · open")
         for c in look.cases
     ]
-    request_lines = [f"{r.id} {r.kind}: {STATE_LABELS.get(r.state, r.state)}" for r in look.requests]
+    request_lines = [f"{kind_of(r).label} {r.id}: {STATE_LABELS.get(r.state, r.state)}" for r in look.requests]
     buttons = []
     if look.can_request_closure:
         buttons.append(Button("Request closure", "request_closure", person.id, "primary"))
