@@ -26,7 +26,7 @@ from store.models import (
     WorkerRelationship,
     WorkStep,
 )
-from store.uow import DuplicateOpenRequest, UnitOfWork
+from store.uow import UnitOfWork
 from workflows import purchasing, record_items, retention
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
@@ -47,6 +47,7 @@ from workflows.requests import (
     load,
     never_seen_face_to_face,
     next_state,
+    open_request,
     precheck,
     register_kind,
     route_to_supervisor,
@@ -252,38 +253,25 @@ def request_closure(
     members = member_cases(uow, form)
     applies_to = validate_form(form, case, family_members(uow, person_id), local_today(ctx.clock), members)
     check_retention_rules(ctx, _cases_closing(case, applies_to, members))
-    now = ctx.clock.now()
-    request = Request(
-        kind="closure",
-        state=REQUESTED,
-        case_id=case.id,
-        person_id=person_id,
-        team=case.team,
-        requested_by=actor,
-        requested_at=now,
-        details=_details(form, applies_to),
-        last_actor=actor,
-        last_action="request",
-        last_action_at=now,
+    request = open_request(
+        uow, ctx, CLOSURE, case, actor, _details(form, applies_to),
+        already_open=lambda: _open_request_text(uow, person_id), source=source, event_detail={"reason": form.reason},
     )
-    try:
-        uow.requests.add(request)
-    except DuplicateOpenRequest:  # someone else asked at the same moment (the database's unique index)
-        uow.rollback()
-        _refuse_second_open_request(uow, person_id)
-        raise
-    request.case = case
-    uow.record(at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source, detail={"reason": form.reason})
-    announce(uow, ctx, request)
     route_to_supervisor(uow, ctx, request)  # C2
     uow.commit()
     return request
 
 
 def _refuse_second_open_request(uow: UnitOfWork, person_id: str) -> None:
-    existing = [r for r in uow.requests.for_person(person_id) if r.kind == "closure" and r.state in OPEN_STATES]
-    if existing:
-        raise IllegalTransition(f"Person {person_id} already has an open closure request ({existing[0].id}, {existing[0].state}).")
+    if any(r.kind == CLOSURE.name and r.state in OPEN_STATES for r in uow.requests.for_person(person_id)):
+        raise IllegalTransition(_open_request_text(uow, person_id))
+
+
+def _open_request_text(uow: UnitOfWork, person_id: str) -> str:
+    existing = [r for r in uow.requests.for_person(person_id) if r.kind == CLOSURE.name and r.state in OPEN_STATES]
+    if not existing:
+        return f"Someone was quicker: person {person_id} already has an open closure request."
+    return f"Person {person_id} already has an open closure request ({existing[0].id}, {existing[0].state})."
 
 
 def resubmit(

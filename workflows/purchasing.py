@@ -18,17 +18,16 @@ import datetime as dt
 from collections.abc import Sequence
 
 from store.models import Case, RecordItem, Request
-from store.uow import DuplicateOpenRequest, UnitOfWork
-from workflows.errors import Conflict, FieldErrors, WorkflowError
+from store.uow import UnitOfWork
+from workflows.errors import FieldErrors, WorkflowError
 from workflows.org import Organisation
 from workflows.requests import (
     OPEN_STATES,
     QUEUE_ACTIONS,
-    REQUESTED,
     Context,
     RequestKind,
-    announce,
     load,
+    open_request,
     precheck,
     register_kind,
     transition,
@@ -79,41 +78,22 @@ def raise_request(
 ) -> Request:
     """Raise one request for a person's chosen care packages (inside the closure's transaction)."""
     case = _case_in_team(uow, person_id, closure_request.team, closure_request.case)
-    now = ctx.clock.now()
-    request = Request(
-        kind=KIND,
-        state=REQUESTED,
-        case_id=case.id,
+    details = {
+        "closure_request": closure_request.id,
+        "end_date": end_date.isoformat(),
+        "items": [{"id": i.id, "description": i.description, "from_date": i.from_date.isoformat()} for i in items],
+        "applies_to": [person_id],
+    }
+    # Raised on the allocated worker's behalf; the event names who chose it. A request raised for the
+    # same person at the same moment refuses the whole closure (the caller's transaction).
+    return open_request(
+        uow, ctx, END_PURCHASE, case, actor, details,
         person_id=person_id,
-        team=closure_request.team,
-        requested_by=case.worker,  # raised on the allocated worker's behalf; the event names who chose it
-        requested_at=now,
-        details={
-            "closure_request": closure_request.id,
-            "end_date": end_date.isoformat(),
-            "items": [{"id": i.id, "description": i.description, "from_date": i.from_date.isoformat()} for i in items],
-            "applies_to": [person_id],
-        },
-        last_actor=actor,
-        last_action="request",
-        last_action_at=now,
-    )
-    try:
-        uow.requests.add(request)
-    except DuplicateOpenRequest:  # raised for the same person at the same moment: the whole closure is refused
-        raise Conflict(f"Someone was quicker: {person_id} already has an open {LABEL}. Nothing changed.") from None
-    request.case = case
-    uow.record(
-        at=now,
-        actor=actor,
-        action="request",
-        request=request,
-        to_state=REQUESTED,
+        requested_by=case.worker,
+        already_open=lambda: f"Someone was quicker: {person_id} already has an open {LABEL}. Nothing changed.",
         source=source,
-        detail={"closure_request": closure_request.id, "items": [i.id for i in items], "end_date": end_date.isoformat()},
+        event_detail={"closure_request": closure_request.id, "items": [i.id for i in items], "end_date": end_date.isoformat()},
     )
-    announce(uow, ctx, request)
-    return request
 
 
 def resubmit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, end_date: dt.date | None, *, source: str | None = None) -> str:

@@ -23,21 +23,20 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from store.models import Case, Contact, Request
-from store.uow import DuplicateOpenRequest, UnitOfWork
+from store.uow import UnitOfWork
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotFound, WorkflowError
 from workflows.org import Role
 from workflows.requests import (
     CLOSED,
     OPEN_STATES,
-    REQUESTED,
     Context,
     RequestKind,
-    announce,
     check_allowed,
     direct_message,
     load,
     manager_card_key,
+    open_request,
     precheck,
     register_kind,
     transition,
@@ -297,42 +296,24 @@ def consider(
     pending = [r for r in uow.requests.for_person(person_id) if r.kind == REREFERRAL.name and r.state in OPEN_STATES]
     if pending:
         raise IllegalTransition(f"{person_id} already has a re-referral waiting for the team's manager ({pending[0].id}).")
-    now = ctx.clock.now()
     match = same_reason(last, code)
-    request = Request(
-        kind=REREFERRAL.name,
-        state=REQUESTED,
-        case_id=last.id,
-        person_id=person_id,
-        team=last.team,
-        requested_by=actor,
-        requested_at=now,
-        details={
-            "reason": code,
-            "contact_date": when.isoformat(),
-            "closed_on": last.closed_on.isoformat(),
-            "closure_reason": last.closure_reason,
-            "primary_need_at_closure": last.primary_need,
-            "same_reason": match,
-            "proposed_worker": last.worker,
-            "applies_to": [person_id],
-            **({"contact_id": contact_id} if contact_id is not None else {}),
-        },
-        last_actor=actor,
-        last_action="request",
-        last_action_at=now,
+    details = {
+        "reason": code,
+        "contact_date": when.isoformat(),
+        "closed_on": last.closed_on.isoformat(),
+        "closure_reason": last.closure_reason,
+        "primary_need_at_closure": last.primary_need,
+        "same_reason": match,
+        "proposed_worker": last.worker,
+        "applies_to": [person_id],
+        **({"contact_id": contact_id} if contact_id is not None else {}),
+    }
+    request = open_request(
+        uow, ctx, REREFERRAL, last, actor, details,
+        already_open=lambda: f"{person_id} already has a re-referral waiting for the team's manager.",
+        source=source,
+        event_detail={"reason": code, "contact_date": when.isoformat(), "same_reason": match},
     )
-    try:
-        uow.requests.add(request)
-    except DuplicateOpenRequest:
-        uow.rollback()
-        raise IllegalTransition(f"{person_id} already has a re-referral waiting for the team's manager.") from None
-    request.case = last
-    uow.record(
-        at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source,
-        detail={"reason": code, "contact_date": when.isoformat(), "same_reason": match},
-    )
-    announce(uow, ctx, request)
     team = ctx.org.team(last.team).name
     return Rereferral(request, f"Re-referral {request.id} for {person_id} sent to the managers of {team} (closed {last.closed_on:%d/%m/%Y}; C12).")
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.models import Request
-from store.uow import ConcurrentChange, UnitOfWork
+from store.models import Case, Request
+from store.uow import ConcurrentChange, DuplicateOpenRequest, UnitOfWork
 from workflows.clock import LONDON, Clock
 from workflows.errors import Conflict, FieldErrors, IllegalTransition, NotAllowed, NotFound
 from workflows.org import Organisation, Role
@@ -290,6 +290,53 @@ def transition(
     )
     announce(uow, ctx, request)
     save(uow, ctx, request)
+    return request
+
+
+def open_request(
+    uow: UnitOfWork,
+    ctx: Context,
+    kind: RequestKind,
+    case: Case,
+    actor: str,
+    details: dict[str, Any],
+    *,
+    already_open: Callable[[], str],
+    person_id: str | None = None,
+    requested_by: str | None = None,
+    source: str | None = None,
+    event_detail: dict[str, Any] | None = None,
+) -> Request:
+    """Raise a new request of a kind on a case: the row, its first event and its cards, in
+    the caller's transaction (the caller commits). Every kind starts here.
+
+    The database holds at most one open request of a kind per person (a partial unique
+    index), so two people asking at the same moment cannot both succeed: the loser's
+    transaction is rolled back and ``already_open()`` (asked after the rollback, so it
+    can name the request that won) is what they are told.
+    """
+    now = ctx.clock.now()
+    request = Request(
+        kind=kind.name,
+        state=REQUESTED,
+        case_id=case.id,
+        person_id=person_id or case.person_id,
+        team=case.team,
+        requested_by=requested_by or actor,
+        requested_at=now,
+        details=details,
+        last_actor=actor,
+        last_action="request",
+        last_action_at=now,
+    )
+    try:
+        uow.requests.add(request)
+    except DuplicateOpenRequest:
+        uow.rollback()
+        raise Conflict(already_open()) from None
+    request.case = case
+    uow.record(at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source, detail=event_detail)
+    announce(uow, ctx, request)
     return request
 
 
