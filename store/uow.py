@@ -63,6 +63,10 @@ class CaseStore:
             select(Case).where(Case.person_id == person_id, Case.closed_on.is_(None)).order_by(Case.opened_on.desc(), Case.id.desc())
         ).first()
 
+    def open_case_types(self) -> set[str]:
+        """The case types of every open case (CIN, CP, ...)."""
+        return set(self.session.scalars(select(Case.case_type).where(Case.closed_on.is_(None)).distinct()))
+
     def open_work_steps(self, person_ids: Iterable[str]) -> Sequence[WorkStep]:
         return self.session.scalars(
             select(WorkStep).where(WorkStep.person_id.in_(list(person_ids)), WorkStep.status == "open").order_by(WorkStep.id)

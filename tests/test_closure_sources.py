@@ -108,6 +108,20 @@ def test_a_member_whose_case_type_has_no_rule_refuses_the_request_and_writes_not
     council.request("3549740", "amy", applies_to=["3549741"])  # without the sibling in care: nothing missing
 
 
+def test_start_up_warns_of_open_case_types_without_a_rule(org, seeded, ctx, caplog):
+    """A config whose schedule misses a case type still starts, but the operator is told (C6.4)."""
+    from worktray.bootstrap import App, warn_about_config
+
+    council = variant(variant(org, no_rule_for("CLA")), no_rule_for("CP"))
+    app = App(ctx=Context(org=council, clock=ctx.clock), uow=seeded, interactions=None, deliverer=None)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING"):
+        assert warn_about_config(app) == ["CLA", "CP"]
+    assert "no retention rule for case types CLA, CP of open cases" in caplog.text
+    caplog.clear()
+    assert warn_about_config(App(ctx=ctx, uow=seeded, interactions=None, deliverer=None)) == []  # type: ignore[arg-type]
+    assert caplog.text == ""
+
+
 def test_a_rule_removed_after_the_request_refuses_the_audit_and_writes_nothing(journey, org, db_fingerprint):
     """At the audit too: no silent fall-back to another criteria (C6.4)."""
     rid = close_family(journey, "3549740")

@@ -30,7 +30,7 @@ from store.uow import UnitOfWork
 from workflows import purchasing, record_items, retention
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
-from workflows.org import Role
+from workflows.org import Organisation, Role
 from workflows.requests import (
     APPROVED,
     BLOCKED,
@@ -260,6 +260,12 @@ def request_closure(
     route_to_supervisor(uow, ctx, request)  # C2
     uow.commit()
     return request
+
+
+def case_types_without_retention(uow: UnitOfWork, org: Organisation) -> list[str]:
+    """Case types of open cases that the council's retention schedule has no line for (C6.4):
+    their closures will be refused, so the operator is told when worktray starts."""
+    return sorted(t for t in uow.cases.open_case_types() if org.retention_criteria(t) is None)
 
 
 def _refuse_second_open_request(uow: UnitOfWork, person_id: str) -> None:

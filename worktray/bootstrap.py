@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 
@@ -10,9 +11,12 @@ from bot.deliver import ChatSender, Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.uow import UnitOfWork
+from workflows import closure
 from workflows.clock import Clock, SystemClock
 from workflows.org import Organisation
 from workflows.requests import Context
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,3 +39,17 @@ def build(
     deliverer = Deliverer(uow, ctx, sender)
     interactions = Interactions(uow, ctx, on_commit=deliverer.kick)
     return App(ctx=ctx, uow=uow, interactions=interactions, deliverer=deliverer)
+
+
+def warn_about_config(app: App) -> list[str]:
+    """Tell the operator at start-up what the organisation config leaves undecided (logged at
+    WARNING; worktray still starts): open cases whose type has no retention rule (C6.4)."""
+    with app.uow() as uow:
+        missing = closure.case_types_without_retention(uow, app.ctx.org)
+    if missing:
+        log.warning(
+            "the organisation config has no retention rule for case types %s of open cases: their closures will be "
+            "refused until the council's retention schedule (retention:) covers them",
+            ", ".join(missing),
+        )
+    return missing

@@ -17,7 +17,7 @@ from bot.console import ConsoleSender, converse, safe_output
 from workflows.clock import Clock
 from workflows.org import Organisation, load_organisation
 from worktray import demo
-from worktray.bootstrap import build
+from worktray.bootstrap import build, warn_about_config
 from worktray.settings import Settings
 
 
@@ -47,5 +47,6 @@ def serve_console(
     if is_demo(org):
         with app.uow() as uow:
             demo.seed(uow)
+    warn_about_config(app)
     lines = script.read_text(encoding="utf-8").splitlines() if script is not None else None
     return converse(app, out, stdin, lines)

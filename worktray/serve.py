@@ -44,7 +44,7 @@ from store.db import make_engine
 from store.migrate import alembic_config
 from store.uow import UnitOfWork
 from workflows.org import Organisation
-from worktray.bootstrap import build
+from worktray.bootstrap import build, warn_about_config
 from worktray.errors import StartupError
 from worktray.scheduler import build_scheduler
 from worktray.settings import Settings
@@ -195,6 +195,7 @@ def serve_slack(settings: Settings, org: Organisation, *, http: bool, host: str,
         check_app_token(client, settings.slack_app_token or "")
     threads = settings.worktray_http_threads
     app = build(settings.database_url, org, SlackSender(client), migrate=False, pool_size=threads + BACKGROUND_CONNECTIONS)
+    warn_about_config(app)
     bolt = create_bolt_app(app.interactions, app.uow, org, client, settings.slack_signing_secret or "")
     handler = _connect_socket_mode(bolt, settings.slack_app_token or "") if socket_mode else None
     app.deliverer.start()
