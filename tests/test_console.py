@@ -36,7 +36,7 @@ JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"
 SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene", "Mia", "Leo", "Ava", "Thorne"]
 TODAY = dt.date(2026, 11, 26)  # the conftest clock's date in London
 
-REOPENED_AND_REREFERRED = re.compile(r"- \d+ rereferral: Accepted: reopened to the team\n\s+\[\d+\] Request closure$")
+REOPENED_AND_REREFERRED = re.compile(r"- Re-referral \d+: Accepted: reopened to the team\n\s+\[\d+\] Request closure$")
 
 
 def replay(db_url: str, org: Organisation, clock: FixedClock, lines: list[str]) -> tuple[int, str]:
