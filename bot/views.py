@@ -238,7 +238,10 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
             title=f"Closure request {request.id} · {who} · returned",
             facts=[Fact("Returned by", ctx.org.name_of(body.get("by") or request.last_actor))],
             sections=[Section("What is needed", [request.note or ""])],
-            buttons=[Button("Resubmit", "resubmit", str(request.id), "primary")] if request.state == RETURNED else [],
+            # C11: never a dead end: the worker may resubmit, or withdraw the request
+            buttons=[Button("Resubmit", "resubmit", str(request.id), "primary"), *_withdraw_button(ctx, request)]
+            if request.state == RETURNED
+            else [],
         )
     if view == "blocked":
         steps = [s for s in uow.cases.open_work_steps(closure.applies_to(request)) if s.id in body.get("steps", [])]

@@ -396,7 +396,7 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert store.request(1).state == "returned"
     assert store.events(1) == ["request", "return"]
     returned_dm = [m for m in slack.dms("U0AMY") if "returned" in m.text][-1]
-    assert labels(returned_dm) == ["Resubmit"]
+    assert labels(returned_dm) == ["Resubmit", "Withdraw"]  # C11: a returned request is never a dead end
     dm_text = json.dumps(returned_dm.blocks).replace("\\u200d", "")  # less the zero-width joiners that stop markup and links
     assert "&lt;!channel&gt;" in dm_text and "&lt;@U0SAM&gt;" in dm_text and "&lt;http://evil.example|gov.uk&gt;" in dm_text
     assert "&amp;" in dm_text
