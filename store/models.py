@@ -255,6 +255,7 @@ class Request(Base):
     __tablename__ = "requests"
     __table_args__ = (
         Index("ix_requests_team_state", "team", "state"),
+        Index("ix_requests_receiving_team_state", "receiving_team", "state"),
         # One open request of a kind per person, enforced by the database so that
         # two workers asking at the same moment cannot both succeed.
         Index(
@@ -278,6 +279,9 @@ class Request(Base):
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     holder: Mapped[str | None] = mapped_column(String(64))
+    # A request may involve two teams: ``team`` is the sending (or only) team, and a transfer's
+    # ``receiving_team`` is the team the case moves to (T).
+    receiving_team: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_actor: Mapped[str | None] = mapped_column(String(64))
     last_action: Mapped[str | None] = mapped_column(String(32))
