@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from bot import views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
+from commands import radar as radar_command
 from store.uow import UnitOfWork
-from workflows import access, closure, purchasing, record_items, reopen, requests
+from workflows import access, closure, purchasing, radar, record_items, reopen, requests
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -285,6 +286,15 @@ class Interactions:
             return Reply(text=reopen.rereferral(uow, self.ctx, actor, command.person_id, command.reason or "", source=source))
         return self._closure_form_reply(uow, actor, command.person_id)
 
+    def radar(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
+        """``/radar [team]`` (T2): the two-week radar as of today, shown to the asker only."""
+
+        def work(uow: UnitOfWork, actor: str) -> Reply:
+            command = radar_command.parse(text)
+            return Reply(card=views.radar_card(self.ctx, radar.radar_on_demand(uow, self.ctx, actor, command.team)))
+
+        return self._run(work, chat_user_id)
+
 
 def _field_message(key: str) -> str:
     return {
@@ -375,3 +385,22 @@ def _submit_resubmit_purchase(
 
 BUTTONS["resubmit_purchase"] = _resubmit_purchase
 FORMS["resubmit_purchase"] = _submit_resubmit_purchase
+
+
+# -- T2, T3: /radar and the Transfer Meeting's outcome buttons (workflows.radar) ------------------
+
+
+
+
+def _meeting_outcome(outcome: str) -> Callable[[Interactions, UnitOfWork, str, str, str | None], Reply]:
+    def press(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+        request_id, _, period = value.partition(":")
+        if not request_id.isdigit() or not period:
+            raise WorkflowError("That button carries no valid transfer; nothing changed.")
+        return Reply(text=radar.record_outcome(uow, self.ctx, int(request_id), outcome, period, actor, source=source))
+
+    return press
+
+
+BUTTONS["meeting_agreed"] = _meeting_outcome("agreed")
+BUTTONS["meeting_deferred"] = _meeting_outcome("deferred")

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, or_, select, text
 
 from bot.cards import Card
 from bot.safe_log import log_failure
-from bot.views import message_card, request_card
+from bot.views import digest_card, message_card, request_card
 from store.models import ChatMessage, OutboxMessage
 from store.uow import UnitOfWork
 from workflows.requests import Context
@@ -219,6 +219,8 @@ class Deliverer:
 
     def _render(self, uow: UnitOfWork, row: OutboxMessage) -> Card | None:
         body = row.body
+        if "digest" in body:  # T2, T3: a scheduled digest (workflows.radar)
+            return digest_card(uow, self.ctx, body)
         if "request_id" in body and uow.requests.get(int(body["request_id"])) is None:
             return None  # nothing left to show
         if row.kind == "dm":

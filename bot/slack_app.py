@@ -86,6 +86,7 @@ HOME_HELP = [
     "/case status <person-id>: the case and its requests, shown to you only",
     "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors)",
     "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
+    "/radar [team]: the two-week radar of transfers coming to a team (T2), shown to you only",
 ]
 
 
@@ -333,6 +334,13 @@ def create_bolt_app(
         cmd: SlashCommand = context["wt"]
         reply = interactions.command(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
         log.info("slack /case by %s", cmd.user_id)
+        replies.to_command(ack, cmd, reply)
+
+    @bolt.command("/radar")
+    def on_radar(ack: Callable[..., None], context: dict[str, Any]) -> None:
+        cmd: SlashCommand = context["wt"]
+        reply = interactions.radar(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        log.info("slack /radar by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
     @bolt.block_action(re.compile(r"^wt:"))

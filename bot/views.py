@@ -13,7 +13,7 @@ from typing import Any
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
-from workflows import closure, purchasing, record_items, reopen
+from workflows import closure, purchasing, radar, record_items, reopen, transfer_terms
 from workflows.access import CaseLook
 from workflows.clock import local_today
 from workflows.org import Role
@@ -725,3 +725,94 @@ def decline_form(request: Request) -> Form:
         [FormField("reason", "Why not (the group managers decide next)", "textarea")],
         [f"Re-referral {request.id} · {_who(request)} (C12)"],
     )
+
+
+# -- T2, T3: the two-week radar and the Transfer Meeting agenda (workflows.radar) ----------------
+
+
+def _away(days: int | None, working: int | None) -> str:
+    if days is None or working is None:
+        return "date not set"
+    if days < 0:
+        return f"overdue by {-days} days"
+    return f"in {days} days ({working} working)"
+
+
+def _radar_line(ctx: Context, line: radar.RadarLine) -> str:
+    """IDs and initials only; the reason and the standards' notes (typed text) never go on a channel."""
+    planned = _date(line.planned) if line.planned else "no date yet"
+    standards = f"standards {line.standards_complete}/{line.standards_complete + line.standards_outstanding}"
+    if line.standards_outstanding:
+        standards += f" ({line.standards_outstanding} outstanding)"
+    meeting = f" · meeting: {radar.OUTCOMES[line.meeting].lower()}" if line.meeting in radar.OUTCOMES else ""
+    return (
+        f"{line.person_id} ({line.initials}) from {_team_name(ctx, line.sending_team)} · {planned}, "
+        f"{_away(line.days_away, line.working_days_away)} · {standards} · "
+        f"{radar.STATE_LABELS.get(line.state, line.state)} · transfer {line.request_id}{meeting}"
+    )
+
+
+def _team_name(ctx: Context, key: str) -> str:
+    try:
+        return ctx.org.team(key).name
+    except KeyError:
+        return key
+
+
+def radar_card(ctx: Context, look: radar.Radar) -> Card:
+    """T2: the two-week radar, grouped by point of transfer (T1); an empty one says so in one line."""
+    name = _team_name(ctx, look.team)
+    title = f"Two-week radar for {name}: {_date(look.as_of)} to {_date(look.until)}"
+    if look.empty:
+        return Card(title=f"Two-week radar for {name}: no transfers planned and nobody turning 11y6m from {_date(look.as_of)} to {_date(look.until)}")
+    sections = [
+        Section(transfer_terms.POINTS_OF_TRANSFER.get(point, point or "Point of transfer not given"), [_radar_line(ctx, line) for line in lines])
+        for point, lines in look.groups.items()
+    ]
+    if look.turning:
+        sections.append(
+            Section(
+                "Reaching 11 years 6 months (T1: Under 12s to 12+)",
+                [
+                    f"{t.person_id} ({t.initials}) in {_team_name(ctx, t.sending_team)} · {_date(t.reaches_on)}, "
+                    f"{_away(t.days_away, t.working_days_away)} · no transfer raised yet"
+                    for t in look.turning
+                ],
+            )
+        )
+    count = sum(len(lines) for lines in look.groups.values())
+    return Card(
+        title=title,
+        facts=[Fact("Transfers", str(count)), Fact("Turning 11y6m", str(len(look.turning)))],
+        sections=sections,
+        footer="IDs and initials only. Working days leave out weekends and England's bank holidays (D4).",
+    )
+
+
+def agenda_card(uow: UnitOfWork, ctx: Context, team: str, period: str, as_of: dt.date) -> Card:
+    """T3: the Transfer Meeting's agenda, with an Agreed / Deferred button per transfer."""
+    lines = radar.coming_transfers(uow, team, as_of)
+    name = _team_name(ctx, team)
+    if not lines:
+        return Card(title=f"Transfer Meeting {_date(as_of)} for {name}: no transfers to discuss")
+    buttons: list[Button] = []
+    for line in lines:
+        value = f"{line.request_id}:{period}"
+        buttons += [
+            Button(f"{line.request_id} Agreed", "meeting_agreed", value, "primary" if line.meeting != "agreed" else None),
+            Button(f"{line.request_id} Deferred", "meeting_deferred", value),
+        ]
+    return Card(
+        title=f"Transfer Meeting {_date(as_of)} for {name}: {len(lines)} transfers",
+        sections=[Section("For discussion", [_radar_line(ctx, line) for line in lines])],
+        buttons=buttons,
+        footer="Record each transfer's outcome; the card is redrawn in place.",
+    )
+
+
+def digest_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
+    """A scheduled digest from its outbox body, drawn from the store as it is when delivered."""
+    team, period, as_of = str(body["team"]), str(body["period"]), radar.digest_as_of(body)
+    if body["digest"] == radar.AGENDA:
+        return agenda_card(uow, ctx, team, period, as_of)
+    return radar_card(ctx, radar.radar_for(uow, ctx, team, as_of))

@@ -358,3 +358,21 @@ class ChatMessage(Base):
     card_key: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str] = mapped_column(String(64))
+
+
+class JobRun(Base):
+    """A scheduled job's run for one team and period (the radar of a week, ...).
+
+    The unique key is what makes a job exactly-once: its body first claims the run
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING, in the transaction that does the
+    work), so a second bot instance or a restart finds the period taken.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "team", "period", name="uq_job_runs_job_team_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32), doc="the scheduled time the run stands for, ISO, Europe/London")
+    ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

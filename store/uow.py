@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,6 +24,7 @@ from store.models import (
     ChatMessage,
     Event,
     FileRetention,
+    JobRun,
     OrganisationRelationship,
     OutboxMessage,
     Person,
@@ -62,6 +64,11 @@ class CaseStore:
         return self.session.scalars(
             select(Case).where(Case.person_id == person_id, Case.closed_on.is_(None)).order_by(Case.opened_on.desc(), Case.id.desc())
         ).first()
+
+    def open_cases_of_team(self, team: str) -> Sequence[Case]:
+        return self.session.scalars(
+            select(Case).where(Case.team == team, Case.closed_on.is_(None)).order_by(Case.person_id, Case.id)
+        ).all()
 
     def open_case_types(self) -> set[str]:
         """The case types of every open case (CIN, CP, ...)."""
@@ -139,6 +146,14 @@ class Requests:
     def in_states(self, team: str, states: Iterable[str]) -> Sequence[Request]:
         return self.session.scalars(
             select(Request).where(Request.team == team, Request.state.in_(list(states))).order_by(Request.id)
+        ).all()
+
+    def coming_to(self, kind: str, receiving_team: str, states: Iterable[str]) -> Sequence[Request]:
+        """Requests of a kind whose receiving team is ``receiving_team`` (a transfer's), in these states."""
+        return self.session.scalars(
+            select(Request)
+            .where(Request.kind == kind, Request.receiving_team == receiving_team, Request.state.in_(list(states)))
+            .order_by(Request.id)
         ).all()
 
     def open_requested_before(self, cutoff: dt.datetime, states: Iterable[str]) -> Sequence[Request]:
@@ -232,3 +247,24 @@ class UnitOfWork:
         with self.session.no_autoflush:
             rows = self.session.execute(query).all()
         return [(row, posted) for row, posted in rows]
+
+    def claim_run(self, *, job: str, team: str, period: str, at: dt.datetime) -> bool:
+        """Claim a scheduled job's run for (job, team, period) in this transaction.
+
+        INSERT ... ON CONFLICT DO NOTHING RETURNING: a row comes back only to the
+        one transaction that inserted it (psycopg 3 reports rowcount -1 here, so the
+        answer is the returned row, never the rowcount). On PostgreSQL a concurrent
+        claimer waits on the unique key until the first commits, then gets nothing;
+        if the first rolls back, the second takes the run.
+        """
+        values = {"job": job, "team": team, "period": period, "ran_at": at}
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(JobRun).values(**values).on_conflict_do_nothing(
+            index_elements=["job", "team", "period"]
+        ).returning(JobRun.id)
+        return self.session.execute(statement).first() is not None
+
+    def job_run(self, *, job: str, team: str, period: str) -> JobRun | None:
+        return self.session.scalars(
+            select(JobRun).where(JobRun.job == job, JobRun.team == team, JobRun.period == period)
+        ).first()

@@ -315,7 +315,7 @@ def test_example_export_imports_cleanly_against_the_demo_org(uow_factory, org):
     ("file", "line", "message"),
     [
         ("cases.csv", "3600205,u13,ben,CP,2026-01-01,,",
-         "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south)"),
+         "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south, 12plus)"),
         ("cases.csv", "3600205,u12,zoe,CP,2026-01-01,,",
          "cases.csv row 9, column worker: no person 'zoe' in the organisation config "
          "(people: amy, ben, maria, sam, tess, gita, olu, dan, ruth, hana, pia)"),

@@ -26,8 +26,33 @@ class Role(StrEnum):
     PRACTICE_SUPERVISOR = "practice_supervisor"  # C11, C12: reopens a closed case, decides on re-referrals
 
 
+CRONTAB = r"^\S+ \S+ \S+ \S+ \S+$"  # minute hour day month day-of-week, e.g. "0 12 * * fri"
+
+
+class TeamSchedule(BaseModel):
+    """When a team's scheduled messages go out (crontab, Europe/London, D4): T2's radar
+    to its manager channel and T3's Transfer Meeting agenda. ``null`` turns one off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    radar: str | None = Field("0 12 * * fri", pattern=CRONTAB, description="T2: the two-week radar (default Friday 12:00)")
+    agenda: str | None = Field("0 9 * * mon", pattern=CRONTAB, description="T3: the Transfer Meeting agenda (default Monday 09:00)")
+
+
+class AgeTransfer(BaseModel):
+    """T1: the team's children move to another team at an age (Under 12s to 12+ at 11 years 6 months)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(description="the key of the team the children move to")
+    at_months: int = Field(ge=1, le=300, description="the age in months, e.g. 138 (11 years 6 months)")
+
+
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    schedule: TeamSchedule = Field(default_factory=lambda: TeamSchedule.model_validate({}))
+    age_transfer: AgeTransfer | None = Field(None, description="T1: children of this team move to another at an age")
 
     key: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str
@@ -94,6 +119,9 @@ class Organisation(BaseModel):
             for j, m in enumerate(person.roles):
                 if m.team not in team_keys:
                     raise _Misplaced(("people", i, "roles", j, "team"), f"person {person.key!r} has a role in unknown team {m.team!r}")
+        for i, t in enumerate(self.teams):
+            if t.age_transfer is not None and t.age_transfer.to not in team_keys:
+                raise _Misplaced(("teams", i, "age_transfer", "to"), f"team {t.key!r} transfers to unknown team {t.age_transfer.to!r}")
         _no_duplicates("retention case_type", [(("retention", i, "case_type"), r.case_type) for i, r in enumerate(self.retention)])
         self._check_supervisors()
         return self

@@ -8,6 +8,9 @@
     worktray outbox                    undelivered chat messages: pending and failing, with the last error
     worktray outbox retry ID|--all     try again now
     worktray outbox drop ID            stop retrying (the row is kept for the record, not deleted)
+    worktray jobs [list]               the scheduled jobs (T2 radar, T3 agenda) per team and their next run
+    worktray jobs run radar|agenda [--team T] [--at ISO] [--redraw]
+                                       run one now for its period (idempotent: a period already run is left alone)
 """
 
 from __future__ import annotations
@@ -93,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
     drop = outbox_sub.add_parser("drop", help="stop retrying a message; it is kept for the record, not deleted")
     drop.add_argument("id", type=int)
     drop.set_defaults(func=cmd_outbox_drop)
+
+    jobs = sub.add_parser("jobs", help="the scheduled jobs: list them, run one now")
+    jobs.set_defaults(func=cmd_jobs_list)
+    jobs_sub = jobs.add_subparsers(metavar="ACTION")
+    jobs_sub.add_parser("list", help="each team's radar and agenda and their next run (the default)").set_defaults(func=cmd_jobs_list)
+    run_job = jobs_sub.add_parser("run", help="run a job now for its period; a period already run is not posted again")
+    run_job.add_argument("job", choices=["radar", "agenda"])
+    run_job.add_argument("--team", help="one team (default: every team with the job scheduled)")
+    run_job.add_argument("--at", type=_aware, help="as if now were this time (ISO; no offset: Europe/London)")
+    run_job.add_argument("--redraw", action="store_true", help="a period already posted: draw its card again, in place")
+    run_job.set_defaults(func=cmd_jobs_run)
     return parser
 
 
@@ -304,6 +318,65 @@ def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
         print(f"worktray: there is no undelivered message {args.id}", file=sys.stderr)
         return 1
     print(f"Dropped message {args.id}: it will not be retried. It is kept in the outbox for the record, not deleted.")
+    return 0
+
+
+
+
+# -- scheduled jobs (T2 radar, T3 agenda) ----------------------------------------------------------
+
+
+def _aware(value: str) -> dt.datetime:
+    """An ISO time for --at; without an offset it is London time (D4)."""
+    from workflows.clock import LONDON
+
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {value!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=LONDON)
+
+
+def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Each team's radar and agenda (from the config's schedules) and when they run next, London time."""
+    from workflows.clock import LONDON
+    from worktray.scheduler import scheduled_jobs
+
+    org = load_org(settings, fallback_to_demo=True)
+    now = SystemClock().now()
+    planned = scheduled_jobs(org)
+    if not planned:
+        print("No scheduled jobs: every team's schedule is turned off.")
+        return 0
+    print(f"{'JOB':<8} {'TEAM':<16} {'SCHEDULE (cron)':<16} NEXT RUN (Europe/London)")
+    for p in planned:
+        next_at = p.next_due(now)
+        when = next_at.astimezone(LONDON).strftime("%a %Y-%m-%d %H:%M") if next_at else "never"
+        print(f"{p.job:<8} {p.team:<16} {p.cron:<16} {when}")
+    print("Also: outbox retries every minute. Run one now with `worktray jobs run radar [--team T] [--at ISO]`.")
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a digest now for the period due at --at (default now); the running bot delivers it."""
+    from workflows.requests import Context
+    from worktray.scheduler import run_digest, scheduled_jobs
+
+    org = load_org(settings, fallback_to_demo=True)
+    if args.team is not None:
+        try:
+            org.team(args.team)
+        except KeyError:
+            print(f"worktray: there is no team {args.team!r}; teams: {', '.join(t.key for t in org.teams)}", file=sys.stderr)
+            return 1
+        teams = [args.team]
+    else:
+        teams = [p.team for p in scheduled_jobs(org) if p.job == args.job]
+    ctx = Context(org=org, clock=SystemClock())
+    uow = _uow_factory(settings)
+    for team in teams:
+        outcome = run_digest(uow, ctx, args.job, team, args.at, redraw=args.redraw)
+        print(f"{args.job} for {team}: {outcome}")
     return 0
 
 

@@ -1,20 +1,34 @@
-"""The background scheduler (APScheduler 3.11): outbox retries.
+"""The background scheduler (APScheduler 3.11): outbox retries, and per team the
+two-week radar (T2) and the Transfer Meeting agenda (T3).
 
 No job edits requests: whether a request is past C11's 2 weeks is drawn from the
 clock when its card is drawn.
+
+The radar and the agenda run on cron triggers from each team's ``schedule`` in the
+organisation config (Europe/London, D4). Every instance schedules them; the job body
+(``workflows.radar.post_digest``) claims its (job, team, period) run first, so only one
+instance posts. A run's period is the latest scheduled time at or before now, so a run
+missed while the bot was down is caught up once, at start-up (``catch_up``): the
+period is still unclaimed, the catch-up claims and posts it; later starts find it taken.
+Only the latest missed period is caught up (a bot down for three weeks posts one radar).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
+from workflows import radar
 from workflows.clock import LONDON
+from workflows.org import Organisation
 from workflows.requests import Context
 from worktray.bootstrap import App
 
@@ -47,4 +61,97 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler.add_job(
         drain_outbox, IntervalTrigger(minutes=1), args=(app,), id="outbox-retry", coalesce=True, max_instances=1
     )
+    for planned in scheduled_jobs(app.ctx.org):  # T2, T3: one cron job per team and digest
+        scheduler.add_job(
+            fire, planned.trigger, args=(app, planned.job, planned.team), id=planned.id, coalesce=True, max_instances=1
+        )
+    scheduler.add_job(catch_up, args=(app,), id="catch-up")  # no trigger: once, as soon as the scheduler starts
     return scheduler
+
+
+# -- T2, T3: the radar and the agenda, exactly once per (job, team, period) ----------------
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job: str  # "radar" | "agenda"
+    team: str
+    cron: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.job}:{self.team}"
+
+    @property
+    def trigger(self) -> CronTrigger:
+        """Crontab in Europe/London; day names (mon ... sun) as APScheduler counts 0 as Monday."""
+        return CronTrigger.from_crontab(self.cron, timezone=LONDON)
+
+    def last_due(self, now: dt.datetime) -> dt.datetime | None:
+        """The latest scheduled time at or before ``now``: the period a run now stands for."""
+        return last_fire(self.trigger, now)
+
+    def next_due(self, now: dt.datetime) -> dt.datetime | None:
+        return self.trigger.get_next_fire_time(None, now)
+
+
+def scheduled_jobs(org: Organisation) -> list[PlannedJob]:
+    """Every team's radar and agenda from its ``schedule`` (a ``null`` time turns one off)."""
+    planned = []
+    for team in org.teams:
+        for job, cron in ((radar.RADAR, team.schedule.radar), (radar.AGENDA, team.schedule.agenda)):
+            if cron:
+                planned.append(PlannedJob(job, team.key, cron))
+    return planned
+
+
+def last_fire(trigger: CronTrigger, now: dt.datetime) -> dt.datetime | None:
+    """APScheduler 3 only looks forward: step from a little way back up to ``now``."""
+    for lookback in (1, 8, 32, 367):
+        fire_at = trigger.get_next_fire_time(None, now - dt.timedelta(days=lookback))
+        last = None
+        while fire_at is not None and fire_at <= now:
+            last = fire_at
+            fire_at = trigger.get_next_fire_time(fire_at, fire_at + dt.timedelta(seconds=1))
+        if last is not None:
+            return last
+    return None
+
+
+def planned_job(org: Organisation, job: str, team: str) -> PlannedJob:
+    """The configured job of a team; a job the team turned off can still be run by hand, on its default time."""
+    found = next((p for p in scheduled_jobs(org) if p.job == job and p.team == team), None)
+    if found is not None:
+        return found
+    default = radar.DEFAULT_SCHEDULE.get(job)
+    if default is None:
+        raise KeyError(job)
+    return PlannedJob(job, team, default)
+
+
+def run_digest(
+    uow_factory: Callable[[], UnitOfWork], ctx: Context, job: str, team: str, at: dt.datetime | None = None, *, redraw: bool = False
+) -> str:
+    """Run one digest for the period due at ``at`` (default: now): "posted", "redrawn",
+    "already done" or "not due yet" (no scheduled time before ``at``)."""
+    period = planned_job(ctx.org, job, team).last_due(at or ctx.clock.now())
+    if period is None:
+        return "not due yet"
+    with uow_factory() as uow:
+        return radar.post_digest(uow, ctx, job, team, period, redraw=redraw)
+
+
+def fire(app: App, job: str, team: str) -> str:
+    """What the cron trigger calls; a failure is logged (IDs only), never raised into the scheduler."""
+    try:
+        done = run_digest(app.uow, app.ctx, job, team)
+        app.deliverer.kick()
+        return done
+    except Exception as e:
+        log_failure(log, f"{job} job for team {team} failed", e)
+        return "failed"
+
+
+def catch_up(app: App) -> dict[str, str]:
+    """At start-up: run every team's digest for its latest period; those already run are untouched."""
+    return {planned.id: fire(app, planned.job, planned.team) for planned in scheduled_jobs(app.ctx.org)}
