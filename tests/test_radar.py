@@ -337,3 +337,45 @@ def test_radar_on_demand_needs_a_role_in_the_team(seeded: partial[UnitOfWork], c
     assert (interactions.radar("U0GITA", "").text or "").startswith("Say which team: /radar <team>")
     assert (interactions.radar("U0NIA", "nowhere").text or "").startswith("There is no team 'nowhere'")
     assert (interactions.radar("U0NIA", "12plus extra").text or "").startswith("Usage: `/radar`")
+
+
+def test_the_scheduler_plans_each_teams_radar_and_agenda_and_a_catch_up(app: App) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    jobs = {job.id: job for job in scheduler.build_scheduler(app).get_jobs()}
+    assert {"radar:u12", "agenda:u12", "radar:12plus", "agenda:12plus", "radar:adults-south", "catch-up", "outbox-retry"} <= set(jobs)
+    trigger = jobs["radar:12plus"].trigger
+    assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "Europe/London"
+    assert jobs["radar:12plus"].args[1:] == ("radar", "12plus")
+
+
+def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
+    """`worktray jobs list` shows each job's next run; `worktray jobs run radar --team 12plus --at ...` posts
+    once for its period, a second run is left alone, --redraw queues the same card again."""
+    from test_cli import DEMO_ORG, run_cli
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    assert run_cli(url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:4] == ["radar", "12plus", "0", "12"] and "Fri" in line for line in listed.stdout.splitlines())
+    assert any(line.split()[:2] == ["agenda", "u12"] and "Mon" in line for line in listed.stdout.splitlines())
+
+    first = run_cli(url, "jobs", "run", "radar", "--team", "12plus", "--at", "2026-12-19T08:00", cwd=tmp_path, config=DEMO_ORG)
+    assert first.stdout == "radar for 12plus: posted\n", first.stderr
+    again = run_cli(url, "jobs", "run", "radar", "--team", "12plus", "--at", "2026-12-24T08:00", cwd=tmp_path, config=DEMO_ORG)
+    assert again.stdout == "radar for 12plus: already done\n"  # the same period: Friday 18/12 noon
+    redrawn = run_cli(url, "jobs", "run", "radar", "--team", "12plus", "--at", "2026-12-24T08:00", "--redraw", cwd=tmp_path, config=DEMO_ORG)
+    assert redrawn.stdout == "radar for 12plus: redrawn\n"
+    every = run_cli(url, "jobs", "run", "agenda", "--at", "2026-12-21T09:00", cwd=tmp_path, config=DEMO_ORG)
+    assert every.stdout.splitlines() == ["agenda for u12: posted", "agenda for adults-south: posted", "agenda for 12plus: posted"]
+    unknown = run_cli(url, "jobs", "run", "radar", "--team", "u13", cwd=tmp_path, config=DEMO_ORG)
+    assert unknown.returncode == 1 and "no team 'u13'" in unknown.stderr
+
+    from store.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        keys = [row.card_key for row in uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    engine.dispose()
+    assert keys[:2] == ["radar:12plus:2026-12-18T12:00", "radar:12plus:2026-12-18T12:00"]
