@@ -379,3 +379,22 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
         keys = [row.card_key for row in uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
     engine.dispose()
     assert keys[:2] == ["radar:12plus:2026-12-18T12:00", "radar:12plus:2026-12-18T12:00"]
+
+
+def test_radar_and_agenda_cards_are_valid_block_kit(coming: dict[str, int], seeded: partial[UnitOfWork], ctx: Context) -> None:
+    """Offline check as in test_blockkit: each block survives slack_sdk's parse unchanged."""
+    from slack_sdk.models.blocks import Block
+
+    from bot.blockkit import card_blocks
+
+    with seeded() as uow:
+        cards = [
+            radar_card(ctx, radar.radar_for(uow, ctx, "12plus", RADAR_DAY)),
+            radar_card(ctx, radar.radar_for(uow, ctx, "adults-south", RADAR_DAY)),
+            agenda_card(uow, ctx, "12plus", "2026-12-21T09:00", dt.date(2026, 12, 21)),
+        ]
+    for card in cards:
+        blocks = card_blocks(card)
+        assert len(blocks) <= 50
+        for block in blocks:
+            assert Block.parse(block).to_dict() == block, block

@@ -69,3 +69,24 @@ def test_radar_in_the_console(db_url: str, org: Organisation, clock: FixedClock,
     assert "Only people with a role in 12+ may see its radar." in transcript
     assert "Quill" not in transcript
 
+
+
+def test_agenda_outcome_over_signed_http_edits_the_agenda_in_place(slack: SlackDriver, seeded: partial[UnitOfWork], clock: FixedClock) -> None:  # noqa: F811
+    """T3 end to end: the Monday agenda is posted to 12+'s manager channel; Nia presses Agreed on a line;
+    the transfer records it (no state change) and the same message is edited to show it."""
+    from worktray.scheduler import run_digest
+
+    clock.at = dt.datetime(2026, 12, 21, 9, 0, tzinfo=LONDON).astimezone(dt.UTC)
+    request_id = a_transfer_to_12plus(seeded)
+    assert run_digest(slack.app.uow, slack.app.ctx, "agenda", "12plus") == "posted"
+    slack.app.deliverer.drain()
+    agenda = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
+    assert agenda.text == "Transfer Meeting 21/12/2026 for 12+: 1 transfers"
+    assert slack.click("U0NIA", agenda, f"{request_id} Agreed").status == 200
+    redrawn = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
+    assert redrawn.ts == agenda.ts and redrawn.edits == 1
+    assert "meeting: agreed" in str(redrawn.blocks)
+    assert len(slack.api.messages("C012MGR")) == 1
+    with seeded() as uow:
+        request = uow.requests.get(request_id)
+        assert request is not None and request.state == "potential" and request.details["meeting"]["outcome"] == "agreed"
