@@ -215,13 +215,13 @@ def digest_as_of(body: dict[str, Any]) -> dt.date:
     return dt.date.fromisoformat(str(body.get("as_of") or body["period"])[:10])
 
 
-# -- T3: the meeting's outcome per transfer ------------------------------------------
+# -- on demand, and T3: the meeting's outcome per transfer ------------------------------
 
 
 def may_see(ctx: Context, actor: str, team: str) -> bool:
-    """A team's radar shows IDs and initials of children coming to it: its own people and the
-    managers above them may look."""
-    return bool(ctx.org.teams_of(actor)) and team in ctx.org.teams_of(actor)
+    """A team's radar shows IDs and initials of children coming to it: people with a role in
+    the team (its group and service managers have one) may look."""
+    return team in ctx.org.teams_of(actor)
 
 
 def radar_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None) -> Radar:
