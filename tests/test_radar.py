@@ -347,6 +347,7 @@ def test_the_scheduler_plans_each_teams_radar_and_agenda_and_a_catch_up(app: App
     trigger = jobs["radar:12plus"].trigger
     assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "Europe/London"
     assert jobs["radar:12plus"].args[1:] == ("radar", "12plus")
+    assert jobs["radar:12plus"].misfire_grace_time is None and jobs["catch-up"].misfire_grace_time is None
 
 
 def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:

@@ -62,10 +62,13 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         drain_outbox, IntervalTrigger(minutes=1), args=(app,), id="outbox-retry", coalesce=True, max_instances=1
     )
     for planned in scheduled_jobs(app.ctx.org):  # T2, T3: one cron job per team and digest
+        # misfire_grace_time=None: a late fire still runs (the claim keeps it to once per period)
         scheduler.add_job(
-            fire, planned.trigger, args=(app, planned.job, planned.team), id=planned.id, coalesce=True, max_instances=1
+            fire, planned.trigger, args=(app, planned.job, planned.team), id=planned.id, coalesce=True, max_instances=1,
+            misfire_grace_time=None,
         )
-    scheduler.add_job(catch_up, args=(app,), id="catch-up")  # no trigger: once, as soon as the scheduler starts
+    # No trigger: once, as soon as the scheduler starts, however long after it was built.
+    scheduler.add_job(catch_up, args=(app,), id="catch-up", misfire_grace_time=None)
     return scheduler
 
 
