@@ -71,12 +71,30 @@ def card_blocks(card: Card) -> list[dict[str, Any]]:
         blocks.append({"type": "section", "text": _mrkdwn(f"*{escape(section.heading)}*\n{body}")})
     if card.buttons:
         for start in range(0, len(card.buttons), 25):
-            blocks.append({"type": "actions", "elements": [_button(b) for b in card.buttons[start : start + 25]]})
+            blocks.append({"type": "actions", "elements": _unique_ids([_button(b) for b in card.buttons[start : start + 25]])})
     if card.footer:
         blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
     if len(blocks) > MAX_MESSAGE_BLOCKS:
         blocks = [*blocks[:MAX_MESSAGE_BLOCKS - 1], {"type": "context", "elements": [_mrkdwn("More detail is in /case status.")]}]
     return blocks
+
+
+def _unique_ids(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Slack refuses a message (invalid_blocks) whose actions block repeats an action_id, as a card
+    with a button of the same action per line would (the Transfer Meeting agenda): the second and
+    later get ``#2``, ``#3`` ... appended, which the adapter strips (``button_action``)."""
+    seen: dict[str, int] = {}
+    for element in elements:
+        action_id = element["action_id"]
+        seen[action_id] = seen.get(action_id, 0) + 1
+        if seen[action_id] > 1:
+            element["action_id"] = f"{action_id}#{seen[action_id]}"
+    return elements
+
+
+def button_action(action_id: str) -> str:
+    """The action a button's action_id routes to: ``wt:approve`` and ``wt:approve#2`` are "approve"."""
+    return action_id.removeprefix("wt:").split("#", 1)[0]
 
 
 def _button(button: Any) -> dict[str, Any]:

@@ -64,7 +64,7 @@ from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.actions import FORMS, Interactions, Reply
-from bot.blockkit import card_blocks, escape, form_view, read_values
+from bot.blockkit import button_action, card_blocks, escape, form_view, read_values
 from bot.cards import Card, Form, FormValues, Section
 from bot.deliver import Posted
 from bot.views import STATE_LABELS
@@ -348,7 +348,7 @@ def create_bolt_app(
         ack()
         click: BlockActions = context["wt"]
         action = click.actions[0]
-        name = action.action_id.removeprefix("wt:")
+        name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
         reply = interactions.press(click.user.id, name, action.value, source=f"slack:{action.action_ts}")
         replies.to_click(click, reply)

@@ -399,3 +399,17 @@ def test_radar_and_agenda_cards_are_valid_block_kit(coming: dict[str, int], seed
         assert len(blocks) <= 50
         for block in blocks:
             assert Block.parse(block).to_dict() == block, block
+
+
+def test_an_agenda_with_several_lines_has_unique_action_ids_per_block(coming: dict[str, int], seeded: partial[UnitOfWork], ctx: Context) -> None:
+    """Slack refuses a message whose actions block repeats an action_id (invalid_blocks); the adapter
+    still routes ``wt:meeting_agreed#2`` to "meeting_agreed"."""
+    from bot.blockkit import button_action, card_blocks
+
+    with seeded() as uow:
+        card = agenda_card(uow, ctx, "12plus", "2026-12-21T09:00", dt.date(2026, 12, 21))
+    for block in card_blocks(card):
+        if block["type"] == "actions":
+            ids = [e["action_id"] for e in block["elements"]]
+            assert len(ids) == len(set(ids)) == 8
+            assert {button_action(i) for i in ids} == {"meeting_agreed", "meeting_deferred"}

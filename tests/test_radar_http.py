@@ -7,7 +7,7 @@ from functools import partial
 from urllib.parse import urlencode
 
 from test_radar import RADAR_DAY, add_child, add_transfer
-from test_slack_http import SlackDriver, slack, slack_api  # noqa: F401 (fixtures)
+from test_slack_http import SlackDriver, button, slack, slack_api  # noqa: F401 (fixtures)
 
 from store.uow import UnitOfWork
 from workflows.clock import LONDON, FixedClock
@@ -77,11 +77,16 @@ def test_agenda_outcome_over_signed_http_edits_the_agenda_in_place(slack: SlackD
     from worktray.scheduler import run_digest
 
     clock.at = dt.datetime(2026, 12, 21, 9, 0, tzinfo=LONDON).astimezone(dt.UTC)
-    request_id = a_transfer_to_12plus(seeded)
+    a_transfer_to_12plus(seeded)
+    with seeded() as uow:
+        add_child(uow, "3700011", dt.date(2012, 3, 3))
+        uow.commit()
+    request_id = add_transfer(seeded, "3700011", point="icpc", planned=dt.date(2026, 12, 30))  # the second line
     assert run_digest(slack.app.uow, slack.app.ctx, "agenda", "12plus") == "posted"
     slack.app.deliverer.drain()
     agenda = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
-    assert agenda.text == "Transfer Meeting 21/12/2026 for 12+: 1 transfers"
+    assert agenda.text == "Transfer Meeting 21/12/2026 for 12+: 2 transfers"
+    assert button(agenda, f"{request_id} Agreed")["action_id"] == "wt:meeting_agreed#2"  # unique in its block
     assert slack.click("U0NIA", agenda, f"{request_id} Agreed").status == 200
     redrawn = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
     assert redrawn.ts == agenda.ts and redrawn.edits == 1
