@@ -158,6 +158,9 @@ def test_an_empty_radar_says_so_in_one_line(seeded: partial[UnitOfWork], ctx: Co
         card = radar_card(ctx, radar.radar_for(uow, ctx, "adults-south", RADAR_DAY))
     assert card.title == "Two-week radar for Adults South: no transfers planned and nobody turning 11y6m from 18/12/2026 to 01/01/2027"
     assert not card.sections and not card.facts and not card.buttons
+    with seeded() as uow:
+        agenda = agenda_card(uow, ctx, "adults-south", "2026-12-21T09:00", dt.date(2026, 12, 21))
+    assert agenda.title == "Transfer Meeting 21/12/2026 for Adults South: no transfers to discuss" and not agenda.buttons
 
 
 def test_the_demo_radar_of_12plus_names_lily_turning_11y6m(seeded: partial[UnitOfWork], ctx: Context) -> None:
@@ -413,3 +416,14 @@ def test_an_agenda_with_several_lines_has_unique_action_ids_per_block(coming: di
             ids = [e["action_id"] for e in block["elements"]]
             assert len(ids) == len(set(ids)) == 8
             assert {button_action(i) for i in ids} == {"meeting_agreed", "meeting_deferred"}
+
+
+def test_a_schedule_the_scheduler_cannot_read_is_refused_at_load_naming_its_line() -> None:
+    from workflows.org import ConfigError, parse_organisation
+    from worktray import demo
+
+    text = demo.DEMO_ORG.read_text(encoding="utf-8").replace('radar: "0 12 * * fri"', 'radar: "0 25 * * fri"')
+    with pytest.raises(ConfigError) as refused:
+        parse_organisation(text, "org.yml")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "0 25 * * fri" in t)
+    assert f"org.yml, line {line}: teams.2.schedule.radar" in str(refused.value)

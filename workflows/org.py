@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workflows.retention import Criteria
 
@@ -37,6 +37,16 @@ class TeamSchedule(BaseModel):
 
     radar: str | None = Field("0 12 * * fri", pattern=CRONTAB, description="T2: the two-week radar (default Friday 12:00)")
     agenda: str | None = Field("0 9 * * mon", pattern=CRONTAB, description="T3: the Transfer Meeting agenda (default Monday 09:00)")
+
+    @field_validator("radar", "agenda")
+    @classmethod
+    def _a_crontab_apscheduler_reads(cls, value: str | None) -> str | None:
+        """Refuse at load (naming the line) what the scheduler could not plan later."""
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(value, timezone="Europe/London")  # raises ValueError, e.g. hour 25
+        return value
 
 
 class AgeTransfer(BaseModel):
