@@ -373,6 +373,10 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
     assert redrawn.stdout == "radar for 12plus: redrawn\n"
     every = run_cli(url, "jobs", "run", "agenda", "--at", "2026-12-21T09:00", cwd=tmp_path, config=DEMO_ORG)
     assert every.stdout.splitlines() == ["agenda for u12: posted", "agenda for adults-south: posted", "agenda for 12plus: posted"]
+    listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
+    radar_12plus = next(line for line in listed.stdout.splitlines() if line.startswith("radar    12plus"))
+    assert radar_12plus.endswith(" 2026-12-18T12:00")  # the last period run
+    assert next(line for line in listed.stdout.splitlines() if line.startswith("radar    u12")).endswith(" never")
     unknown = run_cli(url, "jobs", "run", "radar", "--team", "u13", cwd=tmp_path, config=DEMO_ORG)
     assert unknown.returncode == 1 and "no team 'u13'" in unknown.stderr
 

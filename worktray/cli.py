@@ -348,13 +348,28 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     if not planned:
         print("No scheduled jobs: every team's schedule is turned off.")
         return 0
-    print(f"{'JOB':<8} {'TEAM':<16} {'SCHEDULE (cron)':<16} NEXT RUN (Europe/London)")
+    last = _last_runs(settings)
+    print(f"{'JOB':<8} {'TEAM':<16} {'SCHEDULE (cron)':<16} {'NEXT RUN (Europe/London)':<26} LAST PERIOD RUN")
     for p in planned:
         next_at = p.next_due(now)
         when = next_at.astimezone(LONDON).strftime("%a %Y-%m-%d %H:%M") if next_at else "never"
-        print(f"{p.job:<8} {p.team:<16} {p.cron:<16} {when}")
+        print(f"{p.job:<8} {p.team:<16} {p.cron:<16} {when:<26} {last.get((p.job, p.team), 'never')}")
     print("Also: outbox retries every minute. Run one now with `worktray jobs run radar [--team T] [--at ISO]`.")
     return 0
+
+
+def _last_runs(settings: Settings) -> dict[tuple[str, str], str]:
+    """The latest period each (job, team) has run for; none where the schema is not there yet."""
+    from sqlalchemy import func, select
+
+    from store.models import JobRun
+
+    try:
+        with _uow_factory(settings)() as uow:
+            rows = uow.session.execute(select(JobRun.job, JobRun.team, func.max(JobRun.period)).group_by(JobRun.job, JobRun.team)).all()
+    except DBAPIError:
+        return {}
+    return {(job, team): period for job, team, period in rows}
 
 
 def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
