@@ -136,12 +136,12 @@ def radar_for(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> Radar
     children of teams configured to feed this one who reach the age of transfer in the window.
     """
     until = as_of + dt.timedelta(days=RADAR_DAYS)
-    radar = Radar(team=team, as_of=as_of, until=until)
+    look = Radar(team=team, as_of=as_of, until=until)
     lines = [line for line in coming_transfers(uow, team, as_of) if line.planned is None or line.planned <= until]
     for point in [*terms.POINTS_OF_TRANSFER, *sorted({line.point for line in lines} - set(terms.POINTS_OF_TRANSFER))]:
         in_point = [line for line in lines if line.point == point]
         if in_point:
-            radar.groups[point] = in_point
+            look.groups[point] = in_point
     listed = {line.person_id for line in lines}
     for sending in ctx.org.teams:
         if sending.age_transfer is None or sending.age_transfer.to != team:
@@ -153,13 +153,13 @@ def radar_for(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> Radar
             reaches = add_months(born, sending.age_transfer.at_months)
             if as_of <= reaches <= until:
                 listed.add(case.person_id)
-                radar.turning.append(
+                look.turning.append(
                     TurningLine(
                         case.person_id, case.person.initials, sending.key, reaches, (reaches - as_of).days, working_days_between(as_of, reaches)
                     )
                 )
-    radar.turning.sort(key=lambda t: (t.reaches_on, t.person_id))
-    return radar
+    look.turning.sort(key=lambda t: (t.reaches_on, t.person_id))
+    return look
 
 
 # -- the scheduled posts ------------------------------------------------------------
