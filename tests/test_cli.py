@@ -169,7 +169,7 @@ def test_import_checks_keys_against_the_config(db_url, tmp_path):
         f.write("3600205,u13,ben,CP,2026-01-01,,\n")
     result = run_cli(db_url, "import", str(broken), cwd=tmp_path, config=DEMO_ORG)
     assert result.returncode == 1
-    assert "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south)" in result.stderr
+    assert "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south, 12plus)" in result.stderr
     assert "nothing was imported" in result.stderr
     assert NOT_CHECKED not in result.stderr
     shown = run_cli(db_url, "case", "show", "3600101", cwd=tmp_path)
