@@ -116,6 +116,8 @@ class RequestKind:
     # Cards the kind shows besides the manager card and the queue: (channel, audience) pairs, e.g. the
     # receiving team's manager channel once a transfer is approved.
     also_announce: Callable[[Organisation, Request], Sequence[tuple[str, str]]] | None = None
+    # How the kind's own states read on cards (a transfer's "accepted" is not a re-referral's).
+    state_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 KINDS: dict[str, RequestKind] = {}

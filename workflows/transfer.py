@@ -138,6 +138,20 @@ def _approved_text(ctx: Context, request: Request) -> str:
     return f"Approved. Transfer {request.id} is now with the managers of {receiving} to accept, hold on duty or dispute."
 
 
+STATE_LABELS = {
+    POTENTIAL: "Potential: on the radar (T2)",
+    REQUESTED: "Waiting for the sending manager",
+    RETURNED: "Returned to the worker",
+    APPROVED: "With the receiving team's managers",
+    ON_DUTY: "Held on duty: reviewed weekly until allocated (T6)",
+    DISPUTED: "Disputed: with the group managers (T5)",
+    ESCALATED: "Escalated: with the service manager (T5)",
+    ACCEPTED: "Accepted: moves at the point of transfer",
+    TRANSFERRED: "Transferred (T7)",
+    DECLINED: "Not transferred: the case stays with the sending team (T5)",
+    WITHDRAWN: "Withdrawn",
+}
+
 TRANSFER = register_kind(
     RequestKind(
         name=KIND,
@@ -150,6 +164,7 @@ TRANSFER = register_kind(
         acting_team=ACTING_TEAM,
         person_rule_as={"mark_ready": "resubmit"},
         also_announce=_also_announce,
+        state_labels=STATE_LABELS,
     )
 )
 
