@@ -118,6 +118,8 @@ class RequestKind:
     also_announce: Callable[[Organisation, Request], Sequence[tuple[str, str]]] | None = None
     # How the kind's own states read on cards (a transfer's "accepted" is not a re-referral's).
     state_labels: Mapping[str, str] = field(default_factory=dict)
+    # How the kind's own actions read in "was ... by" (describe): "held on duty".
+    action_words: Mapping[str, str] = field(default_factory=dict)
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -198,7 +200,7 @@ def describe(org: Organisation, request: Request) -> str:
     if request.last_action is None or request.last_action_at is None:
         return f"Request {request.id} is {request.state}."
     when = request.last_action_at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
-    word = ACTION_WORDS.get(request.last_action, request.last_action)
+    word = kind_of(request).action_words.get(request.last_action) or ACTION_WORDS.get(request.last_action, request.last_action)
     text = f"Request {request.id} was {word} by {org.name_of(request.last_actor)} at {when}; it is now {request.state}"
     if request.state in (CLAIMED, BLOCKED) and request.holder:
         text += f", held by {org.name_of(request.holder)}"

@@ -165,6 +165,17 @@ TRANSFER = register_kind(
         person_rule_as={"mark_ready": "resubmit"},
         also_announce=_also_announce,
         state_labels=STATE_LABELS,
+        action_words={
+            "mark_ready": "marked ready",
+            "hold_on_duty": "held on duty",
+            "dispute": "disputed",
+            "resolve_transfer": "resolved (the transfer goes ahead)",
+            "resolve_stay": "resolved (the case stays)",
+            "escalate": "escalated",
+            "decide_transfer": "decided, finally (the transfer goes ahead)",
+            "decide_stay": "decided, finally (the case stays)",
+            "complete_transfer": "moved to the receiving team (T7), as accepted",
+        },
     )
 )
 
