@@ -363,3 +363,20 @@ def test_every_transfer_transition_is_in_its_own_table_not_the_shared_one() -> N
     assert (ACCEPTED, "complete_transfer") in transfer.TRANSFER_TRANSITIONS
     assert not any(a in ("hold_on_duty", "dispute", "escalate", "mark_ready") for _, a in wf.TRANSITIONS)
     assert not any(s == TRANSFERRED for s, _ in transfer.TRANSFER_TRANSITIONS), "transferred is final"
+
+
+def test_a_sending_case_closed_before_the_date_is_never_rewritten(t: Transfers, seeded: partial[UnitOfWork], ctx: Context) -> None:
+    rid = t.approved()
+    t.do(transfer.accept, rid, "nadia", "kofi")
+    with seeded() as uow:  # closed meanwhile (fictitious: as a closure's audit would)
+        case = uow.cases.open_case(CHILD)
+        assert case is not None
+        case.closed_on, case.closure_reason = dt.date(2026, 11, 30), "RC7"
+        uow.commit()
+    ctx.clock.now = lambda: dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)  # type: ignore[method-assign]
+    with seeded() as uow:
+        assert transfer.apply_due_transfers(uow, ctx) == []
+    with seeded() as uow:
+        [only] = uow.cases.cases_of(CHILD)
+        assert (only.closed_on, only.closure_reason) == (dt.date(2026, 11, 30), "RC7")
+    assert t.get(rid).state == ACCEPTED

@@ -33,6 +33,8 @@ def test_the_transfer_journey_script_replays_in_the_console(
     assert "worker: Choose one of: kofi, lena." in transcript  # only 12+'s workers are offered; amy refused on the field
     assert "Transfer 1 to 12+ · 3549750 (JC)" in transcript
     assert "Audit at transfer 2 (C13)" in transcript.replace(" · 3549750 (JC) · 12+", "")
+    shown = transcript[transcript.rindex("nadia> show 1"):]  # both managers' cards come back, the receiving one too
+    assert "Transfer 1 · 3549750 (JC) · Under 12s → 12+" in shown and "Transfer 1 to 12+ · 3549750 (JC)" in shown
     for private in ("Jay", "Corrin"):
         assert not re.search(rf"\b{private}\b", transcript), private
     with uow_factory() as uow:

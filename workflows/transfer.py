@@ -310,8 +310,8 @@ def resubmit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, values:
     precheck(ctx, request, "resubmit", actor)
     details = validate(ctx, request.case, {**values, "readiness": "ready"})
 
-    def _apply(r: Request) -> None:
-        r.details = {**details, **{k: v for k, v in r.details.items() if k in ("agenda",)}}
+    def _apply(r: Request) -> None:  # what others recorded on it (e.g. a Transfer Meeting outcome) stays
+        r.details = {**{k: v for k, v in r.details.items() if k != "gestation_weeks"}, **details}
         r.receiving_team = details["receiving_team"]
         r.revision += 1
 
@@ -474,6 +474,8 @@ def _move(uow: UnitOfWork, ctx: Context, request: Request, *, source: str | None
     the audit at transfer (C13). One transaction with the "complete_transfer" transition."""
     when = transfer_date(request)
     case = request.case
+    if case.closed_on is not None:  # a closed record is never rewritten (C11): say so, move nothing
+        raise WorkflowError(f"Nothing moved: {request.person_id}'s case in {ctx.org.team(request.team).name} is closed; withdraw transfer {request.id}.")
     sending, receiving = ctx.org.team(request.team), ctx.org.team(str(request.receiving_team))
     worker = str(request.details["allocated_worker"])
     old_worker_names = {case.worker.lower(), ctx.org.name_of(case.worker).lower()}
