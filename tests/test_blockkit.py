@@ -190,7 +190,7 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.press("U0NADIA", "transfer_hold", "9")
     j.submit("U0NADIA", j.form("transfer_hold"), reason=note)
     j.press("U0NADIA", "transfer_accept", "9")
-    j.submit("U0NADIA", j.form("transfer_accept"), worker="kofi")
+    j.submit("U0NADIA", j.form("transfer_accept"), worker="femi")
     j.press("U0IVY", "claim", "10")
     j.press("U0IVY", "transfer_audit", "10")
     j.submit("U0IVY", j.form("transfer_audit"), checklist=list(j.form("transfer_audit").fields[0].options and [o.value for o in j.form("transfer_audit").fields[0].options]))

@@ -2,7 +2,7 @@
 final decision, and the store's relationships ended and added with the right dates.
 
 Demo (worktray/demo/org.yml): 3549750 is an Under 12s child (worker ben) who reaches 11y6m on
-3 December 2026; 12+ has workers kofi and lena, manager nadia, business support ivy and group
+3 December 2026; 12+ has workers femi and lena, manager nadia, business support ivy and group
 manager rafe; gita is Under 12s' group manager; olu the service manager of both.
 """
 
@@ -141,7 +141,7 @@ def test_outstanding_and_not_applicable_with_why_are_recorded(t: Transfers) -> N
 
 def test_only_the_sending_teams_workers_and_managers_raise_one_at_a_time(t: Transfers, db_fingerprint: Callable[[], object]) -> None:
     before = db_fingerprint()
-    for outsider in ("sam", "nadia", "kofi", "dan"):
+    for outsider in ("sam", "nadia", "femi", "dan"):
         with pytest.raises(NotAllowed):
             t.raise_(actor=outsider)
     assert db_fingerprint() == before
@@ -200,15 +200,15 @@ def test_accept_refuses_a_worker_outside_the_receiving_team(t: Transfers, db_fin
             t.do(transfer.accept, rid, "nadia", worker)
         assert "worker" in e.value.errors
     with pytest.raises(NotAllowed):  # the sending manager does not accept for 12+
-        t.do(transfer.accept, rid, "maria", "kofi")
+        t.do(transfer.accept, rid, "maria", "femi")
     assert db_fingerprint() == before
 
 
 def test_accept_before_the_date_waits_for_the_point_of_transfer(t: Transfers, seeded: partial[UnitOfWork], ctx: Context) -> None:
     rid = t.approved()
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
     r = t.get(rid)
-    assert (r.state, r.details["allocated_worker"]) == (ACCEPTED, "kofi")
+    assert (r.state, r.details["allocated_worker"]) == (ACCEPTED, "femi")
     with seeded() as uow:
         assert transfer.apply_due_transfers(uow, ctx) == []  # 26 Nov: not yet
         assert uow.cases.open_case(CHILD).team == "u12"  # type: ignore[union-attr]
@@ -230,9 +230,9 @@ def _assert_moved(seeded: partial[UnitOfWork], rid: int, when: dt.date) -> None:
         cases = sorted(uow.cases.cases_of(CHILD), key=lambda c: c.id)
         old, new = cases[-2], cases[-1]
         assert (old.team, old.closed_on, old.closure_reason) == ("u12", when, transfer.CLOSURE_REASON)
-        assert (new.team, new.worker, new.opened_on, new.closed_on, new.case_type) == ("12plus", "kofi", when, None, "CIN")
+        assert (new.team, new.worker, new.opened_on, new.closed_on, new.case_type) == ("12plus", "femi", when, None, "CIN")
         workers = {(w.worker, w.from_date, w.to_date, w.end_reason) for w in uow.cases.open_worker_relationships(CHILD)}
-        assert ("Kofi Mensah", when, None, None) in workers
+        assert ("Femi Adebayo", when, None, None) in workers
         assert not any(w[0] == "Ben Okafor" for w in workers)
         assert any(w[0] == "Dr Iris Vale" for w in workers)  # the GP stays
         ended = uow.session.scalars(select(WorkerRelationship).where(WorkerRelationship.person_id == CHILD, WorkerRelationship.worker == "Ben Okafor")).one()
@@ -250,7 +250,7 @@ def _assert_moved(seeded: partial[UnitOfWork], rid: int, when: dt.date) -> None:
 
 def test_accept_on_or_after_the_date_moves_at_once(t: Transfers, seeded: partial[UnitOfWork]) -> None:
     rid = t.approved(planned_date="2026-11-20")  # the planned date has passed: it moves today
-    text = t.do(transfer.accept, rid, "nadia", "kofi")
+    text = t.do(transfer.accept, rid, "nadia", "femi")
     assert "now with 12+" in text
     _assert_moved(seeded, rid, TODAY)
 
@@ -280,7 +280,7 @@ def test_hold_on_duty_needs_a_reason_then_accept(t: Transfers) -> None:
     assert r.state == ON_DUTY and r.details["duty"]["reason"].startswith("No worker")
     with pytest.raises(IllegalTransition):
         t.do(transfer.dispute, rid, "nadia", "Not ours after all.")
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
     assert t.get(rid).state == ACCEPTED
 
 
@@ -312,7 +312,7 @@ def test_group_managers_resolve_the_transfer_goes_ahead(t: Transfers) -> None:
     assert r.state == "approved" and r.details["dispute"]["outcome"] == "transfer"
     with pytest.raises(IllegalTransition):  # decided: not disputed again
         t.do(transfer.dispute, rid, "nadia", "Still not ours.")
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
 
 
 def test_group_managers_resolve_the_case_stays(t: Transfers) -> None:
@@ -341,7 +341,7 @@ def test_escalate_to_the_service_manager_whose_decision_is_final(t: Transfers, s
     assert r.state == "approved" and r.details["dispute"]["final"] is True
     with pytest.raises(IllegalTransition):
         t.do(transfer.decide, rid, "olu", "stay", "Changed my mind.")
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
     _assert_moved(seeded, rid, TODAY)
     assert t.events(rid) == ["request", "approve", "dispute", "escalate", "decide_transfer", "accept", "complete_transfer"]
 
@@ -354,7 +354,7 @@ def test_withdraw_while_to_come_never_after(t: Transfers) -> None:
     t.do(wf.withdraw, rid, "ben")
     assert t.get(rid).state == "withdrawn"
     rid2 = t.approved(planned_date="2026-11-26")
-    t.do(transfer.accept, rid2, "nadia", "kofi")
+    t.do(transfer.accept, rid2, "nadia", "femi")
     with pytest.raises(IllegalTransition):
         t.do(wf.withdraw, rid2, "maria")
 
@@ -367,7 +367,7 @@ def test_every_transfer_transition_is_in_its_own_table_not_the_shared_one() -> N
 
 def test_a_sending_case_closed_before_the_date_is_never_rewritten(t: Transfers, seeded: partial[UnitOfWork], ctx: Context) -> None:
     rid = t.approved()
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
     with seeded() as uow:  # closed meanwhile (fictitious: as a closure's audit would)
         case = uow.cases.open_case(CHILD)
         assert case is not None

@@ -30,7 +30,7 @@ def test_the_transfer_journey_script_replays_in_the_console(
     transcript = out.getvalue()
     assert code == 0, transcript  # every line ran and every pressed label was shown
     assert "Not before 20 weeks' gestation" in transcript  # T1 refused on the field
-    assert "worker: Choose one of: kofi, lena." in transcript  # only 12+'s workers are offered; amy refused on the field
+    assert "worker: Choose one of: femi, lena." in transcript  # only 12+'s workers are offered; amy refused on the field
     assert "Transfer 1 to 12+ · 3549750 (JC)" in transcript
     assert "Audit at transfer 2 (C13)" in transcript.replace(" · 3549750 (JC) · 12+", "")
     shown = transcript[transcript.rindex("nadia> show 1"):]  # both managers' cards come back, the receiving one too
@@ -41,6 +41,6 @@ def test_the_transfer_journey_script_replays_in_the_console(
         requests = [(r.kind, r.state) for r in uow.session.scalars(select(Request).order_by(Request.id))]
         actions = list(uow.session.scalars(select(Event.action).where(Event.request_id == 1).order_by(Event.id)))
         case = uow.cases.open_case("3549750")
-        assert case is not None and (case.team, case.worker, case.opened_on) == ("12plus", "kofi", TODAY)
+        assert case is not None and (case.team, case.worker, case.opened_on) == ("12plus", "femi", TODAY)
     assert requests == [("transfer", "transferred"), ("transfer_audit", "closed")]
     assert actions == ["request", "mark_ready", "approve", "dispute", "escalate", "decide_transfer", "accept", "complete_transfer"]

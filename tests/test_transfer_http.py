@@ -80,13 +80,13 @@ def test_the_transfer_journey_over_http(slack: SlackDriver, store: Store) -> Non
     receiving = slack.card(P12_MGR, "Transfer 1 to 12+")
     assert labels(receiving) == ["Accept", "Hold on duty"]  # decided: not disputed again
 
-    # 8. Accept: a worker outside 12+ is refused on the field; kofi is allocated and the case moves today (T7).
+    # 8. Accept: a worker outside 12+ is refused on the field; femi is allocated and the case moves today (T7).
     assert slack.click("U0NADIA", receiving, "Accept").status == 200
     accept_form = slack.last_view("transfer_accept")
     wrong = slack.submit("U0NADIA", accept_form, {"worker": "amy"})
     assert wrong.json()["response_action"] == "errors" and "worker" in wrong.json()["errors"]
     assert store.request(1).state == "approved"
-    assert slack.submit("U0NADIA", accept_form, {"worker": "kofi"}).body == ""
+    assert slack.submit("U0NADIA", accept_form, {"worker": "femi"}).body == ""
     assert store.request(1).state == "transferred"
     assert store.events(1) == ["request", "mark_ready", "approve", "dispute", "escalate", "decide_transfer", "accept", "complete_transfer"]
     with store.new() as uow:
@@ -94,10 +94,10 @@ def test_the_transfer_journey_over_http(slack: SlackDriver, store: Store) -> Non
         teams = {o.organisation: (o.from_date, o.to_date) for o in uow.session.scalars(
             select(OrganisationRelationship).where(OrganisationRelationship.person_id == CHILD, OrganisationRelationship.organisation_kind == "team"))}
         open_case = uow.cases.open_case(CHILD)
-        assert open_case is not None and (open_case.team, open_case.worker) == ("12plus", "kofi")
-    assert workers["Ben Okafor"][1] == TODAY and workers["Kofi Mensah"] == (TODAY, None)
+        assert open_case is not None and (open_case.team, open_case.worker) == ("12plus", "femi")
+    assert workers["Ben Okafor"][1] == TODAY and workers["Femi Adebayo"] == (TODAY, None)
     assert teams == {"Under 12s": (dt.date(2024, 9, 2), TODAY), "12+": (TODAY, None)}
-    assert any("transfers to you" in m.text for m in slack.dms("U0KOFI"))
+    assert any("transfers to you" in m.text for m in slack.dms("U0FEMI"))
 
     # 9. C13: the audit at transfer in 12+'s virtual worker, claimed and completed.
     item = slack.card(P12_BS, "Audit at transfer 2")

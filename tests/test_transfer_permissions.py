@@ -23,10 +23,10 @@ from workflows.requests import Context, load, may
 
 # The demo organisation (worktray/demo/org.yml):
 #   Under 12s (sending): amy, ben workers; maria manager; sam, tess business support; gita group
-#   manager; pia practice supervisor.   12+ (receiving): kofi, lena workers; nadia manager; ivy
+#   manager; pia practice supervisor.   12+ (receiving): femi, lena workers; nadia manager; ivy
 #   business support; rafe group manager.   olu: service manager of both (and of Adults South).
 #   Adults South: dan worker, ruth manager, hana head of service (no part in this transfer).
-PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth", "hana", "pia", "kofi", "lena", "nadia", "ivy", "rafe")
+PEOPLE = ("amy", "ben", "maria", "sam", "tess", "gita", "olu", "dan", "ruth", "hana", "pia", "femi", "lena", "nadia", "ivy", "rafe")
 
 # 3549750 (Under 12s, allocated worker ben) to 12+, raised by ben.
 BENS_TRANSFER_TO_12PLUS: dict[str, set[str]] = {
@@ -76,7 +76,7 @@ HANDLERS: dict[str, Callable[[UnitOfWork, Context, int, str], Any]] = {
     "return": lambda uow, ctx, rid, actor: wf.return_request(uow, ctx, rid, actor, "Add the chronology."),
     "resubmit": lambda uow, ctx, rid, actor: transfer.resubmit(uow, ctx, rid, actor, form()),
     "withdraw": wf.withdraw,
-    "accept": lambda uow, ctx, rid, actor: transfer.accept(uow, ctx, rid, actor, "kofi"),
+    "accept": lambda uow, ctx, rid, actor: transfer.accept(uow, ctx, rid, actor, "femi"),
     "hold_on_duty": lambda uow, ctx, rid, actor: transfer.hold_on_duty(uow, ctx, rid, actor, "No capacity."),
     "dispute": lambda uow, ctx, rid, actor: transfer.dispute(uow, ctx, rid, actor, "Not yet."),
     "resolve_transfer": lambda uow, ctx, rid, actor: transfer.resolve(uow, ctx, rid, actor, "transfer", "Agreed."),
@@ -146,7 +146,7 @@ def test_everyone_else_is_refused_by_the_handler_and_nothing_is_written(
 
 def test_audit_at_transfer_roles(t: Transfers) -> None:
     rid = t.approved(planned_date="2026-11-26")
-    t.do(transfer.accept, rid, "nadia", "kofi")
+    t.do(transfer.accept, rid, "nadia", "femi")
     audit_id = int(t.get(rid).details["audit_id"])
     with t.uow() as uow:
         audit = load(uow, audit_id)
