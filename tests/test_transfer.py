@@ -380,3 +380,48 @@ def test_a_sending_case_closed_before_the_date_is_never_rewritten(t: Transfers, 
         [only] = uow.cases.cases_of(CHILD)
         assert (only.closed_on, only.closure_reason) == (dt.date(2026, 11, 30), "RC7")
     assert t.get(rid).state == ACCEPTED
+
+
+def _drive(t: Transfers, state: str) -> int:
+    """Ben's transfer driven into ``state`` through the handlers (every state of the table)."""
+    rid = t.raise_(readiness="potential" if state == POTENTIAL else "ready", planned_date="2026-11-20" if state == TRANSFERRED else "2026-12-03")
+    steps: dict[str, Callable[[], object]] = {
+        "returned": lambda: t.do(wf.return_request, rid, "maria", "Add the chronology."),
+        "withdrawn": lambda: t.do(wf.withdraw, rid, "ben"),
+    }
+    if state in (POTENTIAL, "requested") or state in steps:
+        if state in steps:
+            steps[state]()
+        return rid
+    t.do(wf.approve, rid, "maria")
+    if state == ON_DUTY:
+        t.do(transfer.hold_on_duty, rid, "nadia", "No capacity.")
+    elif state in (ACCEPTED, TRANSFERRED):
+        t.do(transfer.accept, rid, "nadia", "femi")
+    elif state in (DISPUTED, ESCALATED, "declined"):
+        t.do(transfer.dispute, rid, "nadia", "Not yet.")
+        if state == ESCALATED:
+            t.do(transfer.escalate, rid, "gita", "Cannot agree.")
+        if state == "declined":
+            t.do(transfer.resolve, rid, "gita", "stay", "Stays.")
+    return rid
+
+
+ALL_STATES = (POTENTIAL, "requested", "returned", "approved", ON_DUTY, DISPUTED, ESCALATED, ACCEPTED, TRANSFERRED, "declined", "withdrawn")
+
+
+@pytest.mark.parametrize("state", ALL_STATES)
+def test_every_action_not_in_the_table_is_refused_in_every_state(t: Transfers, db_fingerprint: Callable[[], object], state: str) -> None:
+    """The transfer's table is the whole truth: in each state, exactly its actions are legal;
+    any other is refused as "nothing changed" and writes nothing (whoever tries)."""
+    rid = _drive(t, state)
+    assert t.get(rid).state == state
+    before = db_fingerprint()
+    legal = {a for (s, a) in transfer.TRANSFER_TRANSITIONS if s == state}
+    for action in sorted(transfer.TRANSFER.actions - legal):
+        with t.uow() as uow, pytest.raises(IllegalTransition):
+            wf.transition(uow, t.ctx, wf.load(uow, rid), action, "olu")
+    with t.uow() as uow, pytest.raises(IllegalTransition):  # a closure's action is no transfer's
+        wf.transition(uow, t.ctx, wf.load(uow, rid), "claim", "sam")
+    assert db_fingerprint() == before
+    assert state not in (TRANSFERRED, "declined", "withdrawn") or not legal, "final states take no action"
