@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from bot import views
+from bot import transfer_views, views
 from bot.cards import Card, Form, FormValues
 from commands import case as case_command
 from commands import radar as radar_command
 from store.uow import UnitOfWork
-from workflows import access, closure, purchasing, radar, record_items, reopen, requests
+from workflows import access, closure, purchasing, radar, record_items, reopen, requests, transfer
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -284,6 +284,8 @@ class Interactions:
             return self._reopen(uow, actor, str(request.id), None)
         if command.verb == "rereferral":  # C12
             return Reply(text=reopen.rereferral(uow, self.ctx, actor, command.person_id, command.reason or "", source=source))
+        if command.verb == "transfer":  # T1
+            return _request_transfer(self, uow, actor, command.person_id, source)
         return self._closure_form_reply(uow, actor, command.person_id)
 
     def radar(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
@@ -404,3 +406,131 @@ def _meeting_outcome(outcome: str) -> Callable[[Interactions, UnitOfWork, str, s
 
 BUTTONS["meeting_agreed"] = _meeting_outcome("agreed")
 BUTTONS["meeting_deferred"] = _meeting_outcome("deferred")
+
+
+# -- T1-T7, C13: the transfer journey -------------------------------------------------------
+
+
+def _text(values: FormValues, key: str) -> str:
+    value = values.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _request_transfer(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    """T1: the transfer form, for a worker or manager of the team holding the case."""
+    case = transfer.case_to_transfer(uow, self.ctx, value, actor)
+    return Reply(form=transfer_views.transfer_form(self.ctx, case))
+
+
+def _transfer_request(self: Interactions, uow: UnitOfWork, actor: str, value: str, action: str) -> requests.Request:
+    """The transfer a button is about, once the action is legal now and the person may do it."""
+    request = requests.load(uow, self._request_id(value))
+    requests.precheck(self.ctx, request, action, actor)
+    return request
+
+
+def _mark_ready(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(text=transfer.mark_ready(uow, self.ctx, self._request_id(value), actor, source=source))
+
+
+def _transfer_resubmit(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    request = _transfer_request(self, uow, actor, value, "resubmit")
+    return Reply(form=transfer_views.transfer_form(self.ctx, request.case, request.details, request.id))
+
+
+def _transfer_accept(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.accept_form(self.ctx, _transfer_request(self, uow, actor, value, "accept")))
+
+
+def _transfer_hold(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.hold_form(_transfer_request(self, uow, actor, value, "hold_on_duty")))
+
+
+def _transfer_dispute(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.dispute_form(_transfer_request(self, uow, actor, value, "dispute")))
+
+
+def _transfer_resolve(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.settle_form(_transfer_request(self, uow, actor, value, "resolve_transfer"), "transfer_resolve"))
+
+
+def _transfer_escalate(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.escalate_form(_transfer_request(self, uow, actor, value, "escalate")))
+
+
+def _transfer_decide(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.settle_form(_transfer_request(self, uow, actor, value, "decide_transfer"), "transfer_decide"))
+
+
+def _transfer_audit(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    return Reply(form=transfer_views.audit_form(_transfer_request(self, uow, actor, value, "complete")))
+
+
+def _submit_transfer(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    request = transfer.raise_transfer(uow, self.ctx, actor, metadata, values, source=source)
+    return Reply(text=transfer.raised_text(self.ctx, request))
+
+
+def _submit_transfer_resubmit(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=transfer.resubmit(uow, self.ctx, self._request_id(metadata), actor, values, source=source))
+
+
+def _submit_transfer_accept(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=transfer.accept(uow, self.ctx, self._request_id(metadata), actor, _text(values, "worker"), source=source))
+
+
+def _submit_transfer_hold(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=transfer.hold_on_duty(uow, self.ctx, self._request_id(metadata), actor, _text(values, "reason"), source=source))
+
+
+def _submit_transfer_dispute(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=transfer.dispute(uow, self.ctx, self._request_id(metadata), actor, _text(values, "reason"), source=source))
+
+
+def _submit_transfer_resolve(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    rid = self._request_id(metadata)
+    return Reply(text=transfer.resolve(uow, self.ctx, rid, actor, _text(values, "outcome"), _text(values, "note"), source=source))
+
+
+def _submit_transfer_escalate(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=transfer.escalate(uow, self.ctx, self._request_id(metadata), actor, _text(values, "note"), source=source))
+
+
+def _submit_transfer_decide(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    rid = self._request_id(metadata)
+    return Reply(text=transfer.decide(uow, self.ctx, rid, actor, _text(values, "outcome"), _text(values, "note"), source=source))
+
+
+def _submit_transfer_audit(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    ticked = values.get("checklist") or []
+    checked = [ticked] if isinstance(ticked, str) else list(ticked)
+    return Reply(text=transfer.complete_audit(uow, self.ctx, self._request_id(metadata), actor, checked, source=source))
+
+
+BUTTONS.update(
+    {
+        "request_transfer": _request_transfer,
+        "mark_ready": _mark_ready,
+        "transfer_resubmit": _transfer_resubmit,
+        "transfer_accept": _transfer_accept,
+        "transfer_hold": _transfer_hold,
+        "transfer_dispute": _transfer_dispute,
+        "transfer_resolve": _transfer_resolve,
+        "transfer_escalate": _transfer_escalate,
+        "transfer_decide": _transfer_decide,
+        "transfer_audit": _transfer_audit,
+    }
+)
+FORMS.update(
+    {
+        "transfer": _submit_transfer,
+        "transfer_resubmit": _submit_transfer_resubmit,
+        "transfer_accept": _submit_transfer_accept,
+        "transfer_hold": _submit_transfer_hold,
+        "transfer_dispute": _submit_transfer_dispute,
+        "transfer_resolve": _submit_transfer_resolve,
+        "transfer_escalate": _submit_transfer_escalate,
+        "transfer_decide": _submit_transfer_decide,
+        "transfer_audit": _submit_transfer_audit,
+    }
+)

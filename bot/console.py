@@ -37,7 +37,7 @@ from bot.safe_log import log_failure
 from store.uow import UnitOfWork
 from workflows.clock import local_today
 from workflows.org import Organisation
-from workflows.requests import Context, manager_card_key, queue_card_key
+from workflows.requests import Context, also_card_key, kind_of, manager_card_key, queue_card_key
 
 
 class ConsoleApp(Protocol):
@@ -562,6 +562,8 @@ class Console:
             places = [("manager", team.manager_channel, manager_card_key(request))]
             if request.details.get("queued"):
                 places.append(("queue", team.business_support_channel, queue_card_key(request)))
+            also = kind_of(request).also_announce  # e.g. a transfer's card for the receiving team's managers
+            places += [(audience, channel, also_card_key(request, audience)) for channel, audience in (also(self.org, request) if also else ())]
             for audience, channel, key in places:
                 card = views.request_card(uow, self.app.ctx, request, audience, request.revision)
                 posted = uow.posted_message(key)  # so the next update of that message makes these buttons stale

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from bot import transfer_views
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
@@ -51,6 +52,11 @@ STATE_LABELS = {
 }
 
 
+def state_label(request: Request) -> str:
+    """How the request's state reads: its kind's own words first (a transfer's "accepted")."""
+    return kind_of(request).state_labels.get(request.state) or STATE_LABELS.get(request.state, request.state)
+
+
 def _who(request: Request) -> str:
     return f"{request.person_id} ({request.person.initials})"
 
@@ -72,7 +78,7 @@ def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
     """A request's card for an audience ("manager", "queue", ...), drawn by its kind's builder."""
     builder = CARD_BUILDERS.get(request.kind)
     if builder is None:
-        return Card(title=f"{kind_of(request).label} {request.id}", facts=[Fact("State", STATE_LABELS.get(request.state, request.state))])
+        return Card(title=f"{kind_of(request).label} {request.id}", facts=[Fact("State", state_label(request))])
     return builder(uow, ctx, request, audience, revision)
 
 
@@ -224,7 +230,7 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     assert request is not None
     builder = MESSAGE_BUILDERS.get(request.kind, _message_card)
     card = builder(uow, ctx, request, body)
-    card.facts.append(Fact("Now", STATE_LABELS.get(request.state, request.state)))
+    card.facts.append(Fact("Now", state_label(request)))
     return card
 
 
@@ -309,7 +315,7 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
         + (f" · closed {_date(c.closed_on)} ({c.closure_reason})" if c.closed_on else " · open")
         for c in look.cases
     ]
-    request_lines = [f"{kind_of(r).label} {r.id}: {STATE_LABELS.get(r.state, r.state)}" for r in look.requests]
+    request_lines = [f"{kind_of(r).label} {r.id}: {state_label(r)}" for r in look.requests]
     buttons = []
     if look.can_request_closure:
         buttons.append(Button("Request closure", "request_closure", person.id, "primary"))
@@ -317,6 +323,8 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
         if may(ctx.org, actor, "withdraw", r):
             buttons += _withdraw_button(ctx, r)
     buttons += [Button("Reopen", "reopen", str(rid), "primary") for rid in look.can_reopen]  # C11: Manager or Practice Supervisor
+    if look.can_request_transfer:  # T1: a worker or manager of the team holding the case
+        buttons.append(Button("Request transfer", "request_transfer", person.id))
     return Card(
         title=f"Case {person.id} ({person.initials})",
         facts=facts,
@@ -649,6 +657,9 @@ def rereferral_card(uow: UnitOfWork, ctx: Context, request: Request, audience: s
 
 
 CARD_BUILDERS["rereferral"] = rereferral_card
+# T1-T7, C13: the transfer and its audit at transfer (bot.transfer_views)
+CARD_BUILDERS.update(transfer_views.CARDS)
+MESSAGE_BUILDERS.update(transfer_views.MESSAGES)
 
 
 def _reopened_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:

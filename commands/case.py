@@ -4,6 +4,7 @@
 /case status <person-id>   the case and its requests, shown to you only
 /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
 /case rereferral <person-id> <reason>   a contact within 3 months of closure (C12)
+/case transfer <person-id> open the transfer form (T1, T4)
 
 This module knows no chat platform and no cards: it turns the typed text into
 a ``CaseCommand`` (or a ``CommandError`` carrying the usage), and the adapter
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from workflows.errors import WorkflowError
 
 USAGE = (
-    "Usage: `/case close <person-id>`, `/case status <person-id>`, `/case reopen <person-id>` or "
-    "`/case rereferral <person-id> <reason>` (the person ID is digits, e.g. 3549723; the reason an S2 code, e.g. N1)."
+    "Usage: `/case close <person-id>`, `/case status <person-id>`, `/case reopen <person-id>`, "
+    "`/case rereferral <person-id> <reason>` or `/case transfer <person-id>` (the person ID is digits, e.g. 3549723; the reason an S2 code, e.g. N1)."
 )
 PERSON_ID = re.compile(r"^\d{1,12}$")
-VERBS = ("close", "status", "reopen", "rereferral")
+VERBS = ("close", "status", "reopen", "rereferral", "transfer")
 WITH_REASON = ("rereferral",)  # verbs that take a reason after the person ID
 
 

@@ -165,6 +165,43 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.command("U0AMY", "rereferral 3549723 N1")
     j.press("U0MARIA", "decline", "8")
     j.submit("U0MARIA", j.form("decline"), reason="Different concern: a new assessment is needed.")
+
+    # T1-T7, C13: a transfer to 12+ raised potential, marked ready, returned, resubmitted, approved,
+    # disputed, escalated, decided, held on duty, accepted; its audit at transfer (10); a second
+    # transfer (11) disputed and resolved by a group manager.
+    transfer = {"receiving_team": "12plus", "point_of_transfer": "age_11y6m", "planned_date": "2026-11-26", "reason": note,
+                "std_genogram": "na", "why_genogram": note}
+    j.command("U0MARIA", "status 3549750")
+    j.press("U0MARIA", "request_transfer", "3549750")
+    j.submit("U0BEN", j.form("transfer"), **transfer, readiness="potential")
+    j.press("U0BEN", "mark_ready", "9")
+    j.press("U0MARIA", "return", "9")
+    j.submit("U0MARIA", j.form("return"), note=note)
+    j.press("U0BEN", "transfer_resubmit", "9")
+    j.submit("U0BEN", j.form("transfer_resubmit"), **transfer)
+    j.press("U0MARIA", "approve", "9")
+    j.submit("U0MARIA", j.form("approve"))
+    j.press("U0NADIA", "transfer_dispute", "9")
+    j.submit("U0NADIA", j.form("transfer_dispute"), reason=note)
+    j.press("U0RAFE", "transfer_escalate", "9")
+    j.submit("U0RAFE", j.form("transfer_escalate"), note=note)
+    j.press("U0OLU", "transfer_decide", "9")
+    j.submit("U0OLU", j.form("transfer_decide"), outcome="transfer", note=note)
+    j.press("U0NADIA", "transfer_hold", "9")
+    j.submit("U0NADIA", j.form("transfer_hold"), reason=note)
+    j.press("U0NADIA", "transfer_accept", "9")
+    j.submit("U0NADIA", j.form("transfer_accept"), worker="femi")
+    j.press("U0IVY", "claim", "10")
+    j.press("U0IVY", "transfer_audit", "10")
+    j.submit("U0IVY", j.form("transfer_audit"), checklist=list(j.form("transfer_audit").fields[0].options and [o.value for o in j.form("transfer_audit").fields[0].options]))
+    j.command("U0AMY", "transfer 3549724")
+    j.submit("U0AMY", j.form("transfer"), **transfer)
+    j.press("U0MARIA", "approve", "11")
+    j.submit("U0MARIA", j.form("approve"))
+    j.press("U0NADIA", "transfer_dispute", "11")
+    j.submit("U0NADIA", j.form("transfer_dispute"), reason=note)
+    j.press("U0GITA", "transfer_resolve", "11")
+    j.submit("U0GITA", j.form("transfer_resolve"), outcome="stay", note=note)
     return j
 
 

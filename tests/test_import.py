@@ -76,7 +76,7 @@ def test_example_export_sits_beside_the_demo_seed(seeded):
     """The demo seed (IDs 35..., 41...) and the CSV example (36...) do not collide."""
     assert import_directory(seeded, DEMO_CSV) == EXPECTED
     with seeded() as uow:
-        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 9 + 6
+        assert uow.session.execute(select(func.count()).select_from(Person)).scalar_one() == 10 + 6  # 10: the seed, with the transfer demo child 3549750 (T1)
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ def test_example_export_imports_cleanly_against_the_demo_org(uow_factory, org):
          "cases.csv row 9, column team: no team 'u13' in the organisation config (teams: u12, adults-south, 12plus)"),
         ("cases.csv", "3600205,u12,zoe,CP,2026-01-01,,",
          "cases.csv row 9, column worker: no person 'zoe' in the organisation config "
-         "(people: amy, ben, maria, sam, tess, gita, olu, dan, ruth, hana, pia, nia, ... 1 more)"),
+         "(people: amy, ben, maria, sam, tess, gita, olu, dan, ruth, hana, pia, femi, ... 4 more)"),
         ("work_steps.csv", "3600205,CS Visit,Ben Okafor,incoming,,open",
          "work_steps.csv row 6, column assignee: no person 'Ben Okafor' in the organisation config"),
     ],

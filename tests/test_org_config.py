@@ -56,7 +56,7 @@ def lines_named(message: str) -> list[int]:
 
 def test_the_demo_config_loads():
     org = load_organisation(demo.DEMO_ORG)
-    assert [t.key for t in org.teams] == ["u12", "adults-south", "12plus"]
+    assert [t.key for t in org.teams] == ["u12", "adults-south", "12plus"]  # 12+: the transfer journey (T1)
     assert org.team("u12").manager_channel == "C0U12MGR"
     assert org.team("u12").business_support_channel == "C0U12BS"
     assert {p.key for p in org.members("u12", Role.BUSINESS_SUPPORT)} == {"sam", "tess"}

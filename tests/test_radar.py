@@ -278,8 +278,8 @@ def test_a_rerun_edits_the_digest_in_place(app: App, coming: dict[str, int], clo
     assert isinstance(sender, RecordingSender)
     assert scheduler.run_digest(app.uow, app.ctx, "radar", "12plus") == "posted"
     app.deliverer.drain()
-    posts = [c for c in sender.calls if c[0] == "post" and c[1] == "C012MGR"]
-    assert posts == [("post", "C012MGR", "Two-week radar for 12+: 18/12/2026 to 01/01/2027")]
+    posts = [c for c in sender.calls if c[0] == "post" and c[1] == "C0P12MGR"]
+    assert posts == [("post", "C0P12MGR", "Two-week radar for 12+: 18/12/2026 to 01/01/2027")]
     assert scheduler.run_digest(app.uow, app.ctx, "radar", "12plus") == "already done"
     with app.uow() as uow:  # the radar changes: one more transfer ...
         add_child(uow, "3700020", dt.date(2012, 2, 2))
@@ -287,8 +287,8 @@ def test_a_rerun_edits_the_digest_in_place(app: App, coming: dict[str, int], clo
     add_transfer(app.uow, "3700020", point="icpc", planned=dt.date(2026, 12, 23))
     assert scheduler.run_digest(app.uow, app.ctx, "radar", "12plus", redraw=True) == "redrawn"
     app.deliverer.drain()
-    assert [c for c in sender.calls if c[1].startswith("C012MGR")] == [
-        posts[0], ("update", "C012MGR@100.1", "Two-week radar for 12+: 18/12/2026 to 01/01/2027")
+    assert [c for c in sender.calls if c[1].startswith("C0P12MGR")] == [
+        posts[0], ("update", "C0P12MGR@100.1", "Two-week radar for 12+: 18/12/2026 to 01/01/2027")
     ]
     assert count(app.uow, JobRun) == 1
 
@@ -313,20 +313,20 @@ def test_agenda_outcome_is_recorded_on_the_transfer_without_a_state_change(
     assert refused.text and refused.text.startswith("Only managers")
     assert db_fingerprint() == before
 
-    reply = interactions.press("U0NIA", agreed.action, agreed.value, source="test")
+    reply = interactions.press("U0NADIA", agreed.action, agreed.value, source="test")
     assert reply.text == f"Recorded for transfer {coming['court']} (3700010): agreed at the Transfer Meeting."
     with app.uow() as uow:
         request = uow.requests.get(coming["court"])
         assert request is not None and request.state == terms.POTENTIAL  # not a transition
-        assert request.details["meeting"]["outcome"] == "agreed" and request.details["meeting"]["by"] == "nia"
+        assert request.details["meeting"]["outcome"] == "agreed" and request.details["meeting"]["by"] == "nadia"
         events = uow.session.scalars(select(Event).where(Event.request_id == request.id)).all()
         assert [(e.action, e.actor, e.from_state, e.to_state, e.detail["outcome"]) for e in events] == [
-            ("meeting_outcome", "nia", None, None, "agreed")
+            ("meeting_outcome", "nadia", None, None, "agreed")
         ]
     app.deliverer.drain()
     sender = app.deliverer.sender
     assert isinstance(sender, RecordingSender)
-    agenda_calls = [c for c in sender.calls if c[1].startswith("C012MGR")]
+    agenda_calls = [c for c in sender.calls if c[1].startswith("C0P12MGR")]
     assert [c[0] for c in agenda_calls] == ["post", "update"]  # the agenda redrawn in place
     deferred = interactions.press("U0GITA", "meeting_deferred", agreed.value)  # the group manager of both teams
     assert deferred.text and "deferred" in deferred.text
@@ -334,12 +334,12 @@ def test_agenda_outcome_is_recorded_on_the_transfer_without_a_state_change(
 
 def test_radar_on_demand_needs_a_role_in_the_team(seeded: partial[UnitOfWork], ctx: Context, coming: dict[str, int]) -> None:
     interactions = Interactions(seeded, ctx)
-    shown = interactions.radar("U0NIA", "")  # Nia has one team: 12+
+    shown = interactions.radar("U0NADIA", "")  # Nadia has one team: 12+
     assert shown.card is not None and shown.card.title.startswith("Two-week radar for 12+: 18/12/2026")
     assert interactions.radar("U0AMY", "12plus").text == "Only people with a role in 12+ may see its radar."
     assert (interactions.radar("U0GITA", "").text or "").startswith("Say which team: /radar <team>")
-    assert (interactions.radar("U0NIA", "nowhere").text or "").startswith("There is no team 'nowhere'")
-    assert (interactions.radar("U0NIA", "12plus extra").text or "").startswith("Usage: `/radar`")
+    assert (interactions.radar("U0NADIA", "nowhere").text or "").startswith("There is no team 'nowhere'")
+    assert (interactions.radar("U0NADIA", "12plus extra").text or "").startswith("Usage: `/radar`")
 
 
 def test_the_scheduler_plans_each_teams_radar_and_agenda_and_a_catch_up(app: App) -> None:

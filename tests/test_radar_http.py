@@ -41,13 +41,13 @@ def at_radar_day(clock: FixedClock) -> None:
 def test_radar_over_signed_http_is_ephemeral_ids_and_initials(slack: SlackDriver, seeded: partial[UnitOfWork], clock: FixedClock) -> None:  # noqa: F811
     at_radar_day(clock)
     request_id = a_transfer_to_12plus(seeded)
-    answer = radar_command(slack, "U0NIA", "12plus")
+    answer = radar_command(slack, "U0NADIA", "12plus")
     assert answer["response_type"] == "ephemeral"
     assert answer["text"] == f"Two-week radar for 12+: {RADAR_DAY:%d/%m/%Y} to 01/01/2027"
     blocks = str(answer["blocks"])
     assert "3700010 (TQ) from Under 12s" in blocks and f"transfer {request_id}" in blocks
     assert "Quill" not in blocks and "Typed reason" not in blocks
-    assert not slack.api.calls_to("chat.postMessage")  # shown to Nia only: nothing posted to a channel
+    assert not slack.api.calls_to("chat.postMessage")  # shown to Nadia only: nothing posted to a channel
 
 
 def test_radar_over_signed_http_refuses_someone_outside_the_team(slack: SlackDriver, seeded: partial[UnitOfWork]) -> None:  # noqa: F811
@@ -61,7 +61,7 @@ def test_radar_in_the_console(db_url: str, org: Organisation, clock: FixedClock,
 
     at_radar_day(clock)
     a_transfer_to_12plus(seeded)
-    code, transcript = replay(db_url, org, clock, ["as nia /radar", "as maria /radar adults-south", "as amy /radar 12plus"])
+    code, transcript = replay(db_url, org, clock, ["as nadia /radar", "as maria /radar adults-south", "as amy /radar 12plus"])
     assert code == 0
     assert "Two-week radar for 12+: 18/12/2026 to 01/01/2027" in transcript
     assert "3700010 (TQ) from Under 12s" in transcript
@@ -72,7 +72,7 @@ def test_radar_in_the_console(db_url: str, org: Organisation, clock: FixedClock,
 
 
 def test_agenda_outcome_over_signed_http_edits_the_agenda_in_place(slack: SlackDriver, seeded: partial[UnitOfWork], clock: FixedClock) -> None:  # noqa: F811
-    """T3 end to end: the Monday agenda is posted to 12+'s manager channel; Nia presses Agreed on a line;
+    """T3 end to end: the Monday agenda is posted to 12+'s manager channel; Nadia presses Agreed on a line;
     the transfer records it (no state change) and the same message is edited to show it."""
     from worktray.scheduler import run_digest
 
@@ -84,14 +84,14 @@ def test_agenda_outcome_over_signed_http_edits_the_agenda_in_place(slack: SlackD
     request_id = add_transfer(seeded, "3700011", point="icpc", planned=dt.date(2026, 12, 30))  # the second line
     assert run_digest(slack.app.uow, slack.app.ctx, "agenda", "12plus") == "posted"
     slack.app.deliverer.drain()
-    agenda = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
+    agenda = slack.card("C0P12MGR", "Transfer Meeting 21/12/2026 for 12+")
     assert agenda.text == "Transfer Meeting 21/12/2026 for 12+: 2 transfers"
     assert button(agenda, f"{request_id} Agreed")["action_id"] == "wt:meeting_agreed#2"  # unique in its block
-    assert slack.click("U0NIA", agenda, f"{request_id} Agreed").status == 200
-    redrawn = slack.card("C012MGR", "Transfer Meeting 21/12/2026 for 12+")
+    assert slack.click("U0NADIA", agenda, f"{request_id} Agreed").status == 200
+    redrawn = slack.card("C0P12MGR", "Transfer Meeting 21/12/2026 for 12+")
     assert redrawn.ts == agenda.ts and redrawn.edits == 1
     assert "meeting: agreed" in str(redrawn.blocks)
-    assert len(slack.api.messages("C012MGR")) == 1
+    assert len(slack.api.messages("C0P12MGR")) == 1
     with seeded() as uow:
         request = uow.requests.get(request_id)
         assert request is not None and request.state == "potential" and request.details["meeting"]["outcome"] == "agreed"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
-from workflows import reopen
+from workflows import reopen, transfer
 from workflows.errors import NotAllowed
 from workflows.org import Organisation, Role
 from workflows.requests import CLOSED, OPEN_STATES, ROLES_FOR, Context
@@ -40,6 +40,9 @@ class CaseLook:
     requests: list[Request]
     can_request_closure: bool = False  # the "Request closure" button: only for who may use it (C2)
     can_reopen: list[int] = field(default_factory=list)  # finished closures this person may reopen (C11)
+    # The "Request transfer" button (T1): for the team's managers, who plan transfers from the radar
+    # (T2) and the Transfer Meeting (T3); workers and managers alike type /case transfer.
+    can_request_transfer: bool = False
 
 
 def may_view_case(org: Organisation, actor: str, case: Case) -> bool:
@@ -85,5 +88,12 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
         and not any(r.state in OPEN_STATES for r in uow.requests.for_person(person_id))
     )
     can_reopen = [r.id for r in requests if r.state == CLOSED and reopen.may_reopen(uow, ctx, actor, r)]
+    can_transfer = (
+        open_case is not None
+        and ctx.org.has_role(actor, open_case.team, Role.MANAGER)
+        and transfer.pending_transfer(uow, person_id) is None
+    )
     uow.commit()
-    return CaseLook(person=person, cases=cases, requests=requests, can_request_closure=can_request, can_reopen=can_reopen)
+    return CaseLook(
+        person=person, cases=cases, requests=requests, can_request_closure=can_request, can_reopen=can_reopen, can_request_transfer=can_transfer
+    )

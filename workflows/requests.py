@@ -104,6 +104,22 @@ class RequestKind:
     # C3: the checklist the approver answers for this request (closure: the adults' 18 items); none by default
     approval_checklist: Callable[[Request], Sequence[ChecklistItem]] | None = None
     actions: frozenset[str] = QUEUE_ACTIONS  # which actions of TRANSITIONS apply to this kind
+    # A kind with states of its own (transfer) declares its own table; None: the shared TRANSITIONS.
+    transitions: Mapping[tuple[str, str], str] | None = None
+    # Who may do the kind's own actions (role sets), over the shared ROLES_FOR.
+    roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
+    # A request may involve two teams (T: sending ``team`` and ``receiving_team``): in which
+    # team the actor's role counts for an action: "sending" (the default), "receiving" or "either".
+    acting_team: Mapping[str, str] = field(default_factory=dict)
+    # An action of the kind checked with the person rule of a shared one (transfer: mark_ready as resubmit).
+    person_rule_as: Mapping[str, str] = field(default_factory=dict)
+    # Cards the kind shows besides the manager card and the queue: (channel, audience) pairs, e.g. the
+    # receiving team's manager channel once a transfer is approved.
+    also_announce: Callable[[Organisation, Request], Sequence[tuple[str, str]]] | None = None
+    # How the kind's own states read on cards (a transfer's "accepted" is not a re-referral's).
+    state_labels: Mapping[str, str] = field(default_factory=dict)
+    # How the kind's own actions read in "was ... by" (describe): "held on duty".
+    action_words: Mapping[str, str] = field(default_factory=dict)
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -184,18 +200,37 @@ def describe(org: Organisation, request: Request) -> str:
     if request.last_action is None or request.last_action_at is None:
         return f"Request {request.id} is {request.state}."
     when = request.last_action_at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
-    word = ACTION_WORDS.get(request.last_action, request.last_action)
+    word = kind_of(request).action_words.get(request.last_action) or ACTION_WORDS.get(request.last_action, request.last_action)
     text = f"Request {request.id} was {word} by {org.name_of(request.last_actor)} at {when}; it is now {request.state}"
     if request.state in (CLAIMED, BLOCKED) and request.holder:
         text += f", held by {org.name_of(request.holder)}"
     return text + "."
 
 
+def acting_teams(request: Request, action: str) -> tuple[str, ...]:
+    """The team(s) in which a role counts for ``action`` on this request (its kind says; the
+    sending team by default, the receiving team for a transfer's accept, hold and dispute)."""
+    side = kind_of(request).acting_team.get(action, "sending")
+    receiving = request.receiving_team
+    if side == "receiving" and receiving:
+        return (receiving,)
+    if side == "either" and receiving:
+        return (request.team, receiving)
+    return (request.team,)
+
+
+def roles_for(request: Request, action: str) -> frozenset[Role]:
+    """The roles that may do ``action`` on this request: its kind's own, else the shared table."""
+    own = kind_of(request).roles.get(action)
+    return own if own is not None else ROLES_FOR[action]
+
+
 def may(org: Organisation, actor: str, action: str, request: Request) -> bool:
     """The permission rule, in one place, for every kind of request."""
-    if not org.has_role(actor, request.team, *ROLES_FOR[action]):
+    roles = roles_for(request, action)
+    if not any(org.has_role(actor, team, *roles) for team in acting_teams(request, action)):
         return False
-    return _person_rule(org, actor, action, request)
+    return _person_rule(org, actor, kind_of(request).person_rule_as.get(action, action), request)
 
 
 # C3 four eyes: nobody approves or returns their own request.
@@ -222,11 +257,14 @@ def check_allowed(org: Organisation, actor: str, action: str, request: Request) 
         )
     if not may(org, actor, action, request):
         word = action.replace("_", " ")
-        raise NotAllowed(f"You cannot {word} request {request.id}: your role in {org.team(request.team).name} does not allow it.")
+        teams = " or ".join(org.team(t).name for t in acting_teams(request, action))
+        raise NotAllowed(f"You cannot {word} request {request.id}: your role in {teams} does not allow it.")
 
 
 def next_state(org: Organisation, request: Request, action: str) -> str:
-    new = TRANSITIONS.get((request.state, action)) if action in kind_of(request).actions else None
+    kind = kind_of(request)
+    table = kind.transitions if kind.transitions is not None else TRANSITIONS
+    new = table.get((request.state, action)) if action in kind.actions else None
     if new is None:
         raise IllegalTransition(f"Nothing changed. {describe(org, request)}")
     return new
@@ -306,6 +344,8 @@ def open_request(
     requested_by: str | None = None,
     source: str | None = None,
     event_detail: dict[str, Any] | None = None,
+    state: str = REQUESTED,
+    receiving_team: str | None = None,
 ) -> Request:
     """Raise a new request of a kind on a case: the row, its first event and its cards, in
     the caller's transaction (the caller commits). Every kind starts here.
@@ -313,12 +353,15 @@ def open_request(
     The database holds at most one open request of a kind per person (a partial unique
     index), so two people asking at the same moment cannot both succeed: the loser's
     transaction is rolled back and ``already_open()`` (asked after the rollback, so it
-    can name the request that won) is what they are told.
+    can name the request that won) is what they are told. A kind may start elsewhere than
+    ``requested`` (a potential transfer; a transfer audit straight into the queue), and a
+    request may involve a second, receiving team (T).
     """
     now = ctx.clock.now()
     request = Request(
         kind=kind.name,
-        state=REQUESTED,
+        state=state,
+        receiving_team=receiving_team,
         case_id=case.id,
         person_id=person_id or case.person_id,
         team=case.team,
@@ -335,7 +378,7 @@ def open_request(
         uow.rollback()
         raise Conflict(already_open()) from None
     request.case = case
-    uow.record(at=now, actor=actor, action="request", request=request, to_state=REQUESTED, source=source, detail=event_detail)
+    uow.record(at=now, actor=actor, action="request", request=request, to_state=state, source=source, detail=event_detail)
     announce(uow, ctx, request)
     return request
 
@@ -393,6 +436,24 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
         )
     redraw_direct_messages(uow, ctx, request)
     _announce_onward(uow, ctx, request)
+    _announce_also(uow, ctx, request)
+
+
+def also_card_key(request: Request, audience: str) -> str:
+    return f"request:{request.id}:{audience}"
+
+
+def _announce_also(uow: UnitOfWork, ctx: Context, request: Request) -> None:
+    """The kind's other cards (a transfer's card in the receiving team's manager channel)."""
+    also = kind_of(request).also_announce
+    for channel, audience in also(ctx.org, request) if also is not None else ():
+        uow.send(
+            at=ctx.clock.now(),
+            kind="card",
+            channel=channel,
+            card_key=also_card_key(request, audience),
+            body={"view": "request", "audience": audience, "request_id": request.id, "revision": request.revision},
+        )
 
 
 def _announce_onward(uow: UnitOfWork, ctx: Context, request: Request) -> None:

@@ -113,6 +113,7 @@ def seed(uow: UnitOfWork) -> None:
         ]
     )
     _seed_thorne_family(uow)
+    _seed_transfer_child(uow)
     uow.commit()
 
 
@@ -189,3 +190,24 @@ def _seed_thorne_family(uow: UnitOfWork) -> None:
             ]
         )
     add([ServiceUserGroup(person_id="3549740", group="CWD Physical Disability", sub_group="Mobility", start_date=D(2023, 5, 2))])
+
+
+def _seed_transfer_child(uow: UnitOfWork) -> None:
+    """T1: a child of Under 12s who reaches 11 years 6 months on 3 December 2026 (the demo's
+    week after 26 November), so Under 12s -> 12+ shows on the radar and the transfer journey
+    has someone to move. Fictitious."""
+    add = uow.session.add_all
+    add([Person(id="3549750", first_name="Jay", last_name="Corrin", date_of_birth=D(2015, 6, 3),
+                last_seen_face_to_face=D(2026, 11, 16), last_supervision_on=D(2026, 11, 2))])
+    uow.session.flush()
+    add(
+        [
+            Case(person_id="3549750", team="u12", worker="ben", case_type="CIN", opened_on=D(2024, 9, 2), primary_need="N4"),
+            WorkerRelationship(person_id="3549750", worker="Ben Okafor", relationship_type="Key Worker (Childrens Social Care)",
+                               from_date=D(2024, 9, 2)),
+            WorkerRelationship(person_id="3549750", worker="Dr Iris Vale", relationship_type="GP", from_date=D(2015, 7, 1)),
+            OrganisationRelationship(person_id="3549750", organisation="Under 12s", organisation_kind="team",
+                                     relationship_type="Key Team (Childrens Social Care)", from_date=D(2024, 9, 2)),
+            ServiceUserGroup(person_id="3549750", group="CS Child in Need", start_date=D(2024, 9, 2)),
+        ]
+    )

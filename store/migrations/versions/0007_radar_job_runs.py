@@ -1,6 +1,6 @@
 """Scheduled jobs run exactly once per (job, team, period): the job_runs table
 
-Revision ID: 0007_radar
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-26
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_radar"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
