@@ -337,7 +337,7 @@ def test_radar_on_demand_needs_a_role_in_the_team(seeded: partial[UnitOfWork], c
     shown = interactions.radar("U0NADIA", "")  # Nadia has one team: 12+
     assert shown.card is not None and shown.card.title.startswith("Two-week radar for 12+: 18/12/2026")
     assert interactions.radar("U0AMY", "12plus").text == "Only people with a role in 12+ may see its radar."
-    assert (interactions.radar("U0GITA", "").text or "").startswith("Say which team: /radar <team>")
+    assert (interactions.radar("U0SAM", "").text or "").startswith("Say which team: /radar <team>")  # Sam has two teams
     assert (interactions.radar("U0NADIA", "nowhere").text or "").startswith("There is no team 'nowhere'")
     assert (interactions.radar("U0NADIA", "12plus extra").text or "").startswith("Usage: `/radar`")
 

@@ -425,3 +425,32 @@ def test_every_action_not_in_the_table_is_refused_in_every_state(t: Transfers, d
         wf.transition(uow, t.ctx, wf.load(uow, rid), "claim", "sam")
     assert db_fingerprint() == before
     assert state not in (TRANSFERRED, "declined", "withdrawn") or not legal, "final states take no action"
+
+
+def test_the_scheduler_moves_due_transfers_every_morning_and_at_start(t: Transfers, seeded: partial[UnitOfWork], ctx: Context) -> None:
+    """T7 wiring: a daily cron job (07:00 London) and a run at start-up call the move; each transfer moves once."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from worktray.bootstrap import App
+    from worktray.scheduler import build_scheduler, move_due_transfers
+
+    class Deliverer:
+        kicks = 0
+
+        def kick(self) -> None:
+            self.kicks += 1
+
+    app = App(ctx=ctx, uow=seeded, interactions=None, deliverer=Deliverer())  # type: ignore[arg-type]
+    jobs = {job.id: job for job in build_scheduler(app).get_jobs()}
+    daily = jobs["transfers-due"].trigger
+    assert isinstance(daily, CronTrigger) and str(daily.timezone) == "Europe/London"
+    assert daily.get_next_fire_time(None, dt.datetime(2026, 12, 2, 8, 0, tzinfo=dt.UTC)).isoformat() == "2026-12-03T07:00:00+00:00"
+    assert "transfers-due-at-start" in jobs
+
+    rid = t.approved()
+    t.do(transfer.accept, rid, "nadia", "femi")
+    assert move_due_transfers(app) == 0  # 26 Nov: not yet
+    ctx.clock.now = lambda: dt.datetime(2026, 12, 3, 7, 0, tzinfo=dt.UTC)  # type: ignore[method-assign]
+    assert move_due_transfers(app) == 1 and app.deliverer.kicks == 1
+    assert move_due_transfers(app) == 0  # a second instance, or a re-run: nothing moves twice
+    _assert_moved(seeded, rid, dt.date(2026, 12, 3))

@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import radar
+from workflows import radar, transfer
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -54,6 +54,22 @@ def drain_outbox(app: App) -> int:
         return 0
 
 
+def _apply_due_transfers(uow: UnitOfWork, ctx: Context) -> int:
+    return len(transfer.apply_due_transfers(uow, ctx))
+
+
+def move_due_transfers(app: App) -> int:
+    """T7: accepted transfers whose point of transfer has come move (each once: a moved
+    transfer is no longer accepted, so two instances or a re-run move nothing twice)."""
+    moved = run_job(app.uow, app.ctx, _apply_due_transfers)
+    if moved:
+        app.deliverer.kick()
+    return moved
+
+
+DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
+
+
 def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LONDON)
     # Retries: the deliverer sends only rows that are due (bot.deliver.retry_delay: 30 s doubling,
@@ -67,8 +83,14 @@ def build_scheduler(app: App) -> BackgroundScheduler:
             fire, planned.trigger, args=(app, planned.job, planned.team), id=planned.id, coalesce=True, max_instances=1,
             misfire_grace_time=None,
         )
-    # No trigger: once, as soon as the scheduler starts, however long after it was built.
+    scheduler.add_job(
+        move_due_transfers, CronTrigger(timezone=LONDON, **DUE_TRANSFERS_AT), args=(app,), id="transfers-due",
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    # No trigger: once, as soon as the scheduler starts, however long after it was built
+    # (a digest missed while the bot was down; transfers whose date came meanwhile).
     scheduler.add_job(catch_up, args=(app,), id="catch-up", misfire_grace_time=None)
+    scheduler.add_job(move_due_transfers, args=(app,), id="transfers-due-at-start", misfire_grace_time=None)
     return scheduler
 
 
