@@ -36,7 +36,7 @@ JOURNEY = ROOT / "worktray" / "demo" / "journey.txt"
 SERVICE_USER_NAMES = ["Lily", "Noah", "Kai", "Eve", "Pat", "Marsh", "Ellison", "Sutton", "Greene", "Mia", "Leo", "Ava", "Thorne"]
 TODAY = dt.date(2026, 11, 26)  # the conftest clock's date in London
 
-REOPENED_AND_REREFERRED = re.compile(r"- Re-referral \d+: Accepted: reopened to the team\n\s+\[\d+\] Request closure$")
+REOPENED_AND_REREFERRED = re.compile(r"- Re-referral \d+: Accepted: reopened to the team\n\s+\[\d+\] Request closure  \[\d+\] Request transfer$")
 
 
 def replay(db_url: str, org: Organisation, clock: FixedClock, lines: list[str]) -> tuple[int, str]:
@@ -183,7 +183,7 @@ def test_press_999_gets_a_clear_message(db_url: str, org: Organisation, clock: F
     code, out = replay(db_url, org, clock, ["press 999", "/case status 3549723", "press 1 Approve", "press 999"])
     assert "There is no button [999]: no buttons have been shown yet." in out
     assert "Button [1] is \"Request closure\", not \"Approve\"; nothing was sent." in out
-    assert "There is no button [999]: buttons so far are [1] to [1]." in out
+    assert "There is no button [999]: buttons so far are [1] to [2]." in out
     assert ">> form" not in out
     assert code == 1
     assert count_rows(uow_factory) == (0, 1, 0)  # only the look at the case (an event); no press was sent
@@ -404,7 +404,7 @@ def test_show_brings_back_a_requests_cards_after_a_restart(db_url: str, org: Org
     replay(db_url, org, clock, first)
     code, out = replay(db_url, org, clock, ["show 1", "as sam press 3 Claim", "as tess press Claim", "show 42", "show x"])
     assert "  >> #u12 managers (as it is now)" in out and "  >> #u12 business support (as it is now)" in out
-    assert "[only sam sees] You hold request 1." in out
+    assert "[only sam sees] You hold closure request 1." in out
     # The re-shown card is tied to the real message: its update makes the old Claim stale.
     assert "button [3] is on an earlier version of that card" in after(out, "tess> press Claim")
     assert "There is no request 42." in out and "Say which request: show <request-id>" in out

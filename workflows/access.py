@@ -40,8 +40,8 @@ class CaseLook:
     requests: list[Request]
     can_request_closure: bool = False  # the "Request closure" button: only for who may use it (C2)
     can_reopen: list[int] = field(default_factory=list)  # finished closures this person may reopen (C11)
-    # The "Request transfer" button (T1): for the team's managers, who plan transfers from the radar
-    # (T2) and the Transfer Meeting (T3); workers and managers alike type /case transfer.
+    # The "Request transfer" button (T1): for the workers and managers of the team holding the case,
+    # who may raise a transfer (as with /case transfer).
     can_request_transfer: bool = False
 
 
@@ -90,7 +90,7 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
     can_reopen = [r.id for r in requests if r.state == CLOSED and reopen.may_reopen(uow, ctx, actor, r)]
     can_transfer = (
         open_case is not None
-        and ctx.org.has_role(actor, open_case.team, Role.MANAGER)
+        and ctx.org.has_role(actor, open_case.team, Role.WORKER, Role.MANAGER)
         and transfer.pending_transfer(uow, person_id) is None
     )
     uow.commit()

@@ -625,7 +625,7 @@ def claim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source:
     """C5: exactly one BS member wins an item (compare-and-set on the version)."""
     request = transition(uow, ctx, load(uow, request_id), "claim", actor, source=source, apply=_set_holder(actor))
     uow.commit()
-    return f"You hold request {request.id}. Open the closure audit when you are ready."
+    return f"You hold {kind_of(request).label.lower()} {request.id}. Open its audit when you are ready."
 
 
 def unclaim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
