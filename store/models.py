@@ -54,7 +54,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-OPEN_REQUEST_STATES_SQL = "state IN ('requested', 'returned', 'approved', 'claimed', 'blocked')"
+# A request is open while it still waits for someone: these states, and for a transfer also the
+# states in which it is still to come (T). The database allows one open request of a kind per person.
+OPEN_REQUEST_STATES_SQL = (
+    "state IN ('requested', 'returned', 'approved', 'claimed', 'blocked') "
+    "OR (kind = 'transfer' AND state IN ('potential', 'on_duty', 'disputed', 'escalated', 'accepted'))"
+)
 
 
 class Base(DeclarativeBase):

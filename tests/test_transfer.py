@@ -454,3 +454,25 @@ def test_the_scheduler_moves_due_transfers_every_morning_and_at_start(t: Transfe
     assert move_due_transfers(app) == 1 and app.deliverer.kicks == 1
     assert move_due_transfers(app) == 0  # a second instance, or a re-run: nothing moves twice
     _assert_moved(seeded, rid, dt.date(2026, 12, 3))
+
+
+@pytest.mark.parametrize("state", [POTENTIAL, "requested", ON_DUTY, DISPUTED, ESCALATED, ACCEPTED])
+def test_the_database_allows_one_transfer_to_come_per_person(t: Transfers, seeded: partial[UnitOfWork], state: str) -> None:
+    """Two people raising a transfer at the same moment cannot both succeed, in any state in which
+    a transfer is still to come (migration 0008); a finished one does not count."""
+    from store.uow import DuplicateOpenRequest
+
+    def insert(row_state: str) -> None:
+        with seeded() as uow:
+            case = uow.cases.open_case(CHILD)
+            assert case is not None
+            uow.requests.add(
+                Request(kind="transfer", state=row_state, case_id=case.id, person_id=CHILD, team="u12", receiving_team="12plus",
+                        requested_by="ben", requested_at=t.ctx.clock.now(), details={})
+            )
+            uow.commit()
+
+    insert(TRANSFERRED)  # finished: does not stand in the way
+    insert(state)
+    with pytest.raises(DuplicateOpenRequest):
+        insert(POTENTIAL)
