@@ -241,7 +241,7 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
         return _to_approve_card(uow, ctx, request, int(body.get("revision") or request.revision))
     if view == "returned":
         return Card(
-            title=f"Closure request {request.id} · {who} · returned",
+            title=f"{kind_of(request).label} {request.id} · {who} · returned",
             facts=[Fact("Returned by", ctx.org.name_of(body.get("by") or request.last_actor))],
             sections=[Section("What is needed", [request.note or ""])],
             # C11: never a dead end: the worker may resubmit, or withdraw the request
@@ -265,13 +265,13 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
         )
     if view == "approved":
         return Card(
-            title=f"Closure request {request.id} · {who} · approved",
+            title=f"{kind_of(request).label} {request.id} · {who} · approved",
             facts=[Fact("Approved by", ctx.org.name_of(body.get("by"))), Fact("Next", "Business support will run the closure audit")],
             buttons=_withdraw_button(ctx, request),
         )
     if view == "assigned":
         return Card(
-            title=f"Closure request {request.id} · {who} is now yours",
+            title=f"{kind_of(request).label} {request.id} · {who} is now yours",
             facts=[Fact("Assigned by", ctx.org.name_of(body.get("by") or request.last_actor))],
         )
     if view == "closed":
@@ -384,14 +384,14 @@ def approve_form(request: Request, checklist: list[ChecklistItem]) -> Form:
     """C3: the manager's case note (optional) and, for adults, the 18-item checklist:
     each item yes, no or not applicable; a "no" needs a note."""
     fields = [
-        FormField("note", "Case note: the closure discussion and decision", "textarea", optional=True,
+        FormField("note", "Case note: the discussion and decision", "textarea", optional=True,
                   hint="Recorded on the request and in the event log; not shown on channel cards."),
     ]
     answers = [Option(k, v) for k, v in ANSWERS.items()]
     for item in checklist:
         fields.append(FormField(f"answer_{item.key}", f"{item.key}. {item.heading}: {item.text}", "select", answers))
         fields.append(FormField(f"note_{item.key}", f"Note on item {item.key}", "text", optional=True, hint="Needed when the answer is no."))
-    intro = [f"Closure request {request.id} · {_who(request)}"]
+    intro = [f"{kind_of(request).label} {request.id} · {_who(request)}"]
     why = request.details.get("no_visit_reason")
     if why:  # C4: shown to the approver only (a modal), never on a channel card
         intro.append(f"Why no final face-to-face visit was needed (the worker's note, C4): {why}")

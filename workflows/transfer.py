@@ -433,7 +433,7 @@ def _settle(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, outcome:
     transition(uow, ctx, request, action, actor, source=source, detail={"outcome": outcome, "note": note, "final": final}, apply=_apply)
     direct_message(uow, ctx, request.requested_by, {"view": "transfer_settled", "request_id": request.id})
     uow.commit()
-    who = "the service manager's final decision" if final else "resolved by the group managers"
+    who = "settled by the service manager's final decision" if final else "resolved by the group managers"
     return f"Dispute of transfer {request.id} {who}: {OUTCOMES[outcome].lower()} (T5)."
 
 
