@@ -145,10 +145,10 @@ def transfer_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict
         )
     if view == "transfer_settled":
         outcome = transfer.OUTCOMES.get(str(dispute.get("outcome")), "")
-        final = "the service manager's final decision" if dispute.get("final") else "resolved by the group managers"
+        final = "settled by the service manager's final decision" if dispute.get("final") else "resolved by the group managers"
         return Card(
             title=f"Transfer {rid} · {who} · dispute {final}",
-            facts=[Fact("Outcome", outcome), Fact("By", ctx.org.name_of(dispute.get("by")))],
+            facts=[Fact("Outcome", outcome), Fact("By", ctx.org.name_of(dispute.get("settled_by"))), Fact("Disputed by", ctx.org.name_of(dispute.get("by")))],
             sections=[Section("Why", [str(dispute.get("note") or "")])],
         )
     return Card(title=f"Transfer {rid} · {who}", facts=_facts(ctx, request))

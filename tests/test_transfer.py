@@ -476,3 +476,12 @@ def test_the_database_allows_one_transfer_to_come_per_person(t: Transfers, seede
     insert(state)
     with pytest.raises(DuplicateOpenRequest):
         insert(POTENTIAL)
+
+
+def test_settling_a_dispute_keeps_who_disputed_it(t: Transfers) -> None:
+    """T5: the record says who disputed and who settled, and the DMs name each rightly."""
+    rid = t.approved()
+    t.do(transfer.dispute, rid, "nadia", "Not yet.")
+    t.do(transfer.resolve, rid, "rafe", "transfer", "Agreed.")
+    dispute = t.get(rid).details["dispute"]
+    assert (dispute["by"], dispute["settled_by"], dispute["reason"]) == ("nadia", "rafe", "Not yet.")

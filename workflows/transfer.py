@@ -427,7 +427,8 @@ def _settle(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, outcome:
     final = prefix == "decide"
 
     def _apply(r: Request) -> None:
-        settled = {"outcome": outcome, "note": note, "by": actor, "on": local_today(ctx.clock).isoformat(), "final": final}
+        # who disputed stays recorded ("by"); who settled it is "settled_by"
+        settled = {"outcome": outcome, "note": note, "settled_by": actor, "settled_on": local_today(ctx.clock).isoformat(), "final": final}
         r.details = {**r.details, "dispute": {**(r.details.get("dispute") or {}), **settled}}
 
     transition(uow, ctx, request, action, actor, source=source, detail={"outcome": outcome, "note": note, "final": final}, apply=_apply)
