@@ -802,7 +802,7 @@ def radar_card(ctx: Context, look: radar.Radar) -> Card:
 
 def agenda_card(uow: UnitOfWork, ctx: Context, team: str, period: str, as_of: dt.date) -> Card:
     """T3: the Transfer Meeting's agenda, with an Agreed / Deferred button per transfer."""
-    lines = radar.coming_transfers(uow, team, as_of)
+    lines = radar.coming_transfers(uow, ctx, team, as_of)
     name = _team_name(ctx, team)
     if not lines:
         return Card(title=f"Transfer Meeting {_date(as_of)} for {name}: no transfers to discuss")

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from workflows.clock import FixedClock, SystemClock, add_working_days, is_working_day, local_today
+from workflows.clock import ENGLAND, FixedClock, SystemClock, local_today
 from workflows.errors import FieldErrors
 
 D = dt.date
@@ -35,7 +35,7 @@ UTC = dt.UTC
     ],
 )
 def test_not_working_days(day):
-    assert not is_working_day(day)
+    assert not ENGLAND.is_working_day(day)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_not_working_days(day):
     ],
 )
 def test_working_days(day):
-    assert is_working_day(day)
+    assert ENGLAND.is_working_day(day)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_working_days(day):
     ],
 )
 def test_add_working_days_forwards(start, n, expected):
-    assert add_working_days(start, n) == expected
+    assert ENGLAND.add_working_days(start, n) == expected
 
 
 @pytest.mark.parametrize(
@@ -84,16 +84,16 @@ def test_add_working_days_forwards(start, n, expected):
     ],
 )
 def test_add_working_days_backwards(start, n, expected):
-    assert add_working_days(start, n) == expected
+    assert ENGLAND.add_working_days(start, n) == expected
 
 
 @pytest.mark.parametrize("n", [1, 3, 5, 10, 20])
 @pytest.mark.parametrize("start", [D(2026, 12, 21), D(2027, 3, 22), D(2026, 11, 26)])
 def test_forwards_then_backwards_returns_to_a_working_start(start, n):
-    assert is_working_day(start)
-    there = add_working_days(start, n)
-    assert is_working_day(there)
-    assert add_working_days(there, -n) == start
+    assert ENGLAND.is_working_day(start)
+    there = ENGLAND.add_working_days(start, n)
+    assert ENGLAND.is_working_day(there)
+    assert ENGLAND.add_working_days(there, -n) == start
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,121 @@ def test_the_30_day_limit_counts_from_londons_today(journey, clock):
     assert list(refused.value.errors) == ["closure_date"]
     rid = journey.request("3549723", "amy", closure_date=D(2026, 7, 31))
     assert journey.get(rid).details["closure_date"] == "2026-07-31"
+
+
+# -- issue 7: the one calendar: one-off holidays, closure days, working hours, BST ---------------
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        D(2022, 6, 2),  # Spring bank holiday moved from the last Monday of May for the Jubilee
+        D(2022, 6, 3),  # Platinum Jubilee bank holiday (one-off)
+        D(2022, 9, 19),  # State Funeral of Queen Elizabeth II (one-off)
+        D(2023, 5, 8),  # Coronation of King Charles III (one-off)
+        D(2020, 5, 8),  # VE Day 75: the Early May bank holiday moved to a Friday
+        D(2021, 12, 27),  # Christmas substitute (25th a Saturday)
+        D(2021, 12, 28),  # Boxing Day substitute (26th a Sunday)
+        D(2022, 1, 3),  # New Year's Day substitute (1st a Saturday)
+        D(2023, 1, 2),  # New Year's Day substitute (1st a Sunday)
+    ],
+)
+def test_one_off_and_substitute_bank_holidays_are_not_working_days(day):
+    assert not ENGLAND.is_working_day(day)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        D(2022, 5, 30),  # the last Monday of May 2022 was worked: the holiday moved to 2 June
+        D(2020, 5, 4),  # the first Monday of May 2020 was worked: the holiday moved to 8 May
+        D(2023, 5, 2),  # the day after the Early May bank holiday
+    ],
+)
+def test_days_a_holiday_moved_away_from_are_working_days(day):
+    assert ENGLAND.is_working_day(day)
+
+
+def test_add_working_days_over_the_coronation_weekend_and_the_jubilee():
+    assert ENGLAND.add_working_days(D(2023, 5, 5), 1) == D(2023, 5, 9)  # Fri 5 -> over the weekend and Mon 8 (Coronation)
+    assert ENGLAND.add_working_days(D(2022, 6, 1), 1) == D(2022, 6, 6)  # Wed -> over the two Jubilee days and a weekend
+    assert ENGLAND.working_days_between(D(2022, 9, 16), D(2022, 9, 20)) == 1  # Mon 19 was the State Funeral
+
+
+def test_a_year_boundary_counts_both_years_holidays():
+    assert ENGLAND.working_days_between(D(2026, 12, 24), D(2027, 1, 5)) == 5  # 29, 30, 31 Dec; 4, 5 Jan
+    assert ENGLAND.add_working_days(D(2027, 1, 4), -5) == D(2026, 12, 23)
+
+
+def test_closure_days_from_the_config_are_not_working_days():
+    from workflows.clock import WorkingCalendar
+
+    shutdown = WorkingCalendar(closure_days=frozenset({D(2026, 12, 29), D(2026, 12, 30), D(2026, 12, 31)}))
+    assert ENGLAND.is_working_day(D(2026, 12, 29)) and not shutdown.is_working_day(D(2026, 12, 29))
+    assert shutdown.add_working_days(D(2026, 12, 24), 1) == D(2027, 1, 4)
+    assert shutdown.working_days_between(D(2026, 12, 24), D(2027, 1, 4)) == 1
+
+
+def test_day_zero_does_not_count():
+    """The documented convention: the starting day is day 0; n working days after it is the nth after."""
+    assert ENGLAND.add_working_days(D(2026, 11, 26), 0) == D(2026, 11, 26)
+    assert ENGLAND.working_days_between(D(2026, 11, 26), D(2026, 11, 26)) == 0
+    assert ENGLAND.working_days_between(D(2026, 11, 27), D(2026, 11, 30)) == 1  # Fri -> Mon
+    assert ENGLAND.working_days_between(D(2026, 11, 28), D(2026, 11, 30)) == 1  # Sat -> Mon
+
+
+
+@pytest.mark.parametrize(
+    ("utc", "working"),
+    [
+        (dt.datetime(2026, 11, 26, 9, 0, tzinfo=UTC), True),  # GMT: 09:00 in London
+        (dt.datetime(2026, 11, 26, 8, 59, tzinfo=UTC), False),
+        (dt.datetime(2026, 11, 26, 16, 59, tzinfo=UTC), True),
+        (dt.datetime(2026, 11, 26, 17, 0, tzinfo=UTC), False),  # the end is not working time
+        (dt.datetime(2026, 7, 1, 8, 0, tzinfo=UTC), True),  # BST: 09:00 in London is 08:00 UTC
+        (dt.datetime(2026, 7, 1, 16, 0, tzinfo=UTC), False),  # BST: 17:00 in London
+        (dt.datetime(2026, 3, 30, 8, 0, tzinfo=UTC), True),  # the Monday after the clocks went forward
+        (dt.datetime(2026, 10, 26, 8, 30, tzinfo=UTC), False),  # the Monday after they went back: 08:30 GMT
+        (dt.datetime(2026, 12, 25, 11, 0, tzinfo=UTC), False),  # Christmas Day
+        (dt.datetime(2026, 11, 28, 11, 0, tzinfo=UTC), False),  # Saturday
+    ],
+)
+def test_working_hours_are_londons(utc, working):
+    assert ENGLAND.is_working_time(utc) is working
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected_london"),
+    [
+        (dt.datetime(2026, 11, 26, 10, 0, tzinfo=UTC), dt.datetime(2026, 11, 26, 10, 0)),  # now: within hours
+        (dt.datetime(2026, 11, 26, 7, 0, tzinfo=UTC), dt.datetime(2026, 11, 26, 9, 0)),  # early: this morning
+        (dt.datetime(2026, 11, 26, 18, 0, tzinfo=UTC), dt.datetime(2026, 11, 27, 9, 0)),  # evening: tomorrow
+        (dt.datetime(2026, 11, 27, 18, 0, tzinfo=UTC), dt.datetime(2026, 11, 30, 9, 0)),  # Friday night: Monday
+        (dt.datetime(2026, 12, 24, 17, 30, tzinfo=UTC), dt.datetime(2026, 12, 29, 9, 0)),  # over Christmas
+        (dt.datetime(2026, 3, 28, 12, 0, tzinfo=UTC), dt.datetime(2026, 3, 30, 9, 0)),  # into BST: 08:00 UTC
+        (dt.datetime(2026, 10, 24, 12, 0, tzinfo=UTC), dt.datetime(2026, 10, 26, 9, 0)),  # out of BST: 09:00 UTC
+    ],
+)
+def test_the_next_working_morning(utc, expected_london):
+    from workflows.clock import LONDON
+
+    got = ENGLAND.next_working_time(utc)
+    assert got.astimezone(LONDON).replace(tzinfo=None) == expected_london
+
+
+def test_the_organisation_config_sets_closure_days_and_hours():
+    from workflows.org import Organisation
+
+    org = Organisation.model_validate(
+        {
+            "name": "Test",
+            "teams": [{"key": "t", "name": "T", "manager_channel": "C1", "business_support_channel": "C2"}],
+            "people": [{"key": "p", "name": "P", "chat_user_id": "U1", "roles": [{"team": "t", "role": "manager"}]}],
+            "working_time": {"closure_days": ["2026-12-29"], "day_starts": "08:30", "day_ends": "16:30"},
+        }
+    )
+    assert not org.calendar.is_working_day(D(2026, 12, 29))
+    assert org.calendar.is_working_time(dt.datetime(2026, 11, 26, 8, 30, tzinfo=UTC))
+    assert not org.calendar.is_working_time(dt.datetime(2026, 11, 26, 16, 30, tzinfo=UTC))
+    with pytest.raises(ValueError, match="day_starts"):
+        Organisation.model_validate({**org.model_dump(mode="json"), "working_time": {"day_starts": "17:00", "day_ends": "09:00"}})

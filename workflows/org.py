@@ -6,13 +6,16 @@ is YAML (``WORKTRAY_CONFIG``, default ``worktray.yml``); errors name the line.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workflows.clock import DAY_ENDS, DAY_STARTS, WorkingCalendar
 from workflows.retention import Criteria
 
 
@@ -47,6 +50,25 @@ class TeamSchedule(BaseModel):
 
             CronTrigger.from_crontab(value, timezone="Europe/London")  # raises ValueError, e.g. hour 25
         return value
+
+
+class WorkingTime(BaseModel):
+    """D4: the council's working days and hours, beyond England's bank holidays (which are built in)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    closure_days: list[dt.date] = Field(default_factory=list, description="extra days the council is closed, e.g. a Christmas shutdown")
+    day_starts: dt.time = Field(DAY_STARTS, description="working hours start (London): no reminders before")
+    day_ends: dt.time = Field(DAY_ENDS, description="working hours end (London): no reminders from then")
+
+    @model_validator(mode="after")
+    def _a_day_of_some_length(self) -> WorkingTime:
+        if self.day_starts >= self.day_ends:
+            raise ValueError("working_time: day_starts must be before day_ends")
+        return self
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(frozenset(self.closure_days), self.day_starts, self.day_ends)
 
 
 class AgeTransfer(BaseModel):
@@ -118,6 +140,12 @@ class Organisation(BaseModel):
     people: list[Person] = Field(min_length=1)
     purchasing_channel: str | None = Field(None, description="C10: the purchasing team's channel, for teams without their own")
     retention: list[RetentionRule] = Field(default_factory=list, description="C6.4: the council's retention schedule")
+    working_time: WorkingTime = Field(default_factory=lambda: WorkingTime.model_validate({}), description="D4: closure days and hours")
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        """The one working-day clock (D4) every deadline of this organisation uses."""
+        return self.working_time.calendar()
 
     @model_validator(mode="after")
     def _check_references(self) -> Organisation:

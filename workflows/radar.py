@@ -17,7 +17,7 @@ from typing import Any
 from store.models import Request
 from store.uow import UnitOfWork
 from workflows import transfer_terms as terms
-from workflows.clock import LONDON, add_months, local_today, working_days_between
+from workflows.clock import LONDON, WorkingCalendar, add_months, local_today
 from workflows.errors import NotAllowed, NotFound, WorkflowError
 from workflows.org import Role
 from workflows.requests import Context
@@ -101,7 +101,7 @@ def _standards(request: Request) -> tuple[int, int]:
     return complete, len(terms.STANDARDS) - complete
 
 
-def _line(request: Request, as_of: dt.date) -> RadarLine:
+def _line(request: Request, as_of: dt.date, calendar: WorkingCalendar) -> RadarLine:
     planned = _planned(request)
     complete, outstanding = _standards(request)
     meeting = request.details.get("meeting") or {}
@@ -113,7 +113,7 @@ def _line(request: Request, as_of: dt.date) -> RadarLine:
         point=str(request.details.get("point_of_transfer") or ""),
         planned=planned,
         days_away=(planned - as_of).days if planned else None,
-        working_days_away=working_days_between(as_of, planned) if planned else None,
+        working_days_away=calendar.working_days_between(as_of, planned) if planned else None,
         standards_complete=complete,
         standards_outstanding=outstanding,
         state=request.state,
@@ -121,9 +121,9 @@ def _line(request: Request, as_of: dt.date) -> RadarLine:
     )
 
 
-def coming_transfers(uow: UnitOfWork, team: str, as_of: dt.date) -> list[RadarLine]:
+def coming_transfers(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> list[RadarLine]:
     """Every transfer to ``team`` still to come (RADAR_STATES), soonest first; no date yet last."""
-    lines = [_line(r, as_of) for r in uow.requests.coming_to(terms.KIND, team, terms.RADAR_STATES)]
+    lines = [_line(r, as_of, ctx.org.calendar) for r in uow.requests.coming_to(terms.KIND, team, terms.RADAR_STATES)]
     return sorted(lines, key=lambda line: (line.planned is None, line.planned or as_of, line.request_id))
 
 
@@ -137,7 +137,7 @@ def radar_for(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> Radar
     """
     until = as_of + dt.timedelta(days=RADAR_DAYS)
     look = Radar(team=team, as_of=as_of, until=until)
-    lines = [line for line in coming_transfers(uow, team, as_of) if line.planned is None or line.planned <= until]
+    lines = [line for line in coming_transfers(uow, ctx, team, as_of) if line.planned is None or line.planned <= until]
     for point in [*terms.POINTS_OF_TRANSFER, *sorted({line.point for line in lines} - set(terms.POINTS_OF_TRANSFER))]:
         in_point = [line for line in lines if line.point == point]
         if in_point:
@@ -155,7 +155,7 @@ def radar_for(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> Radar
                 listed.add(case.person_id)
                 look.turning.append(
                     TurningLine(
-                        case.person_id, case.person.initials, sending.key, reaches, (reaches - as_of).days, working_days_between(as_of, reaches)
+                        case.person_id, case.person.initials, sending.key, reaches, (reaches - as_of).days, ctx.org.calendar.working_days_between(as_of, reaches)
                     )
                 )
     look.turning.sort(key=lambda t: (t.reaches_on, t.person_id))
