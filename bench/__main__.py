@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import text
 
-from bench import NoopSender, add_people, claim_worker, make_context
+from bench import NoopSender, add_people, claim_worker, click, make_context
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=40, help="approved items raced for")
     parser.add_argument("--processes", type=int, default=4, help="claiming processes")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clickers in the click-latency figure")
     args = parser.parse_args(argv)
 
     results: dict[str, Figures | str] = {}
@@ -228,6 +229,23 @@ def main(argv: list[str] | None = None) -> None:
         results["postgresql"] = why
     print(f"worktray bench: core level, no chat platform (total {time.perf_counter() - started:.1f} s)\n")
     print(table(results))
+    print_click_latency(args.clients, args.no_postgres)
+
+
+def print_click_latency(clients: int, no_postgres: bool) -> None:
+    """Issue 9: a signed Claim click until Slack's API has the card's update, beside a bare Bolt app."""
+    started = time.perf_counter()
+    lines = []
+    with sqlite_database() as url:
+        lines += click.report("sqlite", click.run(url, clients=clients), clients)
+    why = "--no-postgres" if no_postgres else postgres_reachable()
+    if why is None:
+        with postgres_database() as url:
+            lines += click.report("postgresql", click.run(url, clients=clients), clients)
+    else:
+        lines.append(f"  postgresql: not run ({why})")
+    print(f"\nwhat a person waits for: click -> chat.update at the Slack API, HTTP, same run (total {time.perf_counter() - started:.1f} s)")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,323 @@
+"""What a person waits for: a signed Claim click until Slack's Web API receives the card's
+chat.update, for worktray and for a bare Bolt app (ack + chat.update) in the same run.
+
+Both apps run behind the same HTTP server (``worktray.serve.HttpServer``, waitress, as
+``worktray run --http``) against one local Slack Web API (``RecordingSlack``) that notes
+when each chat.update arrives. worktray runs as it does in production: its deliverer
+thread sends the outbox, so the time includes the click's transaction, the ack and the
+delivery of the redrawn card. Absolute times drift on this machine; the ratio to bare
+Bolt measured in the same run is the figure to watch (issue 9).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import logging
+import re
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from slack_bolt import App as BoltApp
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bench import add_people
+from bot.slack_app import SlackSender, create_bolt_app, make_client, make_wsgi_app
+from store.models import ChatMessage
+from workflows import closure
+from workflows.clock import local_today
+from workflows.requests import approve, queue_card_key
+from worktray.bootstrap import build
+from worktray.serve import HttpServer
+
+SECRET = "bench-signing-secret"
+BS_USER = "U0TESS"  # tess: business support of the demo's Under 12s
+THREADS = 8  # worktray's default WORKTRAY_HTTP_THREADS
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the standard library's 5 would turn concurrent clients away (a 1 s retry)
+
+
+class RecordingSlack:
+    """Slack's Web API, locally: answers like Slack and notes when each chat.update arrives."""
+
+    def __init__(self) -> None:
+        self.posted: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> blocks
+        self.updated: dict[tuple[str, str], float] = {}  # (channel, ts) -> perf_counter at arrival
+        self._ts = itertools.count(1)
+        self._changed = threading.Condition()
+        self._server = _Server(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for_update(self, key: tuple[str, str], timeout: float = 30.0) -> float:
+        """When the update of message ``key`` arrived (waits for it)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: key in self.updated, timeout):
+                raise TimeoutError(f"no chat.update of {key} within {timeout} s")
+            return self.updated[key]
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1764151200.{next(self._ts):06d}"
+        with self._changed:
+            if method == "chat.update":
+                self.updated.setdefault((args["channel"], args["ts"]), time.perf_counter())
+                self._changed.notify_all()
+                return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+            if method == "chat.postMessage":
+                channel = args["channel"]
+                blocks = args.get("blocks") or []
+                self.posted[(channel, ts)] = json.loads(blocks) if isinstance(blocks, str) else blocks
+                return {"ok": True, "channel": channel, "ts": ts}
+        if method == "auth.test":
+            return {"ok": True, "user_id": "U0WORKTRAY", "bot_id": "B0WORKTRAY", "team_id": "T0FEN"}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        return {"ok": True}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        slack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = dict(parse_qsl(raw))
+                body = json.dumps(slack.answer(self.path.rpartition("/")[2], args)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+@dataclass
+class Target:
+    """A card on which one Claim click is timed."""
+
+    channel: str
+    ts: str
+    action_id: str
+    value: str
+
+
+def claim_button(blocks: list[dict[str, Any]]) -> tuple[str, str]:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("type") == "button" and element["text"]["text"] == "Claim":
+                return element["action_id"], element["value"]
+    raise LookupError("no Claim button on the card")
+
+
+def click_body(target: Target, n: int) -> str:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": BS_USER, "username": "tess", "name": "tess", "team_id": "T0FEN"},
+        "api_app_id": "A0WORKTRAY",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": target.ts, "channel_id": target.channel, "is_ephemeral": False},
+        "trigger_id": f"{n}.1764151200.trigger",
+        "team": {"id": "T0FEN", "domain": "fenshire"},
+        "channel": {"id": target.channel, "name": "team-channel"},
+        "message": {"type": "message", "ts": target.ts, "text": "card", "bot_id": "B0WORKTRAY", "blocks": []},
+        "state": {"values": {}},
+        "response_url": "https://hooks.slack.com/actions/T0FEN/1/x",
+        "actions": [{"action_id": target.action_id, "block_id": "b1", "value": target.value, "type": "button",
+                     "text": {"type": "plain_text", "text": "Claim"}, "action_ts": f"{int(time.time())}.{n:06d}"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def signed_post(port: int, body: str) -> int:
+    ts = str(int(time.time()))
+    signature = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/slack/events", body=body.encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
+        })
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def time_click(port: int, slack: RecordingSlack, target: Target, n: int) -> float:
+    """Milliseconds from sending the click until Slack's API has the card's update."""
+    started = time.perf_counter()
+    status = signed_post(port, click_body(target, n))
+    if status != 200:
+        raise RuntimeError(f"the click was answered {status}")
+    return (slack.wait_for_update((target.channel, target.ts)) - started) * 1000
+
+
+@dataclass
+class Latencies:
+    one_client: list[float] = field(default_factory=list)
+    concurrent: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def measure(port: int, slack: RecordingSlack, targets: Iterator[Target], sequential: int, clients: int, rounds: int) -> Latencies:
+    n = itertools.count(1)
+    out = Latencies()
+    for _ in range(3):  # warm up: connections, caches, the first import of lazy modules
+        time_click(port, slack, next(targets), next(n))
+    for _ in range(sequential):
+        out.one_client.append(time_click(port, slack, next(targets), next(n)))
+    for _ in range(rounds):
+        batch = [next(targets) for _ in range(clients)]
+        barrier = threading.Barrier(clients)
+        results: list[float] = []
+        lock = threading.Lock()
+
+        def click(target: Target, number: int, barrier: threading.Barrier = barrier,
+                  results: list[float] = results, lock: threading.Lock = lock) -> None:
+            barrier.wait()
+            took = time_click(port, slack, target, number)
+            with lock:
+                results.append(took)
+
+        threads = [threading.Thread(target=click, args=(t, next(n))) for t in batch]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        out.concurrent.extend(results)
+    return out
+
+
+# -- the two apps ------------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(wsgi_app: Callable[..., Any]) -> Iterator[int]:
+    server = HttpServer(wsgi_app, "127.0.0.1", 0, THREADS)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.port
+    finally:
+        server.stop()
+
+
+def bare_bolt(slack: RecordingSlack) -> BoltApp:
+    """The floor: Bolt verifying the signature, acking, and one chat.update."""
+    client = WebClient(token="xoxb-bench", base_url=slack.base_url)
+    bolt = BoltApp(client=client, signing_secret=SECRET, process_before_response=True, token_verification_enabled=False)
+
+    @bolt.action(re.compile(".*"))
+    def claim(ack: Callable[[], None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"], text="Claimed", blocks=[])
+
+    return bolt
+
+
+def bare_targets(slack: RecordingSlack, count: int) -> Iterator[Target]:
+    client = WebClient(token="xoxb-bench", base_url=slack.base_url)
+    for _ in range(count):
+        ts = client.chat_postMessage(channel="C0BARE", text="card")["ts"]
+        yield Target("C0BARE", str(ts), "claim", "1")
+
+
+def worktray_targets(url: str, slack: RecordingSlack, count: int) -> tuple[Any, list[Target]]:
+    """The demo organisation with ``count`` closures approved and waiting in the virtual worker."""
+    client = make_client("xoxb-bench", slack.base_url)
+    app = build(url, _org(), SlackSender(client))
+    ids = add_people(app.uow, 9_100_000, count)
+    ctx = app.ctx
+    request_ids = []
+    for person in ids:
+        with app.uow() as uow:
+            form = closure.ClosureForm(reason="RC7", closure_date=local_today(ctx.clock), summary="Objectives met.")
+            request_ids.append(closure.request_closure(uow, ctx, "amy", person, form).id)
+        with app.uow() as uow:
+            approve(uow, ctx, request_ids[-1], "maria")
+    app.deliverer.drain()
+    targets = []
+    with app.uow() as uow:
+        for rid in request_ids:
+            key = queue_card_key(uow.requests.get(rid))
+            where = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == key)).one()
+            action_id, value = claim_button(slack.posted[(where.channel, where.ts)])
+            targets.append(Target(where.channel, where.ts, action_id, value))
+    return app, targets
+
+
+def _org() -> Any:
+    from bench import make_context
+
+    return make_context().org
+
+
+def run(url: str, *, sequential: int = 40, clients: int = 20, rounds: int = 5) -> dict[str, Latencies]:
+    """Both apps, one after the other, in this process; returns their latencies (ms)."""
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" at every burst
+    slack = RecordingSlack()
+    needed = 3 + sequential + clients * rounds
+    try:
+        bolt = bare_bolt(slack)
+        with serving(make_wsgi_app(bolt, lambda: True)) as port:
+            bare = measure(port, slack, bare_targets(slack, needed), sequential, clients, rounds)
+        app, targets = worktray_targets(url, slack, needed)
+        app.deliverer.start()
+        try:
+            ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
+            with serving(make_wsgi_app(ours, lambda: True)) as port:
+                worktray = measure(port, slack, iter(targets), sequential, clients, rounds)
+        finally:
+            app.deliverer.stop()
+        return {"bare Bolt": bare, "worktray": worktray}
+    finally:
+        slack.stop()
+
+
+def report(backend: str, results: dict[str, Latencies], clients: int) -> list[str]:
+    bare, ours = results["bare Bolt"], results["worktray"]
+    p = Latencies.pct
+    one = (p(ours.one_client, 0.5), p(bare.one_client, 0.5))
+    many = (p(ours.concurrent, 0.99), p(bare.concurrent, 0.99))
+    return [
+        f"  {backend:<10} click -> chat.update, 1 client p50: worktray {one[0]:7.1f} ms, bare Bolt {one[1]:6.1f} ms, "
+        f"x{one[0] / one[1]:.1f} (goal <= x2)",
+        f"  {backend:<10} click -> chat.update, {clients} concurrent p50/p99: "
+        f"worktray {p(ours.concurrent, 0.5):7.1f}/{many[0]:7.1f} ms, bare Bolt {p(bare.concurrent, 0.5):6.1f}/{many[1]:6.1f} ms, "
+        f"p99 x{many[0] / many[1]:.1f} (goal <= 100 ms and <= x1.5)",
+        f"  {backend:<10} (samples: {len(ours.one_client)} sequential, {len(ours.concurrent)} concurrent; "
+        f"mean 1 client {statistics.fmean(ours.one_client):.1f} ms)",
+    ]
