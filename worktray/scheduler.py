@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import radar, transfer
+from workflows import radar, reminders, transfer
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -67,6 +67,16 @@ def move_due_transfers(app: App) -> int:
     return moved
 
 
+def send_reminders(app: App) -> int:
+    """The chasing engine (workflows.reminders): every 15 minutes; it sends only in working
+    time (quiet hours claim nothing), each reminder once across runs and instances."""
+    queued = run_job(app.uow, app.ctx, reminders.send_due)
+    if queued:
+        app.deliverer.kick()
+    return queued
+
+
+REMINDERS_EVERY = dt.timedelta(minutes=15)
 DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
 
 
@@ -85,6 +95,10 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         )
     scheduler.add_job(
         move_due_transfers, CronTrigger(timezone=LONDON, **DUE_TRANSFERS_AT), args=(app,), id="transfers-due",
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        send_reminders, IntervalTrigger(seconds=int(REMINDERS_EVERY.total_seconds())), args=(app,), id="reminders",
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
     # No trigger: once, as soon as the scheduler starts, however long after it was built
