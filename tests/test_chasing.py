@@ -491,3 +491,10 @@ def test_the_scheduler_runs_reminders_every_15_minutes_and_the_deliverer_sends_t
     assert isinstance(sender, RecordingSender) and isinstance(app.deliverer, Deliverer)
     app.deliverer.drain()
     assert ("U0MARIA", "Reminder: 1 thing waiting for you") in sender.direct_to
+
+
+def test_a_key_longer_than_its_column_stays_unique_and_fits():
+    long = [reminders.Owed("audit_overdue", "x" * 300, "maria", "manager", "line", period=n) for n in (1, 2)]
+    assert all(len(o.key) == reminders.KEY_LENGTH for o in long)
+    assert long[0].key != long[1].key
+    assert reminders.Owed("a", "b", "maria", "manager", "line", period=3).key == "a:b:maria:manager:p3"

@@ -29,6 +29,7 @@ days via ``ctx.org.calendar``, except D1's assessment days, which are calendar d
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ from workflows.transfer_terms import ON_DUTY
 
 ACTOR = "worktray"
 VIEW = "reminders"  # the outbox body's view: bot.views.reminders_card draws it
+KEY_LENGTH = 200  # store.models.Reminder.key
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,13 @@ class Owed:
 
     @property
     def key(self) -> str:
-        """The exactly-once key: what, subject, for whom, step (and period)."""
+        """The exactly-once key: what, subject, for whom, step (and period). A key longer than
+        the column keeps its start and ends in a digest of the whole, so it stays unique."""
         base = f"{self.what}:{self.subject}:{'#' if self.channel else ''}{self.to}:{self.step}"
-        return base if self.period is None else f"{base}:p{self.period}"
+        key = base if self.period is None else f"{base}:p{self.period}"
+        if len(key) <= KEY_LENGTH:
+            return key
+        return f"{key[: KEY_LENGTH - 41]}~{hashlib.sha1(key.encode()).hexdigest()}"
 
 
 Source = Callable[[UnitOfWork, Context, dt.datetime], Iterable[Owed]]

@@ -11,6 +11,10 @@ instance posts. A run's period is the latest scheduled time at or before now, so
 missed while the bot was down is caught up once, at start-up (``catch_up``): the
 period is still unclaimed, the catch-up claims and posts it; later starts find it taken.
 Only the latest missed period is caught up (a bot down for three weeks posts one radar).
+
+The chasing engine (``workflows.reminders``) runs every 15 minutes (``send_reminders``);
+its body sends only in working time and claims each reminder's key, so every instance
+may run it and a reminder still goes once.
 """
 
 from __future__ import annotations
