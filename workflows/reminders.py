@@ -123,7 +123,7 @@ def run(uow: UnitOfWork, ctx: Context) -> RunResult:
     mine = [
         item
         for item in collect(uow, ctx, now)
-        if _reachable(ctx, item) and uow.claim_reminder(key=item.key, recipient=item.to, at=now)
+        if _reachable(ctx, item) and uow.claim_reminder(key=item.key, recipient=item.to[:64], at=now)
     ]
     result.claimed = [item.key for item in mine]
     for (to, channel), lines in _batches(mine).items():
@@ -156,7 +156,14 @@ def _batches(items: list[Owed]) -> dict[tuple[str, bool], list[str]]:
 
 
 def settings(ctx: Context, team: str | None) -> ReminderSettings:
-    return ctx.org.team(team).reminders if team else ReminderSettings.model_validate({})
+    """A team's thresholds; the defaults for a team no longer in the config."""
+    try:
+        return ctx.org.team(team).reminders if team else DEFAULTS
+    except KeyError:
+        return DEFAULTS
+
+
+DEFAULTS = ReminderSettings.model_validate({})
 
 
 def local_date(at: dt.datetime) -> dt.date:
@@ -238,12 +245,12 @@ def virtual_worker(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[
     for request in _requests(uow, ctx, (APPROVED, CLAIMED)):
         if not kind_of(request).queued:
             continue  # not a virtual-worker item (an approved transfer waits for a manager)
-        team = ctx.org.team(request.team)
-        limits = team.reminders
+        limits = settings(ctx, request.team)
         days = waited(ctx, request, now)
         if request.state == APPROVED and days >= limits.unclaimed_after:
             line = f"{about(request)} · unclaimed in the virtual worker for {_days(days)}"
-            yield Owed("unclaimed", subject(request), team.business_support_channel, "bs_channel", line, channel=True)
+            channel = ctx.org.team(request.team).business_support_channel
+            yield Owed("unclaimed", subject(request), channel, "bs_channel", line, channel=True)
         if request.state == CLAIMED and request.holder:
             line = f"{about(request)} · claimed, untouched for {_days(days)}"
             if days >= limits.untouched_holder_after:
