@@ -29,9 +29,10 @@ from sqlalchemy import Engine, or_, select, text
 
 from bot.cards import Card
 from bot.safe_log import log_failure
-from bot.views import digest_card, message_card, request_card
+from bot.views import digest_card, message_card, reminders_card, request_card
 from store.models import ChatMessage, OutboxMessage
 from store.uow import UnitOfWork
+from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import Context
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,8 @@ class Deliverer:
         body = row.body
         if "digest" in body:  # T2, T3: a scheduled digest (workflows.radar)
             return digest_card(uow, self.ctx, body)
+        if body.get("view") == REMINDERS_VIEW:  # the chasing engine's batch (workflows.reminders)
+            return reminders_card(body)
         if "request_id" in body and uow.requests.get(int(body["request_id"])) is None:
             return None  # nothing left to show
         if row.kind == "dm":

@@ -827,3 +827,18 @@ def digest_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     if body["digest"] == radar.AGENDA:
         return agenda_card(uow, ctx, team, period, as_of)
     return radar_card(ctx, radar.radar_for(uow, ctx, team, as_of))
+
+
+def reminders_card(body: dict[str, Any]) -> Card:
+    """The chasing engine's batch (workflows.reminders): one card listing every line owed to
+    one person or one channel in a run. The lines carry person IDs and initials only; the
+    title (the notification text) carries none."""
+    lines = [str(line) for line in body.get("lines") or []]
+    count = f"{len(lines)} thing{'' if len(lines) == 1 else 's'}"
+    if body.get("channel"):
+        return Card(title=f"Reminder: {count} waiting in the team's queue", sections=[Section("Waiting", lines)])
+    return Card(
+        title=f"Reminder: {count} waiting for you",
+        sections=[Section("Waiting for you", lines)],
+        footer="Sent in working hours only, once per step (see the README: Reminders and chasing).",
+    )

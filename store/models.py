@@ -381,3 +381,22 @@ class JobRun(Base):
     team: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(32), doc="the scheduled time the run stands for, ISO, Europe/London")
     ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Reminder(Base):
+    """A reminder sent (or being sent) by the chasing engine (``workflows.reminders``).
+
+    ``key`` names what, about which subject, for whom and which step of its ladder
+    (and, for a repeating reminder, which period). The unique key is what makes a
+    reminder exactly-once: a run claims each key (INSERT ... ON CONFLICT DO NOTHING
+    RETURNING) in the transaction that queues its message, so a restart, a second
+    instance or a second run finds it taken.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("key", name="uq_reminders_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(64), doc="person key (a DM) or channel ID (a team nudge)")
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -29,6 +29,7 @@ from store.models import (
     OutboxMessage,
     Person,
     RecordItem,
+    Reminder,
     Request,
     ServiceUserGroup,
     WorkerRelationship,
@@ -268,3 +269,19 @@ class UnitOfWork:
         return self.session.scalars(
             select(JobRun).where(JobRun.job == job, JobRun.team == team, JobRun.period == period)
         ).first()
+
+    def claim_reminder(self, *, key: str, recipient: str, at: dt.datetime) -> bool:
+        """Claim a reminder's key in this transaction (as ``claim_run``): True only to the one
+        transaction that inserted it; a concurrent claimer on PostgreSQL waits on the unique
+        key until the first commits, then gets nothing (or the key, if the first rolled back)."""
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(Reminder).values(key=key, recipient=recipient, sent_at=at).on_conflict_do_nothing(
+            index_elements=["key"]
+        ).returning(Reminder.id)
+        return self.session.execute(statement).first() is not None
+
+    def reminders_sent(self, key_prefix: str = "") -> Sequence[Reminder]:
+        """The reminders claimed so far (under a key prefix), oldest first."""
+        return self.session.scalars(
+            select(Reminder).where(Reminder.key.startswith(key_prefix, autoescape=True)).order_by(Reminder.id)
+        ).all()

@@ -80,10 +80,38 @@ class AgeTransfer(BaseModel):
     at_months: int = Field(ge=1, le=300, description="the age in months, e.g. 138 (11 years 6 months)")
 
 
+class ReminderSettings(BaseModel):
+    """How long things may wait before the chasing engine (``workflows.reminders``) reminds
+    someone: working days (D4, ``Organisation.calendar``) unless it says calendar days (D1).
+    Per team; every key has a default, so a team without a ``reminders:`` block gets them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manager_after: int = Field(2, ge=1, description="working days a closure/transfer waits for its deciding manager(s) before they get a DM")
+    group_manager_after: int = Field(5, ge=1, description="working days before the team's group manager(s) get a DM about it")
+    unclaimed_after: int = Field(1, ge=1, description="working days an item waits unclaimed in the virtual worker before a nudge in the BS channel")
+    untouched_holder_after: int = Field(3, ge=1, description="working days a claimed item may sit untouched before its holder gets a DM")
+    untouched_manager_after: int = Field(5, ge=1, description="working days a claimed item may sit untouched before the team manager(s) get a DM")
+    blocked_every: int = Field(2, ge=1, description="C6.1: a blocked closure's step assignees are reminded every this many working days")
+    duty_review_every: int = Field(5, ge=1, description="T6: a transfer held on duty: review reminder to the receiving manager every this many working days")
+    assessment_reminders: list[int] = Field(
+        default_factory=lambda: [20, 35], description="D1: calendar days from an open assessment's trigger date at which the worker and manager are reminded"
+    )
+    assessment_overdue_after: int = Field(45, ge=1, description="D1: calendar days after which an open assessment is overdue (an alert past it)")
+
+    @field_validator("assessment_reminders")
+    @classmethod
+    def _positive_and_in_order(cls, value: list[int]) -> list[int]:
+        if any(d < 1 for d in value):
+            raise ValueError("assessment_reminders: days must be 1 or more")
+        return sorted(set(value))
+
+
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: TeamSchedule = Field(default_factory=lambda: TeamSchedule.model_validate({}))
+    reminders: ReminderSettings = Field(default_factory=lambda: ReminderSettings.model_validate({}), description="chasing thresholds")
     age_transfer: AgeTransfer | None = Field(None, description="T1: children of this team move to another at an age")
 
     key: str = Field(pattern=r"^[a-z0-9_-]+$")

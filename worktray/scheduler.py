@@ -11,6 +11,10 @@ instance posts. A run's period is the latest scheduled time at or before now, so
 missed while the bot was down is caught up once, at start-up (``catch_up``): the
 period is still unclaimed, the catch-up claims and posts it; later starts find it taken.
 Only the latest missed period is caught up (a bot down for three weeks posts one radar).
+
+The chasing engine (``workflows.reminders``) runs every 15 minutes (``send_reminders``);
+its body sends only in working time and claims each reminder's key, so every instance
+may run it and a reminder still goes once.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import radar, transfer
+from workflows import radar, reminders, transfer
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -67,6 +71,16 @@ def move_due_transfers(app: App) -> int:
     return moved
 
 
+def send_reminders(app: App) -> int:
+    """The chasing engine (workflows.reminders): every 15 minutes; it sends only in working
+    time (quiet hours claim nothing), each reminder once across runs and instances."""
+    queued = run_job(app.uow, app.ctx, reminders.send_due)
+    if queued:
+        app.deliverer.kick()
+    return queued
+
+
+REMINDERS_EVERY = dt.timedelta(minutes=15)
 DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
 
 
@@ -85,6 +99,10 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         )
     scheduler.add_job(
         move_due_transfers, CronTrigger(timezone=LONDON, **DUE_TRANSFERS_AT), args=(app,), id="transfers-due",
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        send_reminders, IntervalTrigger(seconds=int(REMINDERS_EVERY.total_seconds())), args=(app,), id="reminders",
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
     # No trigger: once, as soon as the scheduler starts, however long after it was built

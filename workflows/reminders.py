@@ -1,0 +1,343 @@
+"""The chasing engine: reminders on escalation ladders, each sent exactly once (issue 7).
+
+A *source* is a function ``(uow, ctx, now) -> Iterable[Owed]`` saying what is owed now;
+sources are registered by name (``register_source``), so another module adds a ladder
+with one call. A run (``send_due``):
+
+1. sends nothing, and claims nothing, outside working hours or on a non-working day
+   (quiet hours, D4: ``ctx.org.calendar.is_working_time``): what falls due then is sent
+   by the first run of the next working morning;
+2. collects what every source owes now;
+3. claims each reminder's key in the ``reminders`` table (INSERT ... ON CONFLICT DO
+   NOTHING RETURNING, keys in sorted order so two runs never deadlock) and drops those
+   already taken: a restart, a second instance on the same PostgreSQL or a second run
+   sends nothing twice;
+4. batches what it claimed: one DM per person, one message per channel, listing every
+   line, queued through the outbox in the same transaction as the claims.
+
+A reminder's key is (what, subject, for whom, ladder step) and, for a repeating reminder,
+the number of the period it stands for (the nth interval of N working days). A run only
+ever owes the *current* period, so a bot down for a week sends one reminder, not one per
+missed period. A subject that re-enters a waiting state (returned, then resubmitted)
+starts its ladder again: the subject names when it entered the state.
+
+Lines carry person ID and initials only (never a service user's name or notes), so the
+same line may go to a channel. Thresholds are per team (``Team.reminders``) in working
+days via ``ctx.org.calendar``, except D1's assessment days, which are calendar days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from store.models import Request
+from store.uow import UnitOfWork
+from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
+from workflows import transfer as _transfer  # noqa: F401  (registers the transfer kinds: an approved transfer is not queued)
+from workflows.clock import LONDON
+from workflows.org import ReminderSettings, Role
+from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, Context, direct_message, kind_of
+from workflows.transfer_terms import KIND as TRANSFER
+from workflows.transfer_terms import ON_DUTY
+
+ACTOR = "worktray"
+VIEW = "reminders"  # the outbox body's view: bot.views.reminders_card draws it
+KEY_LENGTH = 200  # store.models.Reminder.key
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One reminder owed now.
+
+    ``to`` is a person key (sent as a DM) or, with ``channel=True``, a channel ID (a team
+    nudge). ``text`` is one line with person ID and initials only. ``period`` numbers the
+    interval of a repeating reminder (1, 2, ...): part of the key, so each period is sent once.
+    """
+
+    what: str  # the ladder: "manager_wait", "unclaimed", ...
+    subject: str  # what it is about, stable for the ladder's life, e.g. "12@20261126T1000"
+    to: str
+    step: str  # the ladder's step: "manager", "group_manager", ...
+    text: str
+    period: int | None = None
+    channel: bool = False
+
+    @property
+    def key(self) -> str:
+        """The exactly-once key: what, subject, for whom, step (and period). A key longer than
+        the column keeps its start and ends in a digest of the whole, so it stays unique."""
+        base = f"{self.what}:{self.subject}:{'#' if self.channel else ''}{self.to}:{self.step}"
+        key = base if self.period is None else f"{base}:p{self.period}"
+        if len(key) <= KEY_LENGTH:
+            return key
+        return f"{key[: KEY_LENGTH - 41]}~{hashlib.sha1(key.encode()).hexdigest()}"
+
+
+Source = Callable[[UnitOfWork, Context, dt.datetime], Iterable[Owed]]
+SOURCES: dict[str, Source] = {}
+
+
+def register_source(name: str, source: Source) -> Source:
+    """Add a ladder to every run (the integrator adds the overdue-audit ladder this way)."""
+    SOURCES[name] = source
+    return source
+
+
+@dataclass
+class RunResult:
+    """What one run did: ``quiet`` (outside working time: nothing claimed), the keys it
+    claimed, and how many messages it queued (one per person and per channel)."""
+
+    quiet: bool = False
+    claimed: list[str] = field(default_factory=list)
+    messages: int = 0
+
+
+# -- the run -----------------------------------------------------------------------
+
+
+def collect(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> list[Owed]:
+    """Everything every source owes now, one per key, in key order."""
+    owed: dict[str, Owed] = {}
+    for source in SOURCES.values():
+        for item in source(uow, ctx, now):
+            owed.setdefault(item.key, item)
+    return [owed[key] for key in sorted(owed)]
+
+
+def _reachable(ctx: Context, item: Owed) -> bool:
+    """A DM needs a configured person; nothing is claimed for someone who cannot be told."""
+    return item.channel or ctx.org.chat_id_of(item.to) is not None
+
+
+def run(uow: UnitOfWork, ctx: Context) -> RunResult:
+    """The reminders job's body, a pure function of (uow, ctx): one transaction that claims
+    what is owed now and queues the batched messages (or, in quiet hours, does nothing)."""
+    now = ctx.clock.now()
+    if not ctx.org.calendar.is_working_time(now):
+        return RunResult(quiet=True)
+    result = RunResult()
+    mine = [
+        item
+        for item in collect(uow, ctx, now)
+        if _reachable(ctx, item) and uow.claim_reminder(key=item.key, recipient=item.to[:64], at=now)
+    ]
+    result.claimed = [item.key for item in mine]
+    for (to, channel), lines in _batches(mine).items():
+        result.messages += 1
+        body = {"view": VIEW, "lines": lines, "channel": channel}
+        if channel:
+            uow.send(at=now, kind="card", channel=to, body=body)
+        else:
+            direct_message(uow, ctx, to, body)
+    if mine:
+        uow.record(at=now, actor=ACTOR, action="reminders_sent", detail={"keys": result.claimed[:200], "messages": result.messages})
+    uow.commit()
+    return result
+
+
+def send_due(uow: UnitOfWork, ctx: Context) -> int:
+    """``worktray.scheduler.run_job``'s form of ``run``: how many messages were queued."""
+    return run(uow, ctx).messages
+
+
+def _batches(items: list[Owed]) -> dict[tuple[str, bool], list[str]]:
+    """One message per person and per channel, listing all its lines (in key order)."""
+    batches: dict[tuple[str, bool], list[str]] = {}
+    for item in items:
+        batches.setdefault((item.to, item.channel), []).append(item.text)
+    return batches
+
+
+# -- helpers for the sources ---------------------------------------------------------
+
+
+def settings(ctx: Context, team: str | None) -> ReminderSettings:
+    """A team's thresholds; the defaults for a team no longer in the config."""
+    try:
+        return ctx.org.team(team).reminders if team else DEFAULTS
+    except KeyError:
+        return DEFAULTS
+
+
+DEFAULTS = ReminderSettings.model_validate({})
+
+
+def local_date(at: dt.datetime) -> dt.date:
+    return at.astimezone(LONDON).date()
+
+
+def entered_at(request: Request) -> dt.datetime:
+    """When the request entered its present state (its last transition), else when it was made."""
+    return request.last_action_at or request.requested_at
+
+
+def subject(request: Request) -> str:
+    """A request as a ladder's subject: its ID and when it entered its state (a re-entry starts afresh)."""
+    return f"{request.id}@{entered_at(request).astimezone(dt.UTC):%Y%m%dT%H%M%S}"
+
+
+def waited(ctx: Context, request: Request, now: dt.datetime) -> int:
+    """Working days (D4; day 0 does not count) since the request entered its state."""
+    return ctx.org.calendar.working_days_between(local_date(entered_at(request)), local_date(now))
+
+
+def about(request: Request) -> str:
+    """How a line names a request: kind, number, person ID and initials (never a name)."""
+    return f"{kind_of(request).label} {request.id} · {request.person_id} {request.person.initials}"
+
+
+def _days(n: int) -> str:
+    return f"{n} working day{'' if n == 1 else 's'}"
+
+
+def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...]) -> Iterator[Request]:
+    """Every request of every configured team in these states (sending team)."""
+    for team in ctx.org.teams:
+        yield from uow.requests.in_states(team.key, states)
+
+
+# -- the ladders ---------------------------------------------------------------------------
+
+# Which requests wait for a manager, and whose: (kind, state) -> the team whose managers decide.
+WAITING_FOR_MANAGER: dict[tuple[str, str], str] = {
+    ("closure", REQUESTED): "sending",  # C2, C3: the supervising manager
+    (TRANSFER, REQUESTED): "sending",  # the sending team's manager approves, as closures
+    (TRANSFER, APPROVED): "receiving",  # the receiving team's manager accepts, holds on duty or disputes
+}
+
+
+def _deciders(ctx: Context, request: Request, side: str) -> tuple[str, list[str]]:
+    """The deciding team and its deciding managers (C2: the supervisor, else the team's managers)."""
+    if side == "receiving" and request.receiving_team:
+        team = request.receiving_team
+        return team, [p.key for p in ctx.org.members(team, Role.MANAGER)]
+    return request.team, [p.key for p in ctx.org.supervisors_for(request.requested_by, request.team)]
+
+
+def waiting_for_manager(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """A closure or transfer waiting for its manager: the deciding managers after
+    ``manager_after`` working days, the team's group managers after ``group_manager_after``."""
+    states = tuple(sorted({state for _, state in WAITING_FOR_MANAGER}))
+    for request in _requests(uow, ctx, states):
+        side = WAITING_FOR_MANAGER.get((request.kind, request.state))
+        if side is None:
+            continue
+        team, deciders = _deciders(ctx, request, side)
+        limits = settings(ctx, team)
+        days = waited(ctx, request, now)
+        line = f"{about(request)} · waiting for a decision for {_days(days)}"
+        if days >= limits.manager_after:
+            for manager in deciders:
+                yield Owed("manager_wait", subject(request), manager, "manager", line)
+        if days >= limits.group_manager_after:
+            for group_manager in ctx.org.members(team, Role.GROUP_MANAGER):
+                yield Owed("manager_wait", subject(request), group_manager.key, "group_manager", line)
+
+
+def virtual_worker(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """C5: an item unclaimed for ``unclaimed_after`` working days: a nudge in the team's
+    business-support channel; claimed but untouched for ``untouched_holder_after``: a DM to
+    the holder, and after ``untouched_manager_after`` to the team manager(s)."""
+    for request in _requests(uow, ctx, (APPROVED, CLAIMED)):
+        if not kind_of(request).queued:
+            continue  # not a virtual-worker item (an approved transfer waits for a manager)
+        limits = settings(ctx, request.team)
+        days = waited(ctx, request, now)
+        if request.state == APPROVED and days >= limits.unclaimed_after:
+            line = f"{about(request)} · unclaimed in the virtual worker for {_days(days)}"
+            channel = ctx.org.team(request.team).business_support_channel
+            yield Owed("unclaimed", subject(request), channel, "bs_channel", line, channel=True)
+        if request.state == CLAIMED and request.holder:
+            line = f"{about(request)} · claimed, untouched for {_days(days)}"
+            if days >= limits.untouched_holder_after:
+                yield Owed("untouched", subject(request), request.holder, "holder", line)
+            if days >= limits.untouched_manager_after:
+                for manager in ctx.org.members(request.team, Role.MANAGER):
+                    yield Owed("untouched", subject(request), manager.key, "manager", f"{line} (held by {ctx.org.name_of(request.holder)})")
+
+
+def blocked_closures(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """C6.1: a blocked closure's blocking work steps: each assignee reminded every
+    ``blocked_every`` working days from when it was blocked (the current period only)."""
+    for request in _requests(uow, ctx, (BLOCKED,)):
+        every = settings(ctx, request.team).blocked_every
+        period = waited(ctx, request, now) // every
+        if period < 1:
+            continue
+        steps: dict[str, list[str]] = {}
+        for step in uow.cases.open_work_steps(request.applies_to):
+            steps.setdefault(step.assignee, []).append(f"#{step.id} {step.title}")
+        for assignee, titles in steps.items():
+            line = f"{about(request)} · blocked by your work step(s) {', '.join(titles)} (C6.1)"
+            yield Owed("blocked", subject(request), assignee, "assignee", line, period=period)
+
+
+def held_on_duty(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """T6: a transfer held on duty: a review reminder to the receiving team's manager(s)
+    every ``duty_review_every`` working days from ``details["duty"]["since"]``."""
+    for team in ctx.org.teams:
+        every = team.reminders.duty_review_every
+        for request in uow.requests.coming_to(TRANSFER, team.key, (ON_DUTY,)):
+            since = _duty_since(request)
+            days = ctx.org.calendar.working_days_between(since, local_date(now))
+            period = days // every
+            if period < 1:
+                continue
+            line = f"{about(request)} · held on duty for {_days(days)}: review and prioritise until allocated (T6)"
+            for manager in ctx.org.members(team.key, Role.MANAGER):
+                yield Owed("duty_review", f"{request.id}@{since:%Y%m%d}", manager.key, "receiving_manager", line, period=period)
+
+
+def _duty_since(request: Request) -> dt.date:
+    raw = (request.details.get("duty") or {}).get("since")
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        return local_date(entered_at(request))
+
+
+def open_assessments(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """D1: an open assessment (not completed) of an open case: the allocated worker and
+    their manager(s) reminded at ``assessment_reminders`` calendar days from the trigger
+    date (20 and 35), and alerted once past ``assessment_overdue_after`` (45). Only the
+    latest step reached is owed, so a bot that was down sends one, not each it missed."""
+    today = local_date(now)
+    for team in ctx.org.teams:
+        limits = team.reminders
+        cases = {case.person_id: case for case in uow.cases.open_cases_of_team(team.key)}
+        for assessment in uow.cases.assessments(cases):
+            if assessment.completed_on is not None:
+                continue
+            days = (today - assessment.trigger_date).days
+            step = _assessment_step(limits, days)
+            if step is None:
+                continue
+            case = cases[assessment.person_id]
+            due = assessment.trigger_date + dt.timedelta(days=limits.assessment_overdue_after)
+            state = "OVERDUE" if step == "overdue" else "open"
+            line = (
+                f"{assessment.assessment_type} {assessment.id} · {case.person_id} {case.person.initials} · {state}: "
+                f"day {days} since {assessment.trigger_date:%d %b %Y}, due by {due:%d %b %Y} (D1)"
+            )
+            people = [case.worker, *(p.key for p in ctx.org.supervisors_for(case.worker, team.key))]
+            for person in dict.fromkeys(people):
+                yield Owed("assessment", f"{assessment.id}@{assessment.trigger_date:%Y%m%d}", person, step, line)
+
+
+def _assessment_step(limits: ReminderSettings, days: int) -> str | None:
+    """The latest step an assessment ``days`` old has reached: "overdue" past the limit, else "d<N>"."""
+    if days > limits.assessment_overdue_after:
+        return "overdue"
+    reached = [d for d in limits.assessment_reminders if d <= days]
+    return f"d{reached[-1]}" if reached else None
+
+
+register_source("waiting_for_manager", waiting_for_manager)
+register_source("virtual_worker", virtual_worker)
+register_source("blocked_closures", blocked_closures)
+register_source("held_on_duty", held_on_duty)
+register_source("open_assessments", open_assessments)
