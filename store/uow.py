@@ -79,6 +79,14 @@ class CaseStore:
             select(WorkStep).where(WorkStep.person_id.in_(list(person_ids)), WorkStep.status == "open").order_by(WorkStep.id)
         ).all()
 
+    def open_work_steps_scheduled(self, kind: str, on_or_before: dt.date) -> Sequence[WorkStep]:
+        """Open steps of a kind whose scheduled date is on or before a date (the caller decides which date)."""
+        return self.session.scalars(
+            select(WorkStep)
+            .where(WorkStep.kind == kind, WorkStep.status == "open", WorkStep.scheduled_on <= on_or_before)
+            .order_by(WorkStep.scheduled_on, WorkStep.id)
+        ).all()
+
     def work_step(self, step_id: int) -> WorkStep | None:
         return self.session.get(WorkStep, step_id)
 
@@ -147,6 +155,10 @@ class Requests:
         return self.session.scalars(
             select(Request).where(Request.team == team, Request.state.in_(list(states))).order_by(Request.id)
         ).all()
+
+    def in_states_everywhere(self, states: Iterable[str]) -> Sequence[Request]:
+        """Requests in these states, in every team (also teams no longer in the config)."""
+        return self.session.scalars(select(Request).where(Request.state.in_(list(states))).order_by(Request.id)).all()
 
     def coming_to(self, kind: str, receiving_team: str, states: Iterable[str]) -> Sequence[Request]:
         """Requests of a kind whose receiving team is ``receiving_team`` (a transfer's), in these states."""
