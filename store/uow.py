@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -275,6 +275,13 @@ class UnitOfWork:
             index_elements=["job", "team", "period"]
         ).returning(JobRun.id)
         return self.session.execute(statement).first() is not None
+
+    def latest_run(self, keys: Iterable[tuple[str, str]]) -> JobRun | None:
+        """The latest recorded run (by when it ran) among these (job, team) keys."""
+        pairs = [and_(JobRun.job == job, JobRun.team == team) for job, team in keys]
+        if not pairs:
+            return None
+        return self.session.scalars(select(JobRun).where(or_(*pairs)).order_by(JobRun.ran_at.desc(), JobRun.id.desc())).first()
 
     def job_run(self, *, job: str, team: str, period: str) -> JobRun | None:
         return self.session.scalars(

@@ -362,8 +362,8 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
     assert run_cli(url, "db", "upgrade", cwd=tmp_path).returncode == 0
     listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
     assert listed.returncode == 0, listed.stderr
-    assert any(line.split()[:4] == ["radar", "12plus", "0", "12"] and "Fri" in line for line in listed.stdout.splitlines())
-    assert any(line.split()[:2] == ["agenda", "u12"] and "Mon" in line for line in listed.stdout.splitlines())
+    assert any(line.split()[:4] == ["radar:12plus", "cron", "0", "12"] and "Fri" in line for line in listed.stdout.splitlines())
+    assert any(line.split()[:2] == ["agenda:u12", "cron"] and "Mon" in line for line in listed.stdout.splitlines())
 
     first = run_cli(url, "jobs", "run", "radar", "--team", "12plus", "--at", "2026-12-19T08:00", cwd=tmp_path, config=DEMO_ORG)
     assert first.stdout == "radar for 12plus: posted\n", first.stderr
@@ -374,9 +374,9 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
     every = run_cli(url, "jobs", "run", "agenda", "--at", "2026-12-21T09:00", cwd=tmp_path, config=DEMO_ORG)
     assert every.stdout.splitlines() == ["agenda for u12: posted", "agenda for adults-south: posted", "agenda for 12plus: posted"]
     listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
-    radar_12plus = next(line for line in listed.stdout.splitlines() if line.startswith("radar    12plus"))
-    assert radar_12plus.endswith(" 2026-12-18T12:00")  # the last period run
-    assert next(line for line in listed.stdout.splitlines() if line.startswith("radar    u12")).endswith(" never")
+    radar_12plus = next(line for line in listed.stdout.splitlines() if line.startswith("radar:12plus "))
+    assert radar_12plus.endswith(" (for 2026-12-18T12:00)")  # the last period run
+    assert next(line for line in listed.stdout.splitlines() if line.startswith("radar:u12 ")).endswith(" never")
     unknown = run_cli(url, "jobs", "run", "radar", "--team", "u13", cwd=tmp_path, config=DEMO_ORG)
     assert unknown.returncode == 1 and "no team 'u13'" in unknown.stderr
 
