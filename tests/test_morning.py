@@ -9,9 +9,9 @@ from functools import partial
 from typing import Any
 
 import pytest
+from conftest import Journey
 from sqlalchemy import select
 
-from conftest import Journey
 from store.models import Event, JobRun, OutboxMessage, WorkStep
 from store.uow import UnitOfWork
 from workflows import closure, work_steps
