@@ -76,6 +76,7 @@ ADULT_REASONS: dict[str, str] = {
     "A4": "Moved permanently / transferred to another local authority",
 }
 
+# C2: worktray takes a closure date at most 30 days ahead: calendar days, not working days (a date on a form).
 MAX_DAYS_AHEAD = 30
 END_REASON = "Case closed"
 OUTCOMES = ("form completed", "section completed", "NFA case closed")  # C6.5, C6.6

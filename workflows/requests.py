@@ -180,7 +180,8 @@ ACTION_WORDS = {
 }
 
 # C11: the sources' 2 weeks for reversing a closure decision. worktray lets an open
-# request be withdrawn after it too, and marks such a withdrawal as late.
+# request be withdrawn after it too, and marks such a withdrawal as late. Calendar time by
+# the rule (14 days of 24 hours from the request), not working days: D4's calendar does not apply.
 WITHDRAW_WINDOW = dt.timedelta(days=14)
 
 
