@@ -46,8 +46,10 @@ def step_kinds(uow_factory: partial[UnitOfWork], person_id: str = PERSON) -> dic
 def test_the_cutoff_is_five_working_days_after_today_over_weekends_and_holidays(ctx: Context, clock: FixedClock) -> None:
     """D3, D4: day 0 does not count; weekends, bank holidays and closure days are skipped."""
     assert work_steps.incoming_cutoff(ctx) == dt.date(2026, 12, 3)  # Thu 26 Nov: Fri, Mon, Tue, Wed, Thu
-    clock.at = at_london(2026, 12, 22)  # Christmas Day, Boxing Day (substitute Mon 28) and the weekend skipped
-    assert work_steps.incoming_cutoff(ctx) == dt.date(2026, 12, 31)
+    # Wed 23, Thu 24, then Christmas Day, the weekend, Boxing Day's substitute (Mon 28), the demo
+    # council's shutdown (29-31 Dec, config) and New Year's Day are skipped: Mon 4, Tue 5, Wed 6 Jan.
+    clock.at = at_london(2026, 12, 22)
+    assert work_steps.incoming_cutoff(ctx) == dt.date(2027, 1, 6)
     assert work_steps.incoming_cutoff(ctx, dt.date(2027, 3, 25)) == dt.date(2027, 4, 5)  # Good Friday 26 Mar 2027
 
 
