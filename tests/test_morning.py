@@ -197,3 +197,35 @@ def test_recheck_blocked_leaves_a_request_that_is_not_blocked(
     with seeded() as uow:
         assert closure.recheck_blocked(uow, ctx) == 0
     assert journey.get(rid).state == CLAIMED
+
+
+def test_two_instances_running_the_morning_at_once_change_each_thing_once(
+    journey: Journey, seeded: partial[UnitOfWork], org: Organisation, clock: FixedClock
+) -> None:
+    """Two bot instances (threads with their own connections) run the morning bodies at the same moment:
+    one claims the day and does the work, the other finds it taken (on PostgreSQL it waits on the unique key)."""
+    import threading
+
+    rid = _blocked(journey)
+    journey.finish_steps(PERSON)
+    add_future_step(seeded, dt.date(2026, 12, 2), "3549723")
+    results: list[tuple[int, int]] = []
+    start = threading.Barrier(2)
+
+    def instance() -> None:
+        ctx = Context(org=org, clock=clock)
+        start.wait()
+        with seeded() as uow:
+            promoted = work_steps.promote_future_steps(uow, ctx)
+        with seeded() as uow:
+            results.append((promoted, closure.recheck_blocked(uow, ctx)))
+
+    threads = [threading.Thread(target=instance) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [(0, 0), (1, 1)] or sorted(results) == [(0, 1), (1, 0)]
+    assert journey.get(rid).state == CLAIMED
+    assert [e.actor for e in journey.events(rid) if e.action == "recheck"] == [SYSTEM_ACTOR]
+    assert len([e for e in journey.events() if e.action == "step_incoming"]) == 1
