@@ -129,7 +129,9 @@ def test_radar_contents_at_a_frozen_date(coming: dict[str, int], seeded: partial
     assert [line.request_id for line in court] == [coming["duty"], coming["court"]]  # soonest first
     line = court[1]
     assert (line.person_id, line.initials, line.sending_team) == ("3700010", "TQ", "u12")
-    assert (line.planned, line.days_away, line.working_days_away) == (dt.date(2026, 12, 29), 11, 5)
+    # D4: 21-24 Dec; Christmas, Boxing Day's substitute (28th) and the weekends are not working days,
+    # nor the demo council's shutdown (29-31 Dec, working_time.closure_days): 4 working days away
+    assert (line.planned, line.days_away, line.working_days_away) == (dt.date(2026, 12, 29), 11, 4)
     assert (line.standards_complete, line.standards_outstanding) == (7, 2)
     assert court[0].state == terms.ON_DUTY
     assert [(x.request_id, x.state) for x in look.groups["lac_review"]] == [(coming["lac"], terms.DISPUTED)]
@@ -146,7 +148,7 @@ def test_radar_card_shows_ids_initials_and_states_never_names_or_reasons(coming:
     assert [s.heading for s in card.sections] == [
         terms.POINTS_OF_TRANSFER["court_hearing"], terms.POINTS_OF_TRANSFER["lac_review"], "Reaching 11 years 6 months (T1: Under 12s to 12+)"
     ]
-    assert "3700010 (TQ) from Under 12s · 29/12/2026, in 11 days (5 working) · standards 7/9 (2 outstanding)" in text
+    assert "3700010 (TQ) from Under 12s · 29/12/2026, in 11 days (4 working) · standards 7/9 (2 outstanding)" in text
     assert "Held on duty (T6)" in text and "Disputed: with the group managers (T5)" in text
     assert "3700001 (TQ) in Under 12s · 24/12/2026, in 6 days (4 working)" in text
     for private in ("Tam", "Quill", "Typed reason", "2015", "3700012"):
