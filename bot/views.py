@@ -175,7 +175,7 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
         if state in (REQUESTED, APPROVED, CLAIMED, BLOCKED):
             buttons += [
                 Button(f"Cancel step #{s.id}", "cancel_step", f"{rid}:{s.id}")
-                for s in audit.open_steps
+                for s in [*audit.open_steps, *audit.later_steps]  # D3: a later future step can be cancelled too
                 if s.kind in ("incoming", "future")  # C7: never a started step
             ]
         if state in (APPROVED, CLAIMED, BLOCKED):  # managers need not sit in the business-support channel

@@ -229,3 +229,18 @@ def test_two_instances_running_the_morning_at_once_change_each_thing_once(
     assert journey.get(rid).state == CLAIMED
     assert [e.actor for e in journey.events(rid) if e.action == "recheck"] == [SYSTEM_ACTOR]
     assert len([e for e in journey.events() if e.action == "step_incoming"]) == 1
+
+
+def test_the_manager_card_shows_a_later_step_apart_and_lets_it_be_cancelled(journey: Journey, seeded: partial[UnitOfWork]) -> None:
+    """D3 on the manager's card: the step does not count as open work yet, but C7 still lets a manager cancel it."""
+    from bot.views import request_card
+
+    later = add_future_step(seeded, dt.date(2027, 1, 14))
+    rid = journey.request(PERSON, "ben")
+    with seeded() as uow:
+        card = request_card(uow, journey.ctx, uow.requests.get(rid), "manager", 1)
+    sections = {s.heading: s.lines for s in card.sections}
+    assert sections["Future work steps (not blocking yet, D3)"] == [f"#{later} CS LAC Review · 14/01/2027 · Amy Brooke"]
+    assert all(f"#{later} " not in line for line in sections["Open work steps"])
+    assert "Open work steps: 2" in sections["Manager's audit (C3)"]
+    assert f"Cancel step #{later}" in [b.label for b in card.buttons]
