@@ -398,6 +398,9 @@ def closure_plan(uow: UnitOfWork, ctx: Context, request: Request) -> ClosurePlan
         retention={},
         record_items=[],
     )
+    for step in uow.cases.open_work_steps(applies_to(request)):  # D3: not work to do yet, so not ended either
+        if step not in plan.blocking_steps:
+            plan.kept.append(f"{step.person_id}: future work step '{step.title}' ({step.scheduled_on:%d/%m/%Y}, not incoming yet, D3)")
     for person_id in applies_to(request):
         person = uow.cases.person(person_id)
         for wr in uow.cases.open_worker_relationships(person_id):
