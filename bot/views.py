@@ -90,7 +90,7 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
             title=f"Closure request {request.id} · {_who(request)} · superseded",
             facts=[Fact("State", "Superseded: the worker resubmitted; see the newer card")],
         )
-    audit = closure.manager_audit(uow, request)
+    audit = closure.manager_audit(uow, ctx, request)
     facts = [
         Fact("Person", _who(request)),
         Fact("Case type", request.case.case_type),
@@ -115,6 +115,13 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
             Section(
                 "Open work steps",
                 [f"#{s.id} {s.title} ({s.kind}) · {org.name_of(s.assignee)}" for s in audit.open_steps] or ["none left"],
+            )
+        )
+    if audience == "manager" and audit.later_steps:  # D3: on the record, not blocking yet
+        sections.append(
+            Section(
+                "Future work steps (not blocking yet, D3)",
+                [f"#{s.id} {s.title} · {_date(s.scheduled_on)} · {org.name_of(s.assignee)}" for s in audit.later_steps],
             )
         )
     if request.note and request.state in (RETURNED, REQUESTED):
@@ -168,7 +175,7 @@ def _buttons(ctx: Context, request: Request, audience: str, audit: closure.Manag
         if state in (REQUESTED, APPROVED, CLAIMED, BLOCKED):
             buttons += [
                 Button(f"Cancel step #{s.id}", "cancel_step", f"{rid}:{s.id}")
-                for s in audit.open_steps
+                for s in [*audit.open_steps, *audit.later_steps]  # D3: a later future step can be cancelled too
                 if s.kind in ("incoming", "future")  # C7: never a started step
             ]
         if state in (APPROVED, CLAIMED, BLOCKED):  # managers need not sit in the business-support channel

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,6 +78,14 @@ class CaseStore:
     def open_work_steps(self, person_ids: Iterable[str]) -> Sequence[WorkStep]:
         return self.session.scalars(
             select(WorkStep).where(WorkStep.person_id.in_(list(person_ids)), WorkStep.status == "open").order_by(WorkStep.id)
+        ).all()
+
+    def open_work_steps_scheduled(self, kind: str, on_or_before: dt.date) -> Sequence[WorkStep]:
+        """Open steps of a kind whose scheduled date is on or before a date (the caller decides which date)."""
+        return self.session.scalars(
+            select(WorkStep)
+            .where(WorkStep.kind == kind, WorkStep.status == "open", WorkStep.scheduled_on <= on_or_before)
+            .order_by(WorkStep.scheduled_on, WorkStep.id)
         ).all()
 
     def work_step(self, step_id: int) -> WorkStep | None:
@@ -148,6 +156,10 @@ class Requests:
         return self.session.scalars(
             select(Request).where(Request.team == team, Request.state.in_(list(states))).order_by(Request.id)
         ).all()
+
+    def in_states_everywhere(self, states: Iterable[str]) -> Sequence[Request]:
+        """Requests in these states, in every team (also teams no longer in the config)."""
+        return self.session.scalars(select(Request).where(Request.state.in_(list(states))).order_by(Request.id)).all()
 
     def coming_to(self, kind: str, receiving_team: str, states: Iterable[str]) -> Sequence[Request]:
         """Requests of a kind whose receiving team is ``receiving_team`` (a transfer's), in these states."""
@@ -264,6 +276,13 @@ class UnitOfWork:
             index_elements=["job", "team", "period"]
         ).returning(JobRun.id)
         return self.session.execute(statement).first() is not None
+
+    def latest_run(self, keys: Iterable[tuple[str, str]]) -> JobRun | None:
+        """The latest recorded run (by when it ran) among these (job, team) keys."""
+        pairs = [and_(JobRun.job == job, JobRun.team == team) for job, team in keys]
+        if not pairs:
+            return None
+        return self.session.scalars(select(JobRun).where(or_(*pairs)).order_by(JobRun.ran_at.desc(), JobRun.id.desc())).first()
 
     def job_run(self, *, job: str, team: str, period: str) -> JobRun | None:
         return self.session.scalars(

@@ -79,7 +79,7 @@ def test_add_working_days_forwards(start, n, expected):
         (D(2027, 3, 30), -1, D(2027, 3, 25)),
         (D(2026, 11, 30), -1, D(2026, 11, 27)),
         # D3: future work moves into incoming work 5 working days before its date
-        (D(2026, 12, 10), -5, D(2026, 12, 3)),  # the demo's "CS Home Visit"
+        (D(2026, 12, 10), -5, D(2026, 12, 3)),  # a future step of 10 Dec is incoming from 3 Dec
         (D(2027, 1, 4), -5, D(2026, 12, 23)),  # back over New Year, the weekends and Christmas
     ],
 )

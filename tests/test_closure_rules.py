@@ -112,7 +112,7 @@ def test_a_client_never_seen_needs_the_service_manager(journey, db_fingerprint, 
     """C4: 4100001 was never seen face to face: ruth (manager) cannot approve, olu (service manager) can."""
     rid = journey.request("4100001", "dan")
     with seeded() as uow:
-        audit = closure.manager_audit(uow, uow.requests.get(rid))
+        audit = closure.manager_audit(uow, journey.ctx, uow.requests.get(rid))
         assert audit.never_seen and audit.last_seen is None
     before = db_fingerprint()
     with pytest.raises(NotAllowed, match=r"never seen face to face.*service manager.*C4"):
@@ -126,7 +126,7 @@ def test_a_client_never_seen_needs_the_service_manager(journey, db_fingerprint, 
 def test_a_client_seen_face_to_face_is_approved_by_the_manager(journey, seeded):
     rid = journey.request("3549728", "ben")
     with seeded() as uow:
-        audit = closure.manager_audit(uow, uow.requests.get(rid))
+        audit = closure.manager_audit(uow, journey.ctx, uow.requests.get(rid))
         assert not audit.never_seen
         assert [(s.title, s.assignee) for s in audit.open_steps] == [("CS Case Supervision", "ben"), ("CS Home Visit", "amy")]
         assert audit.unauthorised_assessments == ["CIN Review (3549728)"]  # C3: completed, never authorised

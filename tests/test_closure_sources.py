@@ -457,7 +457,7 @@ def test_c4_does_not_apply_to_children(journey, seeded):
         assert "no_visit_reason" not in [f.key for f in form.fields]
     rid = journey.request("3549723", "amy")
     with seeded() as uow:
-        assert not closure.manager_audit(uow, uow.requests.get(rid)).never_seen
+        assert not closure.manager_audit(uow, journey.ctx, uow.requests.get(rid)).never_seen
     journey.approve(rid, "maria")
     assert journey.get(rid).state == APPROVED
 

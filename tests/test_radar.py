@@ -129,7 +129,9 @@ def test_radar_contents_at_a_frozen_date(coming: dict[str, int], seeded: partial
     assert [line.request_id for line in court] == [coming["duty"], coming["court"]]  # soonest first
     line = court[1]
     assert (line.person_id, line.initials, line.sending_team) == ("3700010", "TQ", "u12")
-    assert (line.planned, line.days_away, line.working_days_away) == (dt.date(2026, 12, 29), 11, 5)
+    # D4: 21-24 Dec; Christmas, Boxing Day's substitute (28th) and the weekends are not working days,
+    # nor the demo council's shutdown (29-31 Dec, working_time.closure_days): 4 working days away
+    assert (line.planned, line.days_away, line.working_days_away) == (dt.date(2026, 12, 29), 11, 4)
     assert (line.standards_complete, line.standards_outstanding) == (7, 2)
     assert court[0].state == terms.ON_DUTY
     assert [(x.request_id, x.state) for x in look.groups["lac_review"]] == [(coming["lac"], terms.DISPUTED)]
@@ -146,7 +148,7 @@ def test_radar_card_shows_ids_initials_and_states_never_names_or_reasons(coming:
     assert [s.heading for s in card.sections] == [
         terms.POINTS_OF_TRANSFER["court_hearing"], terms.POINTS_OF_TRANSFER["lac_review"], "Reaching 11 years 6 months (T1: Under 12s to 12+)"
     ]
-    assert "3700010 (TQ) from Under 12s · 29/12/2026, in 11 days (5 working) · standards 7/9 (2 outstanding)" in text
+    assert "3700010 (TQ) from Under 12s · 29/12/2026, in 11 days (4 working) · standards 7/9 (2 outstanding)" in text
     assert "Held on duty (T6)" in text and "Disputed: with the group managers (T5)" in text
     assert "3700001 (TQ) in Under 12s · 24/12/2026, in 6 days (4 working)" in text
     for private in ("Tam", "Quill", "Typed reason", "2015", "3700012"):
@@ -362,8 +364,8 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
     assert run_cli(url, "db", "upgrade", cwd=tmp_path).returncode == 0
     listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
     assert listed.returncode == 0, listed.stderr
-    assert any(line.split()[:4] == ["radar", "12plus", "0", "12"] and "Fri" in line for line in listed.stdout.splitlines())
-    assert any(line.split()[:2] == ["agenda", "u12"] and "Mon" in line for line in listed.stdout.splitlines())
+    assert any(line.split()[:4] == ["radar:12plus", "cron", "0", "12"] and "Fri" in line for line in listed.stdout.splitlines())
+    assert any(line.split()[:2] == ["agenda:u12", "cron"] and "Mon" in line for line in listed.stdout.splitlines())
 
     first = run_cli(url, "jobs", "run", "radar", "--team", "12plus", "--at", "2026-12-19T08:00", cwd=tmp_path, config=DEMO_ORG)
     assert first.stdout == "radar for 12plus: posted\n", first.stderr
@@ -374,9 +376,9 @@ def test_jobs_list_and_run_from_the_command_line(tmp_path: Any) -> None:
     every = run_cli(url, "jobs", "run", "agenda", "--at", "2026-12-21T09:00", cwd=tmp_path, config=DEMO_ORG)
     assert every.stdout.splitlines() == ["agenda for u12: posted", "agenda for adults-south: posted", "agenda for 12plus: posted"]
     listed = run_cli(url, "jobs", "list", cwd=tmp_path, config=DEMO_ORG)
-    radar_12plus = next(line for line in listed.stdout.splitlines() if line.startswith("radar    12plus"))
-    assert radar_12plus.endswith(" 2026-12-18T12:00")  # the last period run
-    assert next(line for line in listed.stdout.splitlines() if line.startswith("radar    u12")).endswith(" never")
+    radar_12plus = next(line for line in listed.stdout.splitlines() if line.startswith("radar:12plus "))
+    assert radar_12plus.endswith(" (for 2026-12-18T12:00)")  # the last period run
+    assert next(line for line in listed.stdout.splitlines() if line.startswith("radar:u12 ")).endswith(" never")
     unknown = run_cli(url, "jobs", "run", "radar", "--team", "u13", cwd=tmp_path, config=DEMO_ORG)
     assert unknown.returncode == 1 and "no team 'u13'" in unknown.stderr
 

@@ -151,7 +151,7 @@ def test_c4_is_the_adults_rule_a_child_never_seen_needs_no_service_manager(seede
     with seeded() as uow:
         both = closure.request_closure(uow, ctx, "amy", "3549723", _form(applies_to=["3549724"])).id
     with seeded() as uow:
-        assert not closure.manager_audit(uow, uow.requests.get(both)).never_seen
+        assert not closure.manager_audit(uow, ctx, uow.requests.get(both)).never_seen
         requests.approve(uow, ctx, both, "maria")
         assert uow.requests.get(both).state == "approved"
 

@@ -27,7 +27,7 @@ from store.models import (
     WorkStep,
 )
 from store.uow import UnitOfWork
-from workflows import purchasing, record_items, retention
+from workflows import purchasing, record_items, retention, work_steps
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation, Role
@@ -37,6 +37,7 @@ from workflows.requests import (
     CLAIMED,
     OPEN_STATES,
     REQUESTED,
+    SYSTEM_ACTOR,
     ChecklistItem,
     Context,
     RequestKind,
@@ -75,6 +76,7 @@ ADULT_REASONS: dict[str, str] = {
     "A4": "Moved permanently / transferred to another local authority",
 }
 
+# C2: worktray takes a closure date at most 30 days ahead: calendar days, not working days (a date on a form).
 MAX_DAYS_AHEAD = 30
 END_REASON = "Case closed"
 OUTCOMES = ("form completed", "section completed", "NFA case closed")  # C6.5, C6.6
@@ -331,25 +333,28 @@ def applies_to(request: Request) -> list[str]:
 class ManagerAudit:
     """C3: facts computed from the store for the manager's card."""
 
-    open_steps: list[WorkStep]
+    open_steps: list[WorkStep]  # C6.1 with D3: the steps that block a closure today
     unauthorised_assessments: list[str]
     never_seen: bool  # C4 (adults): needs a service manager's or head of service's agreement
     last_seen: dt.date | None
     last_supervision: dt.date | None
+    later_steps: list[WorkStep] = field(default_factory=list)  # D3: future steps not yet incoming (they do not block)
 
 
-def manager_audit(uow: UnitOfWork, request: Request) -> ManagerAudit:
+def manager_audit(uow: UnitOfWork, ctx: Context, request: Request) -> ManagerAudit:
     people = applies_to(request)
+    blocking = work_steps.blocking_steps(uow, ctx, people)
     unauthorised = [
         f"{a.assessment_type} ({a.person_id})" for a in uow.cases.assessments(people) if a.authorised_on is None
     ]
     person = request.person
     return ManagerAudit(
-        open_steps=list(uow.cases.open_work_steps(people)),
+        open_steps=blocking,
         unauthorised_assessments=unauthorised,
         never_seen=is_adult(request.case) and bool(never_seen_face_to_face(uow, request)),
         last_seen=person.last_seen_face_to_face,
         last_supervision=person.last_supervision_on,
+        later_steps=[s for s in uow.cases.open_work_steps(people) if s not in blocking],
     )
 
 
@@ -386,13 +391,16 @@ def closure_plan(uow: UnitOfWork, ctx: Context, request: Request) -> ClosurePlan
     team_names = {team.key.lower(), team.name.lower()}
     plan = ClosurePlan(
         closure_date=when,
-        blocking_steps=list(uow.cases.open_work_steps(applies_to(request))),
+        blocking_steps=work_steps.blocking_steps(uow, ctx, applies_to(request)),  # C6.1, D3
         worker_relationships=[],
         organisation_relationships=[],
         service_user_groups=[],
         retention={},
         record_items=[],
     )
+    for step in uow.cases.open_work_steps(applies_to(request)):  # D3: not work to do yet, so not ended either
+        if step not in plan.blocking_steps:
+            plan.kept.append(f"{step.person_id}: future work step '{step.title}' ({step.scheduled_on:%d/%m/%Y}, not incoming yet, D3)")
     for person_id in applies_to(request):
         person = uow.cases.person(person_id)
         for wr in uow.cases.open_worker_relationships(person_id):
@@ -493,17 +501,44 @@ def _tell_about_blocking_steps(uow: UnitOfWork, ctx: Context, request: Request, 
 
 
 def recheck(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, source: str | None = None) -> str:
-    """C6.1: unblock once every step is done (or cancelled by a manager, C7)."""
+    """C6.1: unblock once every step is done (or cancelled by a manager, C7); a future step
+    not yet incoming (D3) does not keep it blocked."""
     request = load(uow, request_id)
     next_state(ctx.org, request, "recheck")  # not blocked (any more): say what already happened
     check_allowed(ctx.org, actor, "recheck", request)
-    remaining = uow.cases.open_work_steps(applies_to(request))
+    remaining = work_steps.blocking_steps(uow, ctx, applies_to(request))
     if remaining:
         names = "; ".join(f"{s.title} ({ctx.org.name_of(s.assignee)})" for s in remaining)
         return f"Still blocked: {len(remaining)} work step(s) remain open: {names}."
     transition(uow, ctx, request, "recheck", actor, source=source)
     uow.commit()
     return f"Request {request.id} is unblocked. Open the closure audit to finish it."
+
+
+RECHECK_JOB = "recheck-blocked"  # its run per day in job_runs
+
+
+def recheck_blocked(uow: UnitOfWork, ctx: Context) -> int:
+    """The morning job (C6.1): each blocked closure is re-checked as the holder's Re-check
+    does, by worktray itself (``SYSTEM_ACTOR``); those whose blocking steps are all done or
+    cancelled (or no longer due, D3) are unblocked: the event log and the cards are updated
+    (the outbox) as any transition does. Reminding the steps' assignees is not done here.
+
+    Exactly once a day across instances and restarts: the run claims (job, "*", today) in
+    job_runs, in the one transaction that unblocks. Returns how many were unblocked.
+    """
+    now = ctx.clock.now()
+    today = local_today(ctx.clock).isoformat()
+    if not uow.claim_run(job=RECHECK_JOB, team=work_steps.ALL_TEAMS, period=today, at=now):
+        return 0
+    unblocked = 0
+    for request in uow.requests.in_states_everywhere([BLOCKED]):
+        if request.kind != CLOSURE.name or work_steps.blocking_steps(uow, ctx, applies_to(request)):
+            continue
+        transition(uow, ctx, request, "recheck", SYSTEM_ACTOR, source="morning", system=True)
+        unblocked += 1
+    uow.commit()
+    return unblocked
 
 
 def cancel_step(

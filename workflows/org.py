@@ -71,6 +71,17 @@ class WorkingTime(BaseModel):
         return WorkingCalendar(frozenset(self.closure_days), self.day_starts, self.day_ends)
 
 
+class WorkSteps(BaseModel):
+    """D3: when future work steps on a person's record become incoming work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incoming_days_before: int = Field(
+        5, ge=0, le=60,
+        description="D3: a future step becomes incoming (and blocks a closure, C6.1) this many working days before its date",
+    )
+
+
 class AgeTransfer(BaseModel):
     """T1: the team's children move to another team at an age (Under 12s to 12+ at 11 years 6 months)."""
 
@@ -169,6 +180,7 @@ class Organisation(BaseModel):
     purchasing_channel: str | None = Field(None, description="C10: the purchasing team's channel, for teams without their own")
     retention: list[RetentionRule] = Field(default_factory=list, description="C6.4: the council's retention schedule")
     working_time: WorkingTime = Field(default_factory=lambda: WorkingTime.model_validate({}), description="D4: closure days and hours")
+    work_steps: WorkSteps = Field(default_factory=lambda: WorkSteps.model_validate({}), description="D3: future steps' lead time")
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -22,7 +22,7 @@ from workflows.errors import NotAllowed, NotFound, WorkflowError
 from workflows.org import Role
 from workflows.requests import Context
 
-RADAR_DAYS = 14  # T2: a two-week look ahead
+RADAR_DAYS = 14  # T2: a two-week look ahead, in calendar days (each line also says how many working days away, D4)
 RADAR = "radar"
 AGENDA = "agenda"
 JOBS = (RADAR, AGENDA)

@@ -37,6 +37,7 @@ from store.models import Request
 from store.uow import UnitOfWork
 from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
 from workflows import transfer as _transfer  # noqa: F401  (registers the transfer kinds: an approved transfer is not queued)
+from workflows import work_steps
 from workflows.clock import LONDON
 from workflows.org import ReminderSettings, Role
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, Context, direct_message, kind_of
@@ -269,7 +270,7 @@ def blocked_closures(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterato
         if period < 1:
             continue
         steps: dict[str, list[str]] = {}
-        for step in uow.cases.open_work_steps(request.applies_to):
+        for step in work_steps.blocking_steps(uow, ctx, request.applies_to):  # D3: what blocks today
             steps.setdefault(step.assignee, []).append(f"#{step.id} {step.title}")
         for assignee, titles in steps.items():
             line = f"{about(request)} · blocked by your work step(s) {', '.join(titles)} (C6.1)"

@@ -32,6 +32,10 @@ WITHDRAWN = "withdrawn"
 ACCEPTED = "accepted"
 DECLINED = "declined"
 
+# The actor of what worktray does by itself (the morning jobs); no person in the config.
+# It takes a transition only where the caller says so (``transition(..., system=True)``).
+SYSTEM_ACTOR = "worktray"
+
 IN_QUEUE = (APPROVED, CLAIMED, BLOCKED)
 OPEN_STATES = (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
 
@@ -176,7 +180,8 @@ ACTION_WORDS = {
 }
 
 # C11: the sources' 2 weeks for reversing a closure decision. worktray lets an open
-# request be withdrawn after it too, and marks such a withdrawal as late.
+# request be withdrawn after it too, and marks such a withdrawal as late. Calendar time by
+# the rule (14 days of 24 hours from the request), not working days: D4's calendar does not apply.
 WITHDRAW_WINDOW = dt.timedelta(days=14)
 
 
@@ -299,16 +304,22 @@ def transition(
     source: str | None = None,
     detail: dict[str, Any] | None = None,
     apply: Callable[[Request], None] | None = None,
+    system: bool = False,
 ) -> Request:
     """Check, change state, log, announce: the one path every action takes.
 
     ``apply`` makes the action's own changes (holder, note, store records)
     inside the same transaction. Raises a WorkflowError with a message for the
     user when the action is not allowed, not legal now, or lost a race.
+    ``system``: worktray acts by itself (a morning job), as ``SYSTEM_ACTOR``; no role
+    is asked of it, the legality of the action still is.
     """
     now = ctx.clock.now()
     new_state = next_state(ctx.org, request, action)
-    check_allowed(ctx.org, actor, action, request)
+    if system:
+        actor = SYSTEM_ACTOR
+    else:
+        check_allowed(ctx.org, actor, action, request)
     old_state = request.state
     if apply is not None:
         apply(request)

@@ -8,7 +8,7 @@
     worktray outbox                    undelivered chat messages: pending and failing, with the last error
     worktray outbox retry ID|--all     try again now
     worktray outbox drop ID            stop retrying (the row is kept for the record, not deleted)
-    worktray jobs [list]               the scheduled jobs (T2 radar, T3 agenda) per team and their next run
+    worktray jobs [list]               every scheduled job: its schedule, next run and last recorded run
     worktray jobs run radar|agenda [--team T] [--at ISO] [--redraw]
                                        run one now for its period (idempotent: a period already run is left alone)
 """
@@ -22,6 +22,7 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
@@ -32,6 +33,9 @@ from workflows.clock import SystemClock
 from workflows.org import ConfigError, Organisation, load_organisation
 from worktray.errors import StartupError
 from worktray.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.cards import Card
 
 log = logging.getLogger("worktray")
 
@@ -100,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the scheduled jobs: list them, run one now")
     jobs.set_defaults(func=cmd_jobs_list)
     jobs_sub = jobs.add_subparsers(metavar="ACTION")
-    jobs_sub.add_parser("list", help="each team's radar and agenda and their next run (the default)").set_defaults(func=cmd_jobs_list)
+    jobs_sub.add_parser("list", help="every scheduled job, its schedule, next and last run (the default)").set_defaults(func=cmd_jobs_list)
     run_job = jobs_sub.add_parser("run", help="run a job now for its period; a period already run is not posted again")
     run_job.add_argument("job", choices=["radar", "agenda"])
     run_job.add_argument("--team", help="one team (default: every team with the job scheduled)")
@@ -338,38 +342,57 @@ def _aware(value: str) -> dt.datetime:
 
 
 def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
-    """Each team's radar and agenda (from the config's schedules) and when they run next, London time."""
-    from workflows.clock import LONDON
-    from worktray.scheduler import scheduled_jobs
+    """Every job of the scheduler (built as `worktray run` builds it, not started): its schedule,
+    its next run (London time) and its last recorded run ("—" for a job that keeps none)."""
+    from worktray.bootstrap import build
+    from worktray.scheduler import build_scheduler, job_lines
 
     org = load_org(settings, fallback_to_demo=True)
     now = SystemClock().now()
-    planned = scheduled_jobs(org)
-    if not planned:
-        print("No scheduled jobs: every team's schedule is turned off.")
-        return 0
-    last = _last_runs(settings)
-    print(f"{'JOB':<8} {'TEAM':<16} {'SCHEDULE (cron)':<16} {'NEXT RUN (Europe/London)':<26} LAST PERIOD RUN")
-    for p in planned:
-        next_at = p.next_due(now)
-        when = next_at.astimezone(LONDON).strftime("%a %Y-%m-%d %H:%M") if next_at else "never"
-        print(f"{p.job:<8} {p.team:<16} {p.cron:<16} {when:<26} {last.get((p.job, p.team), 'never')}")
-    print("Also: outbox retries every minute. Run one now with `worktray jobs run radar [--team T] [--at ISO]`.")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "adding job tentatively", once per job
+    app = build(settings.database_url, org, _NoChat(), migrate=False)
+    lines = job_lines(build_scheduler(app), now)
+    last = _last_runs(app.uow, [line.record for line in lines])
+    width = max(len(line.id) for line in lines) + 2
+    print(f"{'JOB':<{width}} {'SCHEDULE (Europe/London)':<36} {'NEXT RUN':<22} LAST RUN")
+    for line, ran in zip(lines, last, strict=True):
+        print(f"{line.id:<{width}} {line.schedule:<36} {line.next_run:<22} {ran}")
+    print("Run a digest now with `worktray jobs run radar|agenda [--team T] [--at ISO]`.")
     return 0
 
 
-def _last_runs(settings: Settings) -> dict[tuple[str, str], str]:
-    """The latest period each (job, team) has run for; none where the schema is not there yet."""
-    from sqlalchemy import func, select
+class _NoChat:
+    """Listing jobs sends nothing: the scheduler is built, never started."""
 
-    from store.models import JobRun
+    def post(self, channel: str, card: Card) -> str:
+        raise RuntimeError("`worktray jobs list` sends no chat")
 
+    def update(self, channel: str, message_id: str, card: Card) -> None:
+        raise RuntimeError("`worktray jobs list` sends no chat")
+
+    def direct(self, user: str, card: Card) -> str:
+        raise RuntimeError("`worktray jobs list` sends no chat")
+
+
+def _last_runs(uow_factory: partial[UnitOfWork], records: list[tuple[tuple[str, str], ...] | None]) -> list[str]:
+    """Each job's latest recorded run, London time, with the period it stood for; "never" if none
+    yet, "—" for a job that keeps no record, "?" where the database cannot say (no schema yet)."""
+    from workflows.clock import LONDON
+
+    shown = []
     try:
-        with _uow_factory(settings)() as uow:
-            rows = uow.session.execute(select(JobRun.job, JobRun.team, func.max(JobRun.period)).group_by(JobRun.job, JobRun.team)).all()
+        with uow_factory() as uow:
+            for keys in records:
+                run = uow.latest_run(keys) if keys is not None else None
+                if keys is None:
+                    shown.append("—")
+                elif run is None:
+                    shown.append("never")
+                else:
+                    shown.append(f"{run.ran_at.astimezone(LONDON):%a %Y-%m-%d %H:%M} (for {run.period})")
     except DBAPIError:
-        return {}
-    return {(job, team): period for job, team, period in rows}
+        return ["—" if keys is None else "?" for keys in records]
+    return shown
 
 
 def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:

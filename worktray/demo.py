@@ -94,7 +94,8 @@ def seed(uow: UnitOfWork) -> None:
             RecordItem(person_id="3549723", kind="legal_status", description="C: Section 17 Child in Need", from_date=D(2022, 11, 17)),
             RecordItem(person_id="3549723", kind="registration", description="Sensory Impairment Register: Hard of hearing", from_date=D(2022, 12, 7)),
             WorkStep(person_id="3549728", title="CS Case Supervision", assignee="ben", kind="incomplete"),
-            WorkStep(person_id="3549728", title="CS Home Visit", assignee="amy", kind="future", scheduled_on=D(2026, 12, 10)),
+            # D3: the 5th working day after the demo's 26 Nov 2026: it blocks a closure from then (C6.1); the morning job marks it incoming
+            WorkStep(person_id="3549728", title="CS Home Visit", assignee="amy", kind="future", scheduled_on=D(2026, 12, 3)),
             Assessment(person_id="3549728", assessment_type="CIN Review", trigger_date=D(2026, 9, 1), completed_on=D(2026, 9, 20)),
             FileRetention(person_id="3501779", criteria="CS Early Help", rule="File to be retained for 15 years from date of birth",
                           start_date=D(2015, 5, 12), retain_until=D(2030, 5, 12)),

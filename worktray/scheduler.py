@@ -1,5 +1,6 @@
-"""The background scheduler (APScheduler 3.11): outbox retries, and per team the
-two-week radar (T2) and the Transfer Meeting agenda (T3).
+"""The background scheduler (APScheduler 3.11): outbox retries, per team the
+two-week radar (T2) and the Transfer Meeting agenda (T3), the morning moves of due
+transfers (T7), and the morning round (D3 future steps, C6.1 blocked closures).
 
 No job edits requests: whether a request is past C11's 2 weeks is drawn from the
 clock when its card is drawn.
@@ -25,12 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import radar, reminders, transfer
+from workflows import closure, radar, reminders, transfer, work_steps
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -83,6 +87,44 @@ def send_reminders(app: App) -> int:
 REMINDERS_EVERY = dt.timedelta(minutes=15)
 DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
 
+# -- D3, C6.1: the morning round ----------------------------------------------------------------
+
+MORNING = "morning"
+MORNING_AT = {"hour": 7, "minute": 0}  # London time (D4), before the working day
+# In this order: steps that became incoming first, then the blocked closures re-checked.
+MORNING_BODIES: tuple[Callable[[UnitOfWork, Context], int], ...] = (work_steps.promote_future_steps, closure.recheck_blocked)
+
+
+def morning_trigger() -> CronTrigger:
+    return CronTrigger(timezone=LONDON, **MORNING_AT)
+
+
+def morning(app: App) -> dict[str, int]:
+    """D3: future steps now due become incoming; C6.1: blocked closures whose steps are all done
+    or cancelled are unblocked. Each body claims its run of the day (job_runs), so a second
+    instance, a restart or the start-up run changes nothing twice; each fails on its own."""
+    done = {body.__name__: run_job(app.uow, app.ctx, body) for body in MORNING_BODIES}
+    if any(done.values()):
+        app.deliverer.kick()
+    return done
+
+
+# Which job_runs rows stand for a scheduled job's runs (job id without "-at-start" -> (job, team)
+# pairs); T2 and T3's "radar:<team>" and "agenda:<team>" are read from their ids. A job missing
+# here keeps no record of its runs: `worktray jobs list` shows "—" as its last run.
+RUN_RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    MORNING: ((work_steps.PROMOTE_JOB, work_steps.ALL_TEAMS), (closure.RECHECK_JOB, work_steps.ALL_TEAMS)),
+}
+
+
+def run_records(job_id: str) -> tuple[tuple[str, str], ...] | None:
+    """The (job, team) keys in job_runs of a scheduled job, or None when it keeps no record."""
+    base = job_id.removesuffix("-at-start")
+    if base in RUN_RECORDS:
+        return RUN_RECORDS[base]
+    job, _, team = base.partition(":")
+    return ((job, team),) if job in radar.JOBS and team else None
+
 
 def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LONDON)
@@ -105,10 +147,14 @@ def build_scheduler(app: App) -> BackgroundScheduler:
         send_reminders, IntervalTrigger(seconds=int(REMINDERS_EVERY.total_seconds())), args=(app,), id="reminders",
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
+    scheduler.add_job(
+        morning, morning_trigger(), args=(app,), id=MORNING, coalesce=True, max_instances=1, misfire_grace_time=None
+    )
     # No trigger: once, as soon as the scheduler starts, however long after it was built
     # (a digest missed while the bot was down; transfers whose date came meanwhile).
     scheduler.add_job(catch_up, args=(app,), id="catch-up", misfire_grace_time=None)
     scheduler.add_job(move_due_transfers, args=(app,), id="transfers-due-at-start", misfire_grace_time=None)
+    scheduler.add_job(morning, args=(app,), id=f"{MORNING}-at-start", misfire_grace_time=None)  # today's, if not yet done
     return scheduler
 
 
@@ -198,3 +244,46 @@ def fire(app: App, job: str, team: str) -> str:
 def catch_up(app: App) -> dict[str, str]:
     """At start-up: run every team's digest for its latest period; those already run are untouched."""
     return {planned.id: fire(app, planned.job, planned.team) for planned in scheduled_jobs(app.ctx.org)}
+
+
+# -- `worktray jobs list`: every job the scheduler has, from its triggers -----------------------
+
+
+@dataclass(frozen=True)
+class JobLine:
+    id: str
+    schedule: str
+    next_run: str  # London time, or "at start-up"
+    record: tuple[tuple[str, str], ...] | None  # its job_runs keys; None: it keeps no record
+
+
+def describe_schedule(trigger: BaseTrigger) -> str:
+    """A trigger in words: crontab (minute hour day month day-of-week, London), an interval, or once."""
+    if isinstance(trigger, CronTrigger):
+        fields = {f.name: str(f) for f in trigger.fields}
+        crontab = " ".join(fields[n] for n in ("minute", "hour", "day", "month", "day_of_week"))
+        return f"cron {crontab} ({trigger.timezone})"
+    if isinstance(trigger, IntervalTrigger):
+        seconds = int(trigger.interval.total_seconds())
+        if seconds % 3600 == 0:
+            return f"every {seconds // 3600} hour(s)"
+        return f"every {seconds // 60} minute(s)" if seconds % 60 == 0 else f"every {seconds} s"
+    if isinstance(trigger, DateTrigger):
+        return "once, at start-up"
+    return str(trigger)
+
+
+def next_run_text(trigger: BaseTrigger, now: dt.datetime) -> str:
+    """The next fire time after ``now``, London time; a start-up job runs at the next start."""
+    if isinstance(trigger, DateTrigger):
+        return "at start-up"
+    next_at = trigger.get_next_fire_time(None, now)
+    return next_at.astimezone(LONDON).strftime("%a %Y-%m-%d %H:%M") if next_at else "never"
+
+
+def job_lines(scheduler: BaseScheduler, now: dt.datetime) -> list[JobLine]:
+    """Every job the scheduler holds (started or not), in the order it was added."""
+    return [
+        JobLine(job.id, describe_schedule(job.trigger), next_run_text(job.trigger, now), run_records(job.id))
+        for job in scheduler.get_jobs()
+    ]

@@ -200,7 +200,7 @@ def serve_slack(settings: Settings, org: Organisation, *, http: bool, host: str,
     handler = _connect_socket_mode(bolt, settings.slack_app_token or "") if socket_mode else None
     app.deliverer.start()
     app.deliverer.kick()  # anything left in the outbox from before a restart
-    scheduler = build_scheduler(app)  # outbox retries, C11 card refreshes
+    scheduler = build_scheduler(app)  # outbox retries, T2/T3 digests, T7 moves, the morning round (D3, C6.1)
     scheduler.start()
     try:
         if handler is not None:

@@ -1,0 +1,72 @@
+"""D3: future work steps become incoming work a number of working days before their date.
+
+A *future* step (a visit planned for 10 December) is not yet work to do: it becomes
+*incoming* ``work_steps.incoming_days_before`` working days (default 5, D4's calendar)
+before its scheduled date. From that day, and not before, a closure of the person
+counts it as blocking (C6.1). The rule is decided here from the date, so a closure
+audit opened before the morning job has run that day still sees it; the morning job
+(``promote_future_steps``) then flips the step's kind so that the record says so too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from store.models import WorkStep
+from store.uow import UnitOfWork
+from workflows.clock import local_today
+from workflows.requests import BLOCKED, CLAIMED, REQUESTED, SYSTEM_ACTOR, Context, announce
+
+FUTURE = "future"
+INCOMING = "incoming"
+PROMOTE_JOB = "promote-steps"  # its run per day in job_runs (one instance promotes, once a day)
+ALL_TEAMS = "*"  # job_runs' team for a job that covers every team
+
+
+def incoming_cutoff(ctx: Context, today: dt.date | None = None) -> dt.date:
+    """D3: the last scheduled date that counts as incoming today: ``incoming_days_before``
+    working days after today (day 0, today, does not count: D4)."""
+    day = today if today is not None else local_today(ctx.clock)
+    return ctx.org.calendar.add_working_days(day, ctx.org.work_steps.incoming_days_before)
+
+
+def is_due(step: WorkStep, cutoff: dt.date) -> bool:
+    """An open step is work to do now unless it is a future step dated after the cutoff (D3).
+    A future step with no date is taken as due: nothing says it can wait."""
+    if step.status != "open":
+        return False
+    return step.kind != FUTURE or step.scheduled_on is None or step.scheduled_on <= cutoff
+
+
+def blocking_steps(uow: UnitOfWork, ctx: Context, person_ids: Iterable[str]) -> list[WorkStep]:
+    """C6.1 with D3: the open steps that block a closure of these people today."""
+    cutoff = incoming_cutoff(ctx)
+    return [s for s in uow.cases.open_work_steps(person_ids) if is_due(s, cutoff)]
+
+
+def promote_future_steps(uow: UnitOfWork, ctx: Context) -> int:
+    """The morning job (D3): every open future step now within its lead time becomes incoming,
+    with an event each (actor "worktray"); the open requests of its person are redrawn.
+
+    Exactly once a day across instances and restarts: the run claims (job, "*", today) in
+    job_runs in the same transaction; a second run that day changes nothing. The flip itself
+    is idempotent too (a step already incoming is not looked at again). Returns how many moved.
+    """
+    today = local_today(ctx.clock)
+    now = ctx.clock.now()
+    if not uow.claim_run(job=PROMOTE_JOB, team=ALL_TEAMS, period=today.isoformat(), at=now):
+        return 0
+    due = uow.cases.open_work_steps_scheduled(FUTURE, incoming_cutoff(ctx, today))
+    people: set[str] = set()
+    for step in due:
+        step.kind = INCOMING
+        detail = {"step": step.id, "scheduled_on": step.scheduled_on.isoformat() if step.scheduled_on else None, "rule": "D3"}
+        uow.record(at=now, actor=SYSTEM_ACTOR, action="step_incoming", person_id=step.person_id, detail=detail)
+        people.add(step.person_id)
+    for person_id in sorted(people):  # the cards of their open requests now show the step as incoming
+        for request in uow.requests.for_person(person_id):
+            if request.state in (REQUESTED, CLAIMED, BLOCKED):
+                announce(uow, ctx, request)
+    uow.commit()
+    return len(due)
