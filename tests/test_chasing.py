@@ -104,12 +104,14 @@ def test_a_closure_waiting_for_its_manager_climbs_the_ladder_over_a_weekend(seed
 
 def test_bank_holidays_do_not_count_towards_the_wait(seeded, journey, ctx, clock):
     """Raised Wednesday 23 Dec: Christmas Day and the observed Boxing Day (Monday 28) are not
-    working days (D4), so 2 working days is Tuesday 29 December."""
+    working days (D4), nor is the demo council's shutdown (29-31 Dec, working_time.closure_days),
+    nor New Year's Day, so 2 working days is Monday 4 January."""
     clock.at = london(2026, 12, 23)
     journey.request(LILY, "amy")
     assert run_at(seeded, ctx, clock, london(2026, 12, 24, 16, 0)).claimed == []
     assert run_at(seeded, ctx, clock, london(2026, 12, 28, 10, 0)).quiet  # a bank holiday: quiet
-    assert run_at(seeded, ctx, clock, london(2026, 12, 29, 9, 0)).messages == 1
+    assert run_at(seeded, ctx, clock, london(2026, 12, 29, 10, 0)).quiet  # the council's shutdown: quiet
+    assert run_at(seeded, ctx, clock, london(2027, 1, 4, 9, 0)).messages == 1
     assert len(dms_to(seeded, "U0MARIA")) == 1
 
 
