@@ -80,10 +80,20 @@ class AgeTransfer(BaseModel):
     at_months: int = Field(ge=1, le=300, description="the age in months, e.g. 138 (11 years 6 months)")
 
 
+class TeamAudits(BaseModel):
+    """C13: the team's three-month-interval audits. Business support get the audit this
+    many working days (D4) before it falls due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notice_working_days: int = Field(10, ge=0, le=60, description="C13: raise the audit this many working days before it is due")
+
+
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: TeamSchedule = Field(default_factory=lambda: TeamSchedule.model_validate({}))
+    audits: TeamAudits = Field(default_factory=lambda: TeamAudits.model_validate({}), description="C13: three-month audits")
     age_transfer: AgeTransfer | None = Field(None, description="T1: children of this team move to another at an age")
 
     key: str = Field(pattern=r"^[a-z0-9_-]+$")
