@@ -65,6 +65,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
   /case rereferral <person-id> <N-code>   a contact within 3 months of closure (C12)
   /radar [team]              the two-week radar of transfers coming to a team (T2; only you see it)
+  /audits [team]             due and overdue three-month audits of a team (C13; only you see it)
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
                              nothing is sent unless button [N] has that label
   press <label>              press the button with that label on a card you can see (press Approve)
@@ -508,6 +509,9 @@ class Console:
     def slash(self, person: str, verb: str, text: str) -> None:
         if verb.lower() == "/radar":  # T2: the two-week radar, shown to you only
             self.show_reply(person, self.app.interactions.radar(self.chat_id(person), text, source="console:/radar"))
+            return
+        if verb.lower() == "/audits":  # C13: due and overdue three-month audits, shown to you only
+            self.show_reply(person, self.app.interactions.audits(self.chat_id(person), text, source="console:/audits"))
             return
         if verb.lower() != "/case":
             raise UsageError(f"Unknown command {verb[:30]}. The slash command is /case (close <id>, status <id>).")

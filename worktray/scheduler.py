@@ -26,7 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import radar, transfer
+from workflows import audits, radar, transfer
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -70,6 +70,18 @@ def move_due_transfers(app: App) -> int:
 DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
 
 
+def raise_due_audits(app: App) -> int:
+    """C13: raise the three-month audits falling due within each team's notice (each once:
+    a case with an open audit is skipped, and the database refuses a second open one)."""
+    raised = run_job(app.uow, app.ctx, audits.raise_due_audits)
+    if raised:
+        app.deliverer.kick()
+    return raised
+
+
+DUE_AUDITS_AT = {"hour": 7, "minute": 15}  # every morning, London time, after the transfers move
+
+
 def build_scheduler(app: App) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LONDON)
     # Retries: the deliverer sends only rows that are due (bot.deliver.retry_delay: 30 s doubling,
@@ -91,6 +103,11 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     # (a digest missed while the bot was down; transfers whose date came meanwhile).
     scheduler.add_job(catch_up, args=(app,), id="catch-up", misfire_grace_time=None)
     scheduler.add_job(move_due_transfers, args=(app,), id="transfers-due-at-start", misfire_grace_time=None)
+    scheduler.add_job(
+        raise_due_audits, CronTrigger(timezone=LONDON, **DUE_AUDITS_AT), args=(app,), id="audits-due",
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    scheduler.add_job(raise_due_audits, args=(app,), id="audits-due-at-start", misfire_grace_time=None)
     return scheduler
 
 
