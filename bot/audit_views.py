@@ -107,9 +107,13 @@ def record_form(request: Request) -> Form:
                 [f"Three-month audit {request.id} · {_who(request)} · due {_day(request.details.get('due_on'))} (C13)."])
 
 
-def _line(ctx: Context, audit: audits.DueAudit) -> str:
+def _line(ctx: Context, audit: audits.DueAudit, today: dt.date) -> str:
     """IDs and initials only."""
-    late = f"overdue by {audit.working_days_overdue} working days" if audit.overdue else "due"
+    if audit.overdue:
+        late = f"overdue by {audit.working_days_overdue} working days"
+    else:
+        to_go = ctx.org.calendar.working_days_between(today, audit.due_on)
+        late = f"due in {to_go} working days" if to_go > 0 else "due today"
     if audit.request_id is None:
         where = "not raised yet"
     elif audit.state == CLAIMED:
@@ -128,9 +132,9 @@ def audits_card(ctx: Context, look: audits.AuditList) -> Card:
     soon = [a for a in look.audits if not a.overdue]
     sections = []
     if late:
-        sections.append(Section("Overdue", [_line(ctx, a) for a in late]))
+        sections.append(Section("Overdue", [_line(ctx, a, look.as_of) for a in late]))
     if soon:
-        sections.append(Section(f"Due up to {_day(look.until)}", [_line(ctx, a) for a in soon]))
+        sections.append(Section(f"Due up to {_day(look.until)}", [_line(ctx, a, look.as_of) for a in soon]))
     return Card(
         title=f"Three-month audits for {name}: {len(late)} overdue, {len(soon)} due up to {_day(look.until)}",
         facts=[Fact("As of", _day(look.as_of))],

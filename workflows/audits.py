@@ -36,7 +36,6 @@ from store.models import Case, Person, Request
 from store.uow import UnitOfWork
 from workflows.clock import add_months, local_today
 from workflows.errors import Conflict, FieldErrors, NotAllowed, NotFound, WorkflowError
-from workflows.org import Role
 from workflows.radar import may_see
 from workflows.requests import (
     APPROVED,
@@ -359,7 +358,3 @@ def audits_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None
     today = local_today(ctx.clock)
     return AuditList(team, today, horizon(ctx, team, today), due_audits(uow, ctx, team, today))
 
-
-def may_record(ctx: Context, actor: str, team: str) -> bool:
-    """Business support of the team claim and record its audits (C13)."""
-    return ctx.org.has_role(actor, team, Role.BUSINESS_SUPPORT)
