@@ -220,6 +220,16 @@ def pg_seeded(postgres_url: str) -> Iterator[partial[UnitOfWork]]:
     engine.dispose()
 
 
+def _instance(uow_factory: partial[UnitOfWork], org: Organisation, barrier: threading.Barrier, results: list[int | str]) -> None:
+    """One bot instance's run of the job: its own clock and connections."""
+    ctx = Context(org, FixedClock(NOW))
+    barrier.wait(timeout=60)
+    try:
+        results.append(_raise(uow_factory, ctx))
+    except Exception as e:  # reported, so that the test fails with it
+        results.append(f"{type(e).__name__}: {e}")
+
+
 @pytest.mark.postgres
 def test_two_instances_raising_at_once_on_postgresql_raise_each_audit_once(pg_seeded: partial[UnitOfWork], org: Organisation) -> None:
     """Two bot instances (threads, own connections) run the job at the same moment: the partial
@@ -236,16 +246,7 @@ def test_two_instances_raising_at_once_on_postgresql_raise_each_audit_once(pg_se
                 uow.commit()
         barrier = threading.Barrier(2)
         results: list[int | str] = []
-
-        def instance() -> None:
-            ctx = Context(org, FixedClock(NOW))
-            barrier.wait(timeout=60)
-            try:
-                results.append(_raise(pg_seeded, ctx))
-            except Exception as e:  # reported, so that the test fails with it
-                results.append(f"{type(e).__name__}: {e}")
-
-        threads = [threading.Thread(target=instance) for _ in range(2)]
+        threads = [threading.Thread(target=_instance, args=(pg_seeded, org, barrier, results)) for _ in range(2)]
         for th in threads:
             th.start()
         for th in threads:
@@ -277,7 +278,7 @@ def test_compliant_records_on_the_request_the_event_log_and_the_case_and_sends_n
     assert reply == f"Three-month audit {rid} of {EVE} recorded: compliant. Next audit due 26/02/2027 (C13)."
     request = _audit_of(seeded, EVE)
     assert request.state == wf.CLOSED
-    assert request.details["audit"] == {"checklist": {k: "yes" for k in audits.CHECKS}, "outcome": "compliant", "note": "", "by": "sam", "on": "2026-11-26", "told": []}
+    assert request.details["audit"] == {"checklist": dict.fromkeys(audits.CHECKS, "yes"), "outcome": "compliant", "note": "", "by": "sam", "on": "2026-11-26", "told": []}
     case = _case(seeded, EVE)
     assert (case.last_audited_on, case.audit_due_on) == (TODAY, dt.date(2027, 2, 26))
     with seeded() as uow:
