@@ -58,6 +58,8 @@ def audit_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, r
     ]
     if request.holder and request.state == CLAIMED:
         facts.append(Fact("Held by", ctx.org.name_of(request.holder)))
+    if request.case.closed_on is not None and request.state != CLOSED:  # closed or transferred since it was raised
+        facts.append(Fact("Case", f"Closed on {_day(request.case.closed_on)}: nothing more is due on it; record this audit to clear it"))
     if request.state == CLOSED and recorded:
         outcome = audits.OUTCOMES.get(str(recorded.get("outcome")), "?")
         if recorded.get("outcome") == audits.ACTIONS_NEEDED:  # the note itself only by DM
