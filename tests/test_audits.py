@@ -450,3 +450,41 @@ def test_the_scheduler_raises_due_audits_every_morning_and_at_start(seeded: part
     assert "audits-due-at-start" in jobs
     assert raise_due_audits(app) == 2 and app.deliverer.kicks == 1
     assert raise_due_audits(app) == 0 and app.deliverer.kicks == 1
+
+
+def test_an_audit_whose_case_closed_since_says_so_and_can_still_be_recorded(
+    journey: Journey, seeded: partial[UnitOfWork], ctx: Context, raised: dict[str, int]
+) -> None:
+    journey.to_state(wf.CLOSED, EVE)  # the closure audit closes the case (C13: it counts as the audit)
+    rid = raised[EVE]
+    with seeded() as uow:
+        request = wf.load(uow, rid)
+        card = views.request_card(uow, ctx, request, "queue", request.revision)
+    assert "Closed on 26/11/2026: nothing more is due on it" in json.dumps(asdict(card))
+    _do(seeded, wf.claim, ctx, rid, "sam")
+    _do(seeded, audits.record_audit, ctx, rid, "sam", _all_yes())
+    closed = _case(seeded, EVE)
+    assert _audit_of(seeded, EVE).state == wf.CLOSED and closed.closed_on == TODAY and closed.audit_due_on == dt.date(2027, 2, 26)
+
+
+def test_migration_0009_backfills_open_cases_from_their_opening(tmp_path: Any) -> None:
+    """Existing open cases get the first three-month anniversary of their opening on or after the upgrade day."""
+    from store.migrate import upgrade
+    from workflows.clock import LONDON
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0008")
+    engine = make_engine(url)
+    today = dt.datetime.now(LONDON).date()
+    opened = dt.date(today.year - 2, today.month, 1)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO persons (id, first_name, last_name) VALUES ('P1', 'A', 'B'), ('P2', 'C', 'D')"))
+        conn.execute(text("INSERT INTO cases (person_id, team, worker, case_type, opened_on, closed_on) VALUES "
+                          "('P1', 'u12', 'amy', 'CIN', :opened, NULL), ('P2', 'u12', 'amy', 'CIN', :opened, :opened)"), {"opened": opened})
+    upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT person_id, last_audited_on, audit_due_on FROM cases ORDER BY person_id")).all()
+    engine.dispose()
+    assert rows[1] == ("P2", None, None)  # closed: nothing due
+    assert rows[0][:2] == ("P1", None)
+    assert dt.date.fromisoformat(str(rows[0][2])) == audits.first_due(opened, today)
