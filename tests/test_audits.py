@@ -488,3 +488,39 @@ def test_migration_0009_backfills_open_cases_from_their_opening(tmp_path: Any) -
     assert rows[1] == ("P2", None, None)  # closed: nothing due
     assert rows[0][:2] == ("P1", None)
     assert dt.date.fromisoformat(str(rows[0][2])) == audits.first_due(opened, today)
+
+
+def test_jobs_run_audits_from_the_command_line(tmp_path: Any) -> None:
+    """`worktray jobs run audits [--team T] [--at ISO]`: raises what is due as of --at, once."""
+    from test_cli import DEMO_ORG, run_cli
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    assert run_cli(url, "demo", "reset", cwd=tmp_path, config=DEMO_ORG).returncode == 0
+    early = run_cli(url, "jobs", "run", "audits", "--team", "adults-south", "--at", "2026-11-26T10:00", cwd=tmp_path, config=DEMO_ORG)
+    assert (early.returncode, early.stdout.strip()) == (0, "audits: 0 raised for adults-south")
+    first = run_cli(url, "jobs", "run", "audits", "--at", "2026-11-26T10:00", cwd=tmp_path, config=DEMO_ORG)
+    assert (first.returncode, first.stdout.strip()) == (0, "audits: 2 raised"), first.stderr
+    again = run_cli(url, "jobs", "run", "audits", "--at", "2026-11-26T10:00", cwd=tmp_path, config=DEMO_ORG)
+    assert again.stdout.strip() == "audits: 0 raised"
+    unknown = run_cli(url, "jobs", "run", "audits", "--team", "nowhere", cwd=tmp_path, config=DEMO_ORG)
+    assert unknown.returncode == 1 and "there is no team 'nowhere'" in unknown.stderr
+
+
+def test_an_import_gives_the_imported_open_cases_their_due_dates(tmp_path: Any) -> None:
+    """The store importer knows no rules; after it, workflows.importing.after_import sets the due dates (C13)."""
+    from test_cli import DEMO_CSV, DEMO_ORG, run_cli
+
+    from workflows.clock import LONDON
+
+    url = f"sqlite:///{tmp_path / 'import.db'}"
+    imported = run_cli(url, "import", str(DEMO_CSV), cwd=tmp_path, config=DEMO_ORG)
+    assert imported.returncode == 0, imported.stderr
+    engine = make_engine(url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        cases = uow.session.scalars(select(Case)).all()
+        open_cases = [c for c in cases if c.closed_on is None]
+        today = dt.datetime.now(LONDON).date()
+        assert open_cases and all(c.audit_due_on == audits.first_due(c.opened_on, today) for c in open_cases)
+        assert all(c.audit_due_on is None for c in cases if c.closed_on is not None)
+    engine.dispose()
+    assert f"three-month audits: due dates set for {len(open_cases)} open cases" in imported.stdout
