@@ -524,3 +524,21 @@ def test_an_import_gives_the_imported_open_cases_their_due_dates(tmp_path: Any) 
         assert all(c.audit_due_on is None for c in cases if c.closed_on is not None)
     engine.dispose()
     assert f"three-month audits: due dates set for {len(open_cases)} open cases" in imported.stdout
+
+
+# Written out by hand (not derived from ROLES_FOR): an Under 12s audit held by sam.
+AUDIT_HELD_BY_SAM: dict[str, set[str]] = {
+    "claim": {"sam", "tess"},  # C13: business support of the team
+    "unclaim": {"sam", "maria"},  # the holder, or a manager
+    "reassign": {"maria"},  # a manager gives it to business support
+    "complete": {"sam"},  # only the holder records it
+}
+
+
+@pytest.mark.parametrize("action", sorted(AUDIT_HELD_BY_SAM))
+def test_who_may_do_what_on_a_three_month_audit(seeded: partial[UnitOfWork], ctx: Context, raised: dict[str, int], action: str) -> None:
+    _do(seeded, wf.claim, ctx, raised[EVE], "sam")
+    with seeded() as uow:
+        request = wf.load(uow, raised[EVE])
+        allowed = {p.key for p in ctx.org.people if wf.may(ctx.org, p.key, action, request)}
+    assert allowed == AUDIT_HELD_BY_SAM[action]
