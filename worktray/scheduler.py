@@ -1,5 +1,7 @@
-"""The background scheduler (APScheduler 3.11): outbox retries, and per team the
-two-week radar (T2) and the Transfer Meeting agenda (T3).
+"""The background scheduler (APScheduler 3.11): outbox retries, per team the two-week
+radar (T2) and the Transfer Meeting agenda (T3), and every morning (and once at start)
+the transfers whose date has come (T7, 07:00) and the three-month audits falling due
+(C13, 07:15; idempotent: one open audit per person, enforced by the database).
 
 No job edits requests: whether a request is past C11's 2 weeks is drawn from the
 clock when its card is drawn.
