@@ -243,7 +243,9 @@ def record_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, val
     recorded = validate(values)
     today = local_today(ctx.clock)
     case = request.case
-    told = [case.worker, *[m for m in managers_of(ctx, case.worker, request.team) if m != case.worker]] if recorded.outcome == ACTIONS_NEEDED else []
+    # Actions needed: the allocated worker and their manager, those of them chat can reach (in the config).
+    named = [case.worker, *[m for m in managers_of(ctx, case.worker, request.team) if m != case.worker]] if recorded.outcome == ACTIONS_NEEDED else []
+    told = [key for key in named if ctx.org.chat_id_of(key) is not None]
 
     def _apply(r: Request) -> None:
         r.details = {
@@ -261,8 +263,8 @@ def record_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, val
         direct_message(uow, ctx, key, {"view": "audit_actions", "request_id": request.id})
     uow.commit()
     next_on = next_due(today).strftime("%d/%m/%Y")
-    if told:
-        names = ", ".join(ctx.org.name_of(k) for k in told)
+    if recorded.outcome == ACTIONS_NEEDED:
+        names = ", ".join(ctx.org.name_of(k) for k in told) or "nobody (neither the worker nor a manager is in the organisation config)"
         return f"Three-month audit {request.id} of {request.person_id} recorded: actions needed. Told by direct message: {names}. Next audit due {next_on} (C13)."
     return f"Three-month audit {request.id} of {request.person_id} recorded: compliant. Next audit due {next_on} (C13)."
 
