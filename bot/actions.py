@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from bot import transfer_views, views
+from bot import audit_views, transfer_views, views
 from bot.cards import Card, Form, FormValues
+from commands import audits as audits_command
 from commands import case as case_command
 from commands import radar as radar_command
 from store.uow import UnitOfWork
-from workflows import access, closure, purchasing, radar, record_items, reopen, requests, transfer
+from workflows import access, audits, closure, purchasing, radar, record_items, reopen, requests, transfer
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -297,6 +298,16 @@ class Interactions:
 
         return self._run(work, chat_user_id)
 
+    def audits(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
+        """``/audits [team]`` (C13): due and overdue three-month audits, shown to the asker only."""
+
+        def work(uow: UnitOfWork, actor: str) -> Reply:
+            command = audits_command.parse(text)
+            look = audits.audits_on_demand(uow, self.ctx, actor, command.team, audits_command.USAGE)
+            return Reply(card=audit_views.audits_card(self.ctx, look))
+
+        return self._run(work, chat_user_id)
+
 
 def _field_message(key: str) -> str:
     return {
@@ -534,3 +545,19 @@ FORMS.update(
         "transfer_audit": _submit_transfer_audit,
     }
 )
+
+
+# -- C13: the three-month audit -------------------------------------------------------------
+
+
+def _record_audit(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
+    """The form opens for the holder only (business support), after the checks that would refuse it anyway."""
+    return Reply(form=audit_views.record_form(audits.check_record(uow, self.ctx, self._request_id(value), actor)))
+
+
+def _submit_record_audit(self: Interactions, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
+    return Reply(text=audits.record_audit(uow, self.ctx, self._request_id(metadata), actor, values, source=source))
+
+
+BUTTONS["record_audit"] = _record_audit
+FORMS["record_audit"] = _submit_record_audit

@@ -35,6 +35,7 @@ from bot.cards import Button, Card, Form, FormField, FormValues
 from bot.deliver import Deliverer
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
+from workflows import audits
 from workflows.clock import local_today
 from workflows.org import Organisation
 from workflows.requests import Context, also_card_key, kind_of, manager_card_key, queue_card_key
@@ -65,6 +66,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
   /case rereferral <person-id> <N-code>   a contact within 3 months of closure (C12)
   /radar [team]              the two-week radar of transfers coming to a team (T2; only you see it)
+  /audits [team]             due and overdue three-month audits of a team (C13; only you see it)
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
                              nothing is sent unless button [N] has that label
   press <label>              press the button with that label on a card you can see (press Approve)
@@ -73,6 +75,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
                              dates are DD/MM/YYYY, YYYY-MM-DD or today, today-5, today+3; fields left out keep their default.
                              On a terminal, `submit` alone asks field by field.
   show <request-id>          show a request's cards as they are now (after restarting the console)
+  job audits                 run the morning audits job now: raise the three-month audits falling due (C13)
   dms                        show your direct messages as they are now (after restarting the console)
   form                       show your open form again
   cancel                     close your open form without sending it
@@ -509,6 +512,9 @@ class Console:
         if verb.lower() == "/radar":  # T2: the two-week radar, shown to you only
             self.show_reply(person, self.app.interactions.radar(self.chat_id(person), text, source="console:/radar"))
             return
+        if verb.lower() == "/audits":  # C13: due and overdue three-month audits, shown to you only
+            self.show_reply(person, self.app.interactions.audits(self.chat_id(person), text, source="console:/audits"))
+            return
         if verb.lower() != "/case":
             raise UsageError(f"Unknown command {verb[:30]}. The slash command is /case (close <id>, status <id>).")
         self.show_reply(person, self.app.interactions.command(self.chat_id(person), text, source="console:/case"))
@@ -559,7 +565,7 @@ class Console:
             if request is None:
                 raise UsageError(f"There is no request {rest}.")
             team = self.org.team(request.team)
-            places = [("manager", team.manager_channel, manager_card_key(request))]
+            places = [("manager", team.manager_channel, manager_card_key(request))] if kind_of(request).manager_card else []
             if request.details.get("queued"):
                 places.append(("queue", team.business_support_channel, queue_card_key(request)))
             also = kind_of(request).also_announce  # e.g. a transfer's card for the receiving team's managers
@@ -604,6 +610,14 @@ class Console:
     def help(self, person: str, rest: str) -> None:
         self.say(HELP)
 
+    def run_job(self, person: str, rest: str) -> None:
+        """`job audits`: what the scheduler does at 07:15 (C13), now, so the demo can show it."""
+        if rest.strip().lower() != "audits":
+            raise UsageError("Say which job: job audits (raise the three-month audits falling due, as the 07:15 job does).")
+        with self.app.uow() as uow:
+            raised = audits.raise_due_audits(uow, self.app.ctx)
+        self.say(f"(the audits job raised {raised} three-month audits: each in its team's business-support channel)")
+
     COMMANDS: dict[str, Callable[[Console, str, str], None]] = {
         "press": press,
         "submit": submit,
@@ -614,6 +628,7 @@ class Console:
         "who": who,
         "channels": channels,
         "help": help,
+        "job": run_job,
     }
 
     # -- helpers ---

@@ -87,6 +87,7 @@ HOME_HELP = [
     "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors)",
     "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
     "/radar [team]: the two-week radar of transfers coming to a team (T2), shown to you only",
+    "/audits [team]: due and overdue three-month audits of a team (C13), shown to you only",
 ]
 
 
@@ -341,6 +342,13 @@ def create_bolt_app(
         cmd: SlashCommand = context["wt"]
         reply = interactions.radar(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
         log.info("slack /radar by %s", cmd.user_id)
+        replies.to_command(ack, cmd, reply)
+
+    @bolt.command("/audits")
+    def on_audits(ack: Callable[..., None], context: dict[str, Any]) -> None:
+        cmd: SlashCommand = context["wt"]
+        reply = interactions.audits(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        log.info("slack /audits by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
     @bolt.block_action(re.compile(r"^wt:"))

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from bot import transfer_views
+from bot import audit_views, transfer_views
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
@@ -667,6 +667,9 @@ CARD_BUILDERS["rereferral"] = rereferral_card
 # T1-T7, C13: the transfer and its audit at transfer (bot.transfer_views)
 CARD_BUILDERS.update(transfer_views.CARDS)
 MESSAGE_BUILDERS.update(transfer_views.MESSAGES)
+# C13: the three-month audit (bot.audit_views)
+CARD_BUILDERS.update(audit_views.CARDS)
+MESSAGE_BUILDERS.update(audit_views.MESSAGES)
 
 
 def _reopened_message(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:

@@ -117,8 +117,15 @@ class Case(Base):
     # S2: the CIN census primary need (N0-N9), the concern the case was open for; C12
     # compares a re-referral's reason with it. None where not recorded (adults).
     primary_need: Mapped[str | None] = mapped_column(String(4))
+    # C13: the three-month-interval audit. The workflow (workflows.audits) sets both when a
+    # case opens and when an audit completes; the store only keeps them, indexed by team and
+    # due date so that the daily scan over every open case is one indexed query.
+    last_audited_on: Mapped[dt.date | None] = mapped_column(Date)
+    audit_due_on: Mapped[dt.date | None] = mapped_column(Date)
 
     person: Mapped[Person] = relationship()
+
+    __table_args__ = (Index("ix_cases_team_audit_due_on", "team", "audit_due_on"),)
 
     @property
     def is_open(self) -> bool:

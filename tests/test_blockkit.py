@@ -202,6 +202,21 @@ def journey(seeded: Any, db_url: str, org: Organisation, clock: FixedClock) -> J
     j.submit("U0NADIA", j.form("transfer_dispute"), reason=note)
     j.press("U0GITA", "transfer_resolve", "11")
     j.submit("U0GITA", j.form("transfer_resolve"), outcome="stay", note=note)
+
+    # C13: the morning job raises the three-month audit now due (3501779's, overdue); business support
+    # claim it and record it, actions needed (the note goes to the worker and manager by DM); /audits.
+    from workflows import audits
+
+    with app.uow() as uow:
+        assert audits.raise_due_audits(uow, app.ctx) == 1
+    app.deliverer.drain()
+    with app.uow() as uow:
+        [due] = audits.due_audits(uow, app.ctx, "u12", dt.date(2026, 11, 26))
+    j.press("U0TESS", "claim", str(due.request_id))
+    j.press("U0TESS", "record_audit", str(due.request_id))
+    checks = {f"check_{key}": "yes" for key in audits.CHECKS} | {"check_retention_present": "no"}
+    j.submit("U0TESS", j.form("record_audit"), **checks, outcome="actions_needed", note=note)
+    j._seen(app.interactions.audits("U0MARIA", "u12"))
     return j
 
 
@@ -216,7 +231,8 @@ def test_the_journey_produced_every_form_and_every_kind_of_card(journey: Journey
     titles = " | ".join(c.title for c in journey.all_cards())
     for kind in ("superseded", "returned", "cannot progress", "is now yours", "is closed", "Case 3549723 (LM)",
                  "End Purchased Service request 5", "End purchased services · 4100001 (PG)", "authorised",
-                 "reopens to you", "Re-referral", "declined by Under 12s"):
+                 "reopens to you", "Re-referral", "declined by Under 12s", "Three-month audit", "actions needed (C13)",
+                 "Three-month audits for Under 12s"):
         assert kind in titles, kind
     states = " | ".join(f.value for c in journey.all_cards() for f in c.facts if f.label == "State")
     for label in ("Waiting for the manager", "Returned", "unclaimed", "Claimed", "Blocked", "Closed", "Withdrawn",

@@ -27,7 +27,7 @@ from store.models import (
     WorkStep,
 )
 from store.uow import UnitOfWork
-from workflows import purchasing, record_items, retention, work_steps
+from workflows import audits, purchasing, record_items, retention, work_steps
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation, Role
@@ -667,6 +667,7 @@ def complete(
             if case is not None and case.team == r.team:
                 case.closed_on = when
                 case.closure_reason = str(r.details["reason"])
+                audits.mark_audited(case, local_today(ctx.clock))  # C13: the closure audit is an audit
                 closed_cases.append(case.id)
         # What this closure ended, so that a reversal within 2 weeks (C11) can reopen exactly that.
         r.details = {**r.details, "outcomes": list(OUTCOMES), "ended": {**ended, "cases": closed_cases}}

@@ -7,10 +7,13 @@ of the export is configured happens here and is handed to the importer.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 from store.importer import ParsedFile, RowError
+from store.uow import UnitOfWork
+from workflows import audits
 from workflows.org import Organisation
 
 MAX_LISTED_KEYS = 12  # config keys shown in an "unknown key" message; a council may configure hundreds of people
@@ -58,3 +61,13 @@ def check_config_keys(parsed: dict[str, ParsedFile], org: Organisation) -> list[
 def config_key_check(org: Organisation) -> Callable[[dict[str, ParsedFile]], list[RowError]]:
     """The importer's ``check`` for this organisation config."""
     return lambda parsed: check_config_keys(parsed, org)
+
+
+def after_import(uow: UnitOfWork, today: dt.date) -> int:
+    """C13: every imported open case gets its next three-month audit date (the store importer
+    knows no rules): three months after its last audit if the export gives one, else the first
+    three-month anniversary of its opening from today (``workflows.audits.first_due``).
+    Commits; returns how many cases were given a date."""
+    filled = audits.fill_due_dates(uow, today)
+    uow.commit()
+    return filled

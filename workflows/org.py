@@ -108,6 +108,9 @@ class ReminderSettings(BaseModel):
     assessment_reminders: list[int] = Field(
         default_factory=lambda: [20, 35], description="D1: calendar days from an open assessment's trigger date at which the worker and manager are reminded"
     )
+    audit_overdue_every: int = Field(
+        5, ge=1, description="C13: an overdue three-month audit comes back to the team manager(s) every this many working days (weekly)"
+    )
     assessment_overdue_after: int = Field(45, ge=1, description="D1: calendar days after which an open assessment is overdue (an alert past it)")
 
     @field_validator("assessment_reminders")
@@ -118,11 +121,23 @@ class ReminderSettings(BaseModel):
         return sorted(set(value))
 
 
+class TeamAudits(BaseModel):
+    """C13: the team's three-month-interval audits. Business support get the audit this
+    many working days (D4) before it falls due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notice_working_days: int = Field(10, ge=0, le=60, description="C13: raise the audit this many working days before it is due")
+
+
 class Team(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: TeamSchedule = Field(default_factory=lambda: TeamSchedule.model_validate({}))
     reminders: ReminderSettings = Field(default_factory=lambda: ReminderSettings.model_validate({}), description="chasing thresholds")
+
+
+    audits: TeamAudits = Field(default_factory=lambda: TeamAudits.model_validate({}), description="C13: three-month audits")
     age_transfer: AgeTransfer | None = Field(None, description="T1: children of this team move to another at an age")
 
     key: str = Field(pattern=r"^[a-z0-9_-]+$")

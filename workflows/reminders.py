@@ -37,7 +37,7 @@ from store.models import Request
 from store.uow import UnitOfWork
 from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
 from workflows import transfer as _transfer  # noqa: F401  (registers the transfer kinds: an approved transfer is not queued)
-from workflows import work_steps
+from workflows import audits, work_steps
 from workflows.clock import LONDON
 from workflows.org import ReminderSettings, Role
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, Context, direct_message, kind_of
@@ -337,8 +337,30 @@ def _assessment_step(limits: ReminderSettings, days: int) -> str | None:
     return f"d{reached[-1]}" if reached else None
 
 
+def overdue_audits(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[Owed]:
+    """C13: a three-month audit past its due date escalates to the team's manager(s) once,
+    then comes back every ``audit_overdue_every`` working days in the manager's batched
+    reminder (their weekly digest of what waits), until it is recorded."""
+    for audit in audits.overdue(uow, ctx, local_date(now)):
+        every = settings(ctx, audit.team).audit_overdue_every
+        where = "not claimed" if audit.request_id is None or audit.holder is None else f"held by {ctx.org.name_of(audit.holder)}"
+        raised = f"Three-month audit {audit.request_id}" if audit.request_id else "Three-month audit (not raised yet)"
+        line = (
+            f"{raised} · {audit.person_id} {audit.initials} · due {audit.due_on:%d %b %Y}, overdue by "
+            f"{_days(audit.working_days_overdue)} ({where}) (C13)"
+        )
+        subject = f"{audit.case_id}@{audit.due_on:%Y%m%d}"
+        period = audit.working_days_overdue // every
+        for manager in ctx.org.members(audit.team, Role.MANAGER):
+            if period < 1:
+                yield Owed("audit_overdue", subject, manager.key, "manager", line)
+            else:
+                yield Owed("audit_overdue", subject, manager.key, "weekly", line, period=period)
+
+
 register_source("waiting_for_manager", waiting_for_manager)
 register_source("virtual_worker", virtual_worker)
 register_source("blocked_closures", blocked_closures)
 register_source("held_on_duty", held_on_duty)
 register_source("open_assessments", open_assessments)
+register_source("overdue_audits", overdue_audits)

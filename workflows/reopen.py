@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from store.models import Case, Contact, Request
 from store.uow import UnitOfWork
+from workflows import audits
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotFound, WorkflowError
 from workflows.org import Role
@@ -117,6 +118,7 @@ def open_involvement(
         for p in people
     ]
     for case in cases:
+        audits.case_opened(case)  # C13: its first three-month audit
         uow.cases.add(case)
     uow.session.flush()
     now = ctx.clock.now()

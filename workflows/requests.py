@@ -124,6 +124,9 @@ class RequestKind:
     state_labels: Mapping[str, str] = field(default_factory=dict)
     # How the kind's own actions read in "was ... by" (describe): "held on duty".
     action_words: Mapping[str, str] = field(default_factory=dict)
+    # Whether the request has a card in the team's manager channel; a kind that only
+    # business support act on (C13: the three-month audit) keeps that channel quiet.
+    manager_card: bool = True
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -429,13 +432,14 @@ def announce(uow: UnitOfWork, ctx: Context, request: Request) -> None:
     """
     now = ctx.clock.now()
     team = ctx.org.team(request.team)
-    uow.send(
-        at=now,
-        kind="card",
-        channel=team.manager_channel,
-        card_key=manager_card_key(request),
-        body={"view": "request", "audience": "manager", "request_id": request.id, "revision": request.revision},
-    )
+    if kind_of(request).manager_card:
+        uow.send(
+            at=now,
+            kind="card",
+            channel=team.manager_channel,
+            card_key=manager_card_key(request),
+            body={"view": "request", "audience": "manager", "request_id": request.id, "revision": request.revision},
+        )
     if kind_of(request).queued and (request.details.get("queued") or request.state in IN_QUEUE):
         request.details = {**request.details, "queued": True}
         uow.send(

@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from store.models import Case, OrganisationRelationship, Request, WorkerRelationship
 from store.uow import UnitOfWork
+from workflows import audits
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation, Role
@@ -487,6 +488,7 @@ def _move(uow: UnitOfWork, ctx: Context, request: Request, *, source: str | None
         o for o in uow.cases.open_organisation_relationships(person_id) if o.organisation_kind == "team" and o.organisation.lower() in old_team_names
     ]
     new_case = Case(person_id=person_id, team=receiving.key, worker=worker, case_type=case.case_type, opened_on=when, primary_need=case.primary_need)
+    audits.case_opened(new_case)  # C13: due three months on, unless the audit at transfer restarts it sooner
     added_worker = WorkerRelationship(
         person_id=person_id,
         worker=ctx.org.name_of(worker),
@@ -562,7 +564,13 @@ def complete_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, c
     missing = [label for key, label in AUDIT_CHECKS.items() if key not in confirmed]
     if missing:
         raise FieldErrors({"checklist": "Tick every item of the audit at transfer: " + "; ".join(missing) + "."})
-    transition(uow, ctx, request, "complete", actor, source=source, detail={"checked": list(AUDIT_CHECKS)})
+    today = local_today(ctx.clock)
+
+    def _apply(r: Request) -> None:  # C13: the audit at transfer counts: the receiving case's clock restarts
+        if r.case.closed_on is None:
+            audits.mark_audited(r.case, today)
+
+    transition(uow, ctx, request, "complete", actor, source=source, detail={"checked": list(AUDIT_CHECKS)}, apply=_apply)
     uow.commit()
-    return f"Audit at transfer {request.id} of {request.person_id} complete (C13)."
+    return f"Audit at transfer {request.id} of {request.person_id} complete (C13); next three-month audit due {audits.next_due(today):%d/%m/%Y}."
 

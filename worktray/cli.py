@@ -11,6 +11,8 @@
     worktray jobs [list]               every scheduled job: its schedule, next run and last recorded run
     worktray jobs run radar|agenda [--team T] [--at ISO] [--redraw]
                                        run one now for its period (idempotent: a period already run is left alone)
+    worktray jobs run audits [--team T] [--at ISO]
+                                       raise the three-month audits due now (C13; idempotent: one open audit per case)
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs_sub = jobs.add_subparsers(metavar="ACTION")
     jobs_sub.add_parser("list", help="every scheduled job, its schedule, next and last run (the default)").set_defaults(func=cmd_jobs_list)
     run_job = jobs_sub.add_parser("run", help="run a job now for its period; a period already run is not posted again")
-    run_job.add_argument("job", choices=["radar", "agenda"])
+    run_job.add_argument("job", choices=["radar", "agenda", "audits"])
     run_job.add_argument("--team", help="one team (default: every team with the job scheduled)")
     run_job.add_argument("--at", type=_aware, help="as if now were this time (ISO; no offset: Europe/London)")
     run_job.add_argument("--redraw", action="store_true", help="a period already posted: draw its card again, in place")
@@ -233,9 +235,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for name, count in report.items():
         print(f"{name}: {count} rows")
+    _after_import(settings)
     if org is not None and "contacts.csv" in report:
         _consider_contacts(settings, org)
     return 0
+
+
+def _after_import(settings: Settings) -> None:
+    """C13: the imported open cases get their three-month audit due dates."""
+    from workflows.clock import local_today
+    from workflows.importing import after_import
+
+    with _uow_factory(settings)() as uow:
+        filled = after_import(uow, local_today(SystemClock()))
+    if filled:
+        print(f"three-month audits: due dates set for {filled} open cases")
 
 
 def _consider_contacts(settings: Settings, org: Organisation) -> None:
@@ -412,9 +426,24 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
         teams = [p.team for p in scheduled_jobs(org) if p.job == args.job]
     ctx = Context(org=org, clock=SystemClock())
     uow = _uow_factory(settings)
+    if args.job == "audits":
+        return _run_audits(uow, org, args.team, args.at)
     for team in teams:
         outcome = run_digest(uow, ctx, args.job, team, args.at, redraw=args.redraw)
         print(f"{args.job} for {team}: {outcome}")
+    return 0
+
+
+def _run_audits(uow_factory: partial[UnitOfWork], org: Organisation, team: str | None, at: dt.datetime | None) -> int:
+    """C13: raise the audits due within each team's notice, as of --at (default now); the running bot delivers the cards."""
+    from workflows import audits
+    from workflows.clock import FixedClock
+    from workflows.requests import Context
+
+    ctx = Context(org=org, clock=FixedClock(at) if at is not None else SystemClock())
+    with uow_factory() as uow:
+        raised = audits.raise_due_audits(uow, ctx, [team] if team is not None else None)
+    print(f"audits: {raised} raised" + (f" for {team}" if team else ""))
     return 0
 
 

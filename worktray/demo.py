@@ -35,6 +35,7 @@ from store.models import (
     WorkStep,
 )
 from store.uow import UnitOfWork
+from workflows import audits
 
 DEMO_ORG = Path(__file__).parent / "demo" / "org.yml"
 DEMO_CSV = Path(__file__).parent / "demo" / "csv"
@@ -115,6 +116,7 @@ def seed(uow: UnitOfWork) -> None:
     )
     _seed_thorne_family(uow)
     _seed_transfer_child(uow)
+    _seed_audit_dates(uow)
     uow.commit()
 
 
@@ -212,3 +214,26 @@ def _seed_transfer_child(uow: UnitOfWork) -> None:
             ServiceUserGroup(person_id="3549750", group="CS Child in Need", start_date=D(2024, 9, 2)),
         ]
     )
+
+
+# C13: when each demo case was last audited by business support. As of the demo's 26 November
+# 2026, Eve Sutton's audit (due 17 November) is overdue and Mia Thorne's (CLA, due 7 December)
+# falls within Under 12s' notice of 10 working days; the others are due from mid December on.
+LAST_AUDITED: dict[str, dt.date] = {
+    "3549723": D(2026, 10, 5),
+    "3549724": D(2026, 10, 5),
+    "3549728": D(2026, 11, 2),
+    "3501779": D(2026, 8, 17),  # overdue
+    "4100001": D(2026, 10, 1),
+    "3549735": D(2026, 9, 7),  # due soon
+    "3549740": D(2026, 9, 14),
+    "3549741": D(2026, 9, 14),
+    "3549742": D(2026, 9, 14),
+    "3549750": D(2026, 10, 12),
+}
+
+
+def _seed_audit_dates(uow: UnitOfWork) -> None:
+    uow.session.flush()
+    for case in uow.session.scalars(select(Case).where(Case.person_id.in_(list(LAST_AUDITED)))):
+        audits.mark_audited(case, LAST_AUDITED[case.person_id])

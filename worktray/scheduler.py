@@ -1,6 +1,9 @@
-"""The background scheduler (APScheduler 3.11): outbox retries, per team the
-two-week radar (T2) and the Transfer Meeting agenda (T3), the morning moves of due
-transfers (T7), and the morning round (D3 future steps, C6.1 blocked closures).
+"""The background scheduler (APScheduler 3.11): outbox retries, per team the two-week
+radar (T2) and the Transfer Meeting agenda (T3), the reminders (every 15 minutes, sent
+in working hours only), and every morning (and once at start) the transfers whose date
+has come (T7, 07:00), the morning round (D3 future steps, C6.1 blocked closures, 07:00)
+and the three-month audits falling due (C13, 07:15; one open audit per person, enforced
+by the database).
 
 No job edits requests: whether a request is past C11's 2 weeks is drawn from the
 clock when its card is drawn.
@@ -34,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork
-from workflows import closure, radar, reminders, transfer, work_steps
+from workflows import audits, closure, radar, reminders, transfer, work_steps
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -66,10 +69,25 @@ def _apply_due_transfers(uow: UnitOfWork, ctx: Context) -> int:
     return len(transfer.apply_due_transfers(uow, ctx))
 
 
+def record_run(app: App, job: str) -> None:
+    """Note that a job ran (``job_runs``, team "*", the London minute) for `worktray jobs list`.
+
+    Only a note: the job's own rules keep it exactly once (moved transfers are no longer
+    accepted, a case has one open audit, a reminder's key is claimed once)."""
+    now = app.ctx.clock.now()
+    try:
+        with app.uow() as uow:
+            uow.claim_run(job=job, team=work_steps.ALL_TEAMS, period=now.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M"), at=now)
+            uow.commit()
+    except Exception as e:
+        log_failure(log, f"recording a run of {job} failed", e)
+
+
 def move_due_transfers(app: App) -> int:
     """T7: accepted transfers whose point of transfer has come move (each once: a moved
     transfer is no longer accepted, so two instances or a re-run move nothing twice)."""
     moved = run_job(app.uow, app.ctx, _apply_due_transfers)
+    record_run(app, TRANSFERS_DUE)
     if moved:
         app.deliverer.kick()
     return moved
@@ -79,12 +97,17 @@ def send_reminders(app: App) -> int:
     """The chasing engine (workflows.reminders): every 15 minutes; it sends only in working
     time (quiet hours claim nothing), each reminder once across runs and instances."""
     queued = run_job(app.uow, app.ctx, reminders.send_due)
+    if app.ctx.org.calendar.is_working_time(app.ctx.clock.now()):  # a quiet-hours run does nothing: not worth noting
+        record_run(app, REMINDERS)
     if queued:
         app.deliverer.kick()
     return queued
 
 
+REMINDERS = "reminders"
 REMINDERS_EVERY = dt.timedelta(minutes=15)
+TRANSFERS_DUE = "transfers-due"
+AUDITS_DUE = "audits-due"
 DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, before the working day
 
 # -- D3, C6.1: the morning round ----------------------------------------------------------------
@@ -114,6 +137,9 @@ def morning(app: App) -> dict[str, int]:
 # here keeps no record of its runs: `worktray jobs list` shows "—" as its last run.
 RUN_RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
     MORNING: ((work_steps.PROMOTE_JOB, work_steps.ALL_TEAMS), (closure.RECHECK_JOB, work_steps.ALL_TEAMS)),
+    TRANSFERS_DUE: ((TRANSFERS_DUE, work_steps.ALL_TEAMS),),
+    AUDITS_DUE: ((AUDITS_DUE, work_steps.ALL_TEAMS),),
+    REMINDERS: ((REMINDERS, work_steps.ALL_TEAMS),),
 }
 
 
@@ -124,6 +150,19 @@ def run_records(job_id: str) -> tuple[tuple[str, str], ...] | None:
         return RUN_RECORDS[base]
     job, _, team = base.partition(":")
     return ((job, team),) if job in radar.JOBS and team else None
+
+
+def raise_due_audits(app: App) -> int:
+    """C13: raise the three-month audits falling due within each team's notice (each once:
+    a case with an open audit is skipped, and the database refuses a second open one)."""
+    raised = run_job(app.uow, app.ctx, audits.raise_due_audits)
+    record_run(app, AUDITS_DUE)
+    if raised:
+        app.deliverer.kick()
+    return raised
+
+
+DUE_AUDITS_AT = {"hour": 7, "minute": 15}  # every morning, London time, after the transfers move
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:
@@ -140,11 +179,11 @@ def build_scheduler(app: App) -> BackgroundScheduler:
             misfire_grace_time=None,
         )
     scheduler.add_job(
-        move_due_transfers, CronTrigger(timezone=LONDON, **DUE_TRANSFERS_AT), args=(app,), id="transfers-due",
+        move_due_transfers, CronTrigger(timezone=LONDON, **DUE_TRANSFERS_AT), args=(app,), id=TRANSFERS_DUE,
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
     scheduler.add_job(
-        send_reminders, IntervalTrigger(seconds=int(REMINDERS_EVERY.total_seconds())), args=(app,), id="reminders",
+        send_reminders, IntervalTrigger(seconds=int(REMINDERS_EVERY.total_seconds())), args=(app,), id=REMINDERS,
         coalesce=True, max_instances=1, misfire_grace_time=None,
     )
     scheduler.add_job(
@@ -153,8 +192,13 @@ def build_scheduler(app: App) -> BackgroundScheduler:
     # No trigger: once, as soon as the scheduler starts, however long after it was built
     # (a digest missed while the bot was down; transfers whose date came meanwhile).
     scheduler.add_job(catch_up, args=(app,), id="catch-up", misfire_grace_time=None)
-    scheduler.add_job(move_due_transfers, args=(app,), id="transfers-due-at-start", misfire_grace_time=None)
+    scheduler.add_job(move_due_transfers, args=(app,), id=f"{TRANSFERS_DUE}-at-start", misfire_grace_time=None)
     scheduler.add_job(morning, args=(app,), id=f"{MORNING}-at-start", misfire_grace_time=None)  # today's, if not yet done
+    scheduler.add_job(
+        raise_due_audits, CronTrigger(timezone=LONDON, **DUE_AUDITS_AT), args=(app,), id=AUDITS_DUE,
+        coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
+    scheduler.add_job(raise_due_audits, args=(app,), id=f"{AUDITS_DUE}-at-start", misfire_grace_time=None)
     return scheduler
 
 
