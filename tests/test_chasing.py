@@ -45,6 +45,14 @@ KAI = "3549728"
 JAY = "3549750"
 
 
+@pytest.fixture(autouse=True)
+def _other_ladders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo has an overdue three-month audit (C13); its ladder has tests of its own
+    (tests/test_audit_escalation.py), so these tests of the other ladders leave it out."""
+    monkeypatch.delitem(reminders.SOURCES, "overdue_audits")
+
+
+
 def transfer_form() -> dict[str, Any]:
     """A transfer of Jay, Under 12s -> 12+ at 11y6m, ready, every standard done (T1, T4)."""
     return {

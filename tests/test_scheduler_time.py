@@ -149,7 +149,9 @@ def test_the_morning_round_is_scheduled_at_seven_london_and_once_at_start(seeded
 def test_run_records_say_which_jobs_keep_a_record() -> None:
     assert run_records("radar:12plus") == (("radar", "12plus"),)
     assert run_records(MORNING) == run_records(f"{MORNING}-at-start") == (("promote-steps", "*"), ("recheck-blocked", "*"))
-    assert run_records("transfers-due") is None and run_records("outbox-retry") is None and run_records("catch-up") is None
+    assert run_records("transfers-due") == run_records("transfers-due-at-start") == (("transfers-due", "*"),)
+    assert run_records("reminders") == (("reminders", "*"),) and run_records("audits-due") == (("audits-due", "*"),)
+    assert run_records("outbox-retry") is None and run_records("catch-up") is None
 
 
 # -- `worktray jobs list` ---------------------------------------------------------------------------
@@ -190,7 +192,7 @@ def test_jobs_list_shows_every_job_with_schedule_next_and_last_run(
     assert columns(MORNING) == ("cron 0 7 * * * (Europe/London)", "Sun 2026-03-29 07:00", "Sat 2026-03-28 07:00 (for 2026-03-28)")
     assert columns("agenda:12plus") == ("cron 0 9 * * mon (Europe/London)", "Mon 2026-03-30 09:00", "never")
     assert columns("radar:12plus") == ("cron 0 12 * * fri (Europe/London)", "Fri 2026-04-03 12:00", "Fri 2026-03-27 12:00 (for 2026-03-27T12:00)")
-    assert columns("transfers-due") == ("cron 0 7 * * * (Europe/London)", "Sun 2026-03-29 07:00", "—")
+    assert columns("transfers-due") == ("cron 0 7 * * * (Europe/London)", "Sun 2026-03-29 07:00", "never")
     assert columns("outbox-retry") == ("every 1 minute(s)", "Sat 2026-03-28 12:01", "—")
     assert columns("catch-up") == ("once, at start-up", "at start-up", "—")
     assert columns(f"{MORNING}-at-start") == ("once, at start-up", "at start-up", "Sat 2026-03-28 07:00 (for 2026-03-28)")
