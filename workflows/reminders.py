@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 
 from store.models import Request
 from store.uow import UnitOfWork
+from workflows import audits, work_steps
 from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
 from workflows import transfer as _transfer  # noqa: F401  (registers the transfer kinds: an approved transfer is not queued)
-from workflows import audits, work_steps
 from workflows.clock import LONDON
 from workflows.org import ReminderSettings, Role
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, REQUESTED, Context, direct_message, kind_of
