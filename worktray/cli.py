@@ -371,7 +371,7 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'JOB':<{width}} {'SCHEDULE (Europe/London)':<36} {'NEXT RUN':<22} LAST RUN")
     for line, ran in zip(lines, last, strict=True):
         print(f"{line.id:<{width}} {line.schedule:<36} {line.next_run:<22} {ran}")
-    print("Run a digest now with `worktray jobs run radar|agenda [--team T] [--at ISO]`.")
+    print("Run one now with `worktray jobs run radar|agenda|audits [--team T] [--at ISO]`.")
     return 0
 
 
