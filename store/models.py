@@ -307,7 +307,12 @@ class Request(Base):
 
 
 class Event(Base):
-    """Append-only: who did what, when, from which chat action."""
+    """Append-only: who did what, when, from which chat action.
+
+    The database refuses UPDATE and DELETE on it (triggers, migration 0009), and
+    each event carries the hash of the one before (``store.eventlog``): ``id``,
+    ``prev_hash`` and ``hash`` are given by ``store.eventlog.seal`` at commit.
+    """
 
     __tablename__ = "events"
 
@@ -321,6 +326,8 @@ class Event(Base):
     to_state: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(200), doc="chat platform and action reference")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), doc="the hash of the event before (zeros for the first)")
+    hash: Mapped[str] = mapped_column(String(64), doc="SHA-256 of prev_hash and this event's canonical fields")
 
 
 class OutboxMessage(Base):
