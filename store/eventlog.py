@@ -107,16 +107,18 @@ def _rows(session: Session, batch: int) -> Iterator[Any]:
     yield from result
 
 
-def verify(session: Session, batch: int = 2000) -> Verification:
+def verify(session: Session, expect_head: str | None = None, batch: int = 2000) -> Verification:
     """Walk the chain in id order, recomputing each hash; streams (one batch in memory).
 
     "changed": the event's hash does not match its fields. "removed or
     reordered": its id does not follow the one before, or its prev_hash is not
     the hash of the event before it (an event was deleted, moved, or rewritten
-    with its hash recomputed).
+    with its hash recomputed). ``expect_head``: a head hash noted from an earlier
+    verify; if no event carries it now, the log was truncated or rewritten up to its end.
     """
     found = Verification()
     prev_id, prev_hash = 0, GENESIS
+    seen_expected = expect_head is None
     for row in _rows(session, batch):
         values = row._asdict()
         found.count += 1
@@ -125,5 +127,8 @@ def verify(session: Session, batch: int = 2000) -> Verification:
         if row.id != prev_id + 1 or values["prev_hash"] != prev_hash:
             found.problems.append((row.id, f"removed or reordered before event {row.id}"))
         prev_id, prev_hash = row.id, values["hash"]
+        seen_expected = seen_expected or values["hash"] == expect_head
     found.head = prev_hash
+    if not seen_expected:
+        found.problems.append((prev_id, "the noted head hash is no longer in the chain: events were removed or rewritten up to here"))
     return found
