@@ -198,8 +198,7 @@ def cmd_demo_reset(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.database_url)
     try:
-        with _uow_factory(settings)() as uow:
-            demo.reset(uow)
+        demo.reset(settings.database_url)
     except demo.NotADemoStore as e:
         print(f"worktray demo reset: {e}", file=sys.stderr)
         return 1
