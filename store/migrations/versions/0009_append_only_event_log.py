@@ -6,6 +6,10 @@ rolled back transactions; nothing refers to an event's id, and the order is kept
 because from now on a gap means a removed row. Triggers then refuse UPDATE and
 DELETE on ``events`` (SQLite and PostgreSQL) and TRUNCATE (PostgreSQL).
 
+It also adds the indexes that tests/test_indexes.py found missing for the queries
+the journeys make: persons.family_group_id (a family's members), cases.team (a
+team's open cases) and outbox.card_key (a request's cards, by key prefix).
+
 A later migration that rebuilds ``events`` on SQLite (batch mode copies the table)
 must create the triggers again: SQLite drops a table's triggers with it.
 
@@ -105,7 +109,14 @@ def _write(conn: sa.Connection, pending: list[dict[str, str | int]]) -> None:
         pending.clear()
 
 
+def _create_indexes() -> None:
+    op.create_index("ix_persons_family_group_id", "persons", ["family_group_id"])
+    op.create_index("ix_cases_team", "cases", ["team"])
+    op.create_index("ix_outbox_card_key", "outbox", ["card_key"], postgresql_ops={"card_key": "varchar_pattern_ops"})
+
+
 def upgrade() -> None:
+    _create_indexes()
     conn = op.get_bind()
     op.add_column("events", sa.Column("prev_hash", sa.String(length=64), nullable=True))
     op.add_column("events", sa.Column("hash", sa.String(length=64), nullable=True))
@@ -127,3 +138,6 @@ def downgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.drop_column("hash")
         batch.drop_column("prev_hash")
+    op.drop_index("ix_outbox_card_key", table_name="outbox")
+    op.drop_index("ix_cases_team", table_name="cases")
+    op.drop_index("ix_persons_family_group_id", table_name="persons")
