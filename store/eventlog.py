@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Event
 
@@ -101,14 +101,26 @@ class Verification:
         return not self.problems
 
 
-def _rows(session: Session, batch: int) -> Iterator[Any]:
+def _rows(sessions: sessionmaker[Session], batch: int) -> Iterator[Any]:
+    """Every event in id order, a batch per short transaction (keyset on id).
+
+    Short transactions, not one long read: on SQLite each holds the write lock
+    (store.db), and the bot must not wait for a walk over a million events. The
+    log is append-only, so batches read at different moments still form one chain.
+    """
     columns = [getattr(Event, name) for name in FIELDS] + [Event.prev_hash, Event.hash]
-    result = session.execute(select(*columns).order_by(Event.id).execution_options(yield_per=batch))
-    yield from result
+    after = 0
+    while True:
+        with sessions() as session, session.begin():
+            rows = session.execute(select(*columns).where(Event.id > after).order_by(Event.id).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
 
 
-def verify(session: Session, expect_head: str | None = None, batch: int = 2000) -> Verification:
-    """Walk the chain in id order, recomputing each hash; streams (one batch in memory).
+def verify(sessions: sessionmaker[Session], expect_head: str | None = None, batch: int = 2000) -> Verification:
+    """Walk the chain in id order, recomputing each hash (one batch in memory at a time).
 
     "changed": the event's hash does not match its fields. "removed or
     reordered": its id does not follow the one before, or its prev_hash is not
@@ -119,7 +131,7 @@ def verify(session: Session, expect_head: str | None = None, batch: int = 2000) 
     found = Verification()
     prev_id, prev_hash = 0, GENESIS
     seen_expected = expect_head is None
-    for row in _rows(session, batch):
+    for row in _rows(sessions, batch):
         values = row._asdict()
         found.count += 1
         if chain_hash(values, values["prev_hash"]) != values["hash"]:

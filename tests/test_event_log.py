@@ -40,7 +40,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 def check(uow_factory: partial[UnitOfWork], expect_head: str | None = None) -> tuple[int, list[tuple[int, str]]]:
     with uow_factory() as uow:
-        found = verify(uow.session, expect_head=expect_head)
+        sessions = uow.session_factory
+    found = verify(sessions, expect_head=expect_head, batch=3)  # several batches, so the walk crosses them
     return found.count, found.problems
 
 

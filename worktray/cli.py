@@ -277,12 +277,14 @@ def cmd_events_verify(args: argparse.Namespace, settings: Settings) -> int:
     """
     from store.eventlog import verify
 
+    engine = make_engine(settings.database_url)
     try:
-        with _uow_factory(settings)() as uow:
-            found = verify(uow.session, expect_head=args.head)
+        found = verify(make_session_factory(engine), expect_head=args.head)
     except DBAPIError:
         print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
         return 1
+    finally:
+        engine.dispose()
     if found.ok:
         print(f"OK: {found.count} event(s), the hash chain is unbroken. Head hash: {found.head}")
         print("Note it outside worktray; `worktray events verify --head HASH` later checks the log still holds it.")
