@@ -68,17 +68,15 @@ def seal(session: Session, events: Sequence[Event]) -> None:
 
     The lock is taken as late as possible: ``UnitOfWork.commit`` flushes the
     transaction's other changes (compare-and-set updates, outbox rows) first, so
-    row locks and lost races happen before it, and it is held only while one
-    SELECT of the head, the INSERT of these events and the COMMIT run. Event ids
+    row locks and lost races happen before it, and it is held only for three
+    round trips: the lock with the head read (one call, ``events_chain_head``,
+    migration 0009), the INSERT of these events, and the COMMIT. Event ids
     are given here (head id + 1, ...), not by the sequence, so a rolled back
     transaction leaves no gap and a gap in the log means a removed row.
     """
     if not events:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    head = session.execute(select(Event.id, Event.hash).order_by(Event.id.desc()).limit(1)).first()
-    last_id, prev_hash = (head.id, head.hash) if head is not None else (0, GENESIS)
+    last_id, prev_hash = _locked_head(session)
     for offset, event in enumerate(events, start=1):
         event.id = last_id + offset
         event.detail = event.detail if event.detail is not None else {}
@@ -86,6 +84,15 @@ def seal(session: Session, events: Sequence[Event]) -> None:
         event.hash = prev_hash = chain_hash(_values(event), prev_hash)
     session.add_all(events)
     session.flush()
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The last event's id and hash, read once this transaction may append (see ``seal``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        head = session.execute(text("SELECT head_id, head_hash FROM events_chain_head(:key)"), {"key": CHAIN_LOCK_KEY}).one()
+        return (head.head_id, head.head_hash) if head.head_id is not None else (0, GENESIS)
+    last = session.execute(select(Event.id, Event.hash).order_by(Event.id.desc()).limit(1)).first()
+    return (last.id, last.hash) if last is not None else (0, GENESIS)
 
 
 @dataclass

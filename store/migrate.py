@@ -40,6 +40,7 @@ def recreate(url: str) -> None:
             tables.drop_all(conn)
             if conn.dialect.name == "postgresql":
                 conn.execute(text("DROP FUNCTION IF EXISTS events_append_only()"))
+                conn.execute(text("DROP FUNCTION IF EXISTS events_chain_head(bigint)"))
     finally:
         engine.dispose()
     upgrade(url)

@@ -16,12 +16,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import POSTGRES_ADMIN_URL, Journey
+from conftest import NOW, POSTGRES_ADMIN_URL, Journey, empty_postgres
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from store.db import make_engine, make_session_factory
-from store.eventlog import GENESIS, verify
+from store.eventlog import CHAIN_LOCK_KEY, GENESIS, verify
 from store.migrate import upgrade
 from store.models import Event
 from store.uow import UnitOfWork
@@ -231,3 +231,41 @@ def test_migration_chains_existing_events_in_id_order(fresh_url: str) -> None:
             conn.execute(text("DELETE FROM events WHERE id = 1"))
     finally:
         engine.dispose()
+
+
+def _head(conn: psycopg.Connection[Any], into: list[tuple[Any, ...] | None]) -> None:
+    into.append(conn.execute("SELECT * FROM events_chain_head(%s)", (CHAIN_LOCK_KEY,)).fetchone())
+
+
+@pytest.mark.postgres
+def test_the_head_is_read_after_the_lock_is_held_on_postgresql(postgres_url: str) -> None:
+    """A writer that waited for the chain's lock reads the head its predecessor committed,
+    not the one before (events_chain_head reads with a snapshot taken after the lock)."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        empty_postgres(conn)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        uow.record(at=NOW, actor="amy", action="test")
+        uow.commit()
+        last_hash = uow.session.query(Event.hash).scalar()
+    engine.dispose()
+    first, second = psycopg.connect(postgres_url), psycopg.connect(postgres_url)
+    seen: list[tuple[Any, ...] | None] = []
+    try:
+        first.execute("SELECT * FROM events_chain_head(%s)", (CHAIN_LOCK_KEY,))  # holds the lock
+        first.execute(
+            "INSERT INTO events (id, at, actor, action, detail, prev_hash, hash) VALUES (2, now(), 'amy', 'test', '{}', %s, %s)",
+            (last_hash, "f" * 64),
+        )
+        waiter = threading.Thread(target=_head, args=(second, seen))
+        waiter.start()
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        while first.execute(waiting).fetchone() == (0,):
+            waiter.join(0.01)  # until the second writer waits for the lock (not a timing check)
+        first.commit()
+        waiter.join(WAIT)
+        assert seen == [(2, "f" * 64)]
+    finally:
+        second.rollback()
+        first.close()
+        second.close()

@@ -47,11 +47,21 @@ POSTGRESQL_TRIGGERS = [
     "CREATE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON events "
     "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
     "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()",
+    # store.eventlog.seal: take the chain's advisory lock, then read the head, in one round trip.
+    # VOLATILE: under READ COMMITTED the SELECT takes a new snapshot after the lock is held.
+    """CREATE OR REPLACE FUNCTION events_chain_head(lock_key bigint, OUT head_id integer, OUT head_hash varchar)
+    LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(lock_key);
+        SELECT e.id, e.hash INTO head_id, head_hash FROM events e ORDER BY e.id DESC LIMIT 1;
+    END
+    $$""",
 ]
 POSTGRESQL_DROP = [
     "DROP TRIGGER IF EXISTS events_no_truncate ON events",
     "DROP TRIGGER IF EXISTS events_no_update_delete ON events",
     "DROP FUNCTION IF EXISTS events_append_only()",
+    "DROP FUNCTION IF EXISTS events_chain_head(bigint)",
 ]
 
 # The events table as this migration reads it (typed, so the hash sees what the code sees).
