@@ -88,7 +88,8 @@ class Person(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
-    family_group_id: Mapped[str | None] = mapped_column(ForeignKey("family_groups.id"))
+    # indexed: a family's members are looked up by it (C6.4, the family card) (issue 9)
+    family_group_id: Mapped[str | None] = mapped_column(ForeignKey("family_groups.id"), index=True)
     # C4 / C3: when the person was last seen face to face and when supervision was last recorded.
     last_seen_face_to_face: Mapped[dt.date | None] = mapped_column(Date)
     last_supervision_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -108,7 +109,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
-    team: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str] = mapped_column(String(64), index=True)  # a team's open cases (T2 radar) (issue 9)
     worker: Mapped[str] = mapped_column(String(64), doc="organisation-config key of the allocated worker")
     case_type: Mapped[str] = mapped_column(String(32), doc="CIN, CP, CLA, CWD, EH or ADULT")
     opened_on: Mapped[dt.date] = mapped_column(Date)
@@ -314,7 +315,12 @@ class Request(Base):
 
 
 class Event(Base):
-    """Append-only: who did what, when, from which chat action."""
+    """Append-only: who did what, when, from which chat action.
+
+    The database refuses UPDATE and DELETE on it (triggers, migration 0009), and
+    each event carries the hash of the one before (``store.eventlog``): ``id``,
+    ``prev_hash`` and ``hash`` are given by ``store.eventlog.seal`` at commit.
+    """
 
     __tablename__ = "events"
 
@@ -328,6 +334,8 @@ class Event(Base):
     to_state: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(200), doc="chat platform and action reference")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), doc="the hash of the event before (zeros for the first)")
+    hash: Mapped[str] = mapped_column(String(64), doc="SHA-256 of prev_hash and this event's canonical fields")
 
 
 class OutboxMessage(Base):
@@ -343,6 +351,9 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "sent_at", "id"),
         Index("ix_outbox_due", "sent_at", "dropped_at", "next_attempt_at"),
+        # A request's cards and DMs are found by key prefix (``posted_cards``: card_key LIKE 'dm:1:%');
+        # on PostgreSQL only a pattern operator class serves LIKE whatever the collation (issue 9).
+        Index("ix_outbox_card_key", "card_key", postgresql_ops={"card_key": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from store.eventlog import seal
 from store.models import (
     Assessment,
     Case,
@@ -190,22 +191,36 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.session_factory()
+        self._events: list[Event] = []  # recorded, chained and inserted by commit()
         self.cases = CaseStore(self.session)
         self.requests = Requests(self.session)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._events.clear()
         self.session.rollback()
         self.session.close()
 
     def commit(self) -> None:
+        """Commit; the recorded events join the hash chain last (``store.eventlog.seal``).
+
+        The other changes are flushed first, so a lost compare-and-set fails
+        before the chain's lock is taken, and the lock is held only for the
+        events' INSERT and the COMMIT.
+        """
         try:
+            if self._events:
+                self.session.flush()
+                seal(self.session, self._events)
             self.session.commit()
         except StaleDataError as e:
-            self.session.rollback()
+            self.rollback()
             raise ConcurrentChange(str(e)) from e
+        finally:
+            self._events.clear()
 
     def rollback(self) -> None:
+        self._events.clear()
         self.session.rollback()
 
     def record(
@@ -221,8 +236,8 @@ class UnitOfWork:
         source: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Append to the event log (never updated, never deleted)."""
-        self.session.add(
+        """Append to the event log (never updated, never deleted) when this unit of work commits."""
+        self._events.append(
             Event(
                 at=at,
                 actor=actor,

@@ -122,17 +122,16 @@ def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
     from functools import partial
 
     import psycopg
-    from sqlalchemy import text
+    from conftest import empty_postgres
 
     from bot.deliver import ADVISORY_LOCK_KEY
     from store.db import make_engine, make_session_factory
-    from store.models import Base
     from store.uow import UnitOfWork
     from worktray import demo
 
     engine = make_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables) + " RESTART IDENTITY CASCADE"))
+        empty_postgres(conn)
     uow_factory = partial(UnitOfWork, make_session_factory(engine))
     with uow_factory() as uow:
         demo.seed(uow)

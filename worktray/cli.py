@@ -5,6 +5,7 @@
     worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
     worktray demo reset                (a demo database only: empty it and load the demo cases again)
     worktray case show PERSON_ID [--json]
+    worktray events verify [--head H]  check the event log's hash chain: any event changed or removed (exit 1)
     worktray outbox                    undelivered chat messages: pending and failing, with the last error
     worktray outbox retry ID|--all     try again now
     worktray outbox drop ID            stop retrying (the row is kept for the record, not deleted)
@@ -89,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("person_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_case_show)
+
+    events = sub.add_parser("events", help="the append-only event log")
+    events_sub = events.add_subparsers(required=True, metavar="ACTION")
+    verify = events_sub.add_parser("verify", help="walk the hash chain: name any event changed, removed or reordered")
+    verify.add_argument("--head", help="a head hash noted from an earlier verify: it must still be in the chain")
+    verify.set_defaults(func=cmd_events_verify)
 
     outbox = sub.add_parser("outbox", help="chat messages not delivered yet: list, retry, drop")
     outbox.set_defaults(func=cmd_outbox_list)
@@ -197,8 +204,7 @@ def cmd_demo_reset(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.database_url)
     try:
-        with _uow_factory(settings)() as uow:
-            demo.reset(uow)
+        demo.reset(settings.database_url)
     except demo.NotADemoStore as e:
         print(f"worktray demo reset: {e}", file=sys.stderr)
         return 1
@@ -277,6 +283,34 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
     return 0
+
+
+# -- the event log, for an operator ----------------------------------------------------
+
+
+def cmd_events_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Walk the event log's hash chain (store.eventlog): OK with the count, or each broken link.
+
+    Event IDs only, never an event's content (it can name people). Exit 1 when broken.
+    """
+    from store.eventlog import verify
+
+    engine = make_engine(settings.database_url)
+    try:
+        found = verify(make_session_factory(engine), expect_head=args.head)
+    except DBAPIError:
+        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if found.ok:
+        print(f"OK: {found.count} event(s), the hash chain is unbroken. Head hash: {found.head}")
+        print("Note it outside worktray; `worktray events verify --head HASH` later checks the log still holds it.")
+        return 0
+    for event_id, problem in found.problems:
+        print(f"event {event_id}: {problem}")
+    print(f"BROKEN: {len(found.problems)} problem(s) in {found.count} event(s); the log was changed outside worktray.")
+    return 1
 
 
 # -- the outbox, for an operator -------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from store.db import make_engine, make_session_factory
+from store.migrate import recreate
 from store.models import (
     Assessment,
     Base,
@@ -143,22 +144,32 @@ def demo_person_ids() -> frozenset[str]:
         return seed_person_ids() | {row["id"] for row in csv.DictReader(f)}
 
 
-def reset(uow: UnitOfWork) -> None:
-    """Start the demo again: empty every table and seed the demo cases afresh.
+def reset(database_url: str) -> None:
+    """Start the demo again: drop and recreate the schema, and seed the demo cases afresh.
 
-    Only a database that holds demo people and nobody else is emptied; any other
+    Only a database that holds demo people and nobody else is reset; any other
     person in it (a council's case store) makes this refuse, changing nothing.
+    The schema is recreated rather than emptied because the event log refuses
+    DELETE and TRUNCATE (migration 0009).
     """
-    strangers = set(uow.session.scalars(select(Person.id))) - demo_person_ids()
+    engine = make_engine(database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            strangers = set(uow.session.scalars(select(Person.id))) - demo_person_ids()
+    finally:
+        engine.dispose()
     if strangers:
         raise NotADemoStore(
             f"the database holds {len(strangers)} people who are not in the demo: it is not a demo database, "
             "so nothing was reset"
         )
-    for table in reversed(Base.metadata.sorted_tables):  # children before parents
-        uow.session.execute(table.delete())
-    uow.session.expunge_all()
-    seed(uow)  # commits
+    recreate(database_url)
+    engine = make_engine(database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            seed(uow)  # commits
+    finally:
+        engine.dispose()
 def _seed_thorne_family(uow: UnitOfWork) -> None:
     """Three children in one family group, open to Under 12s as CIN, CP and CLA (C6.4);
     Mia also has a service user group of the Children with Disabilities service (not
