@@ -109,7 +109,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
-    team: Mapped[str] = mapped_column(String(64), index=True)  # a team's open cases (T2 radar) (issue 9)
+    team: Mapped[str] = mapped_column(String(64))  # a team's open cases (T2 radar): ix_cases_team_audit_due_on leads with team
     worker: Mapped[str] = mapped_column(String(64), doc="organisation-config key of the allocated worker")
     case_type: Mapped[str] = mapped_column(String(32), doc="CIN, CP, CLA, CWD, EH or ADULT")
     opened_on: Mapped[dt.date] = mapped_column(Date)

@@ -212,7 +212,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_migration_chains_existing_events_in_id_order(fresh_url: str) -> None:
-    """0009 backfills the hashes of a log written before it, closing the gaps a sequence left."""
+    """0011 backfills the hashes of a log written before it, closing the gaps a sequence left."""
     upgrade(fresh_url, "0008")
     _add_legacy_events(fresh_url, [1, 2, 5, 9])
     upgrade(fresh_url)

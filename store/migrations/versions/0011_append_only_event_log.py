@@ -7,14 +7,15 @@ because from now on a gap means a removed row. Triggers then refuse UPDATE and
 DELETE on ``events`` (SQLite and PostgreSQL) and TRUNCATE (PostgreSQL).
 
 It also adds the indexes that tests/test_indexes.py found missing for the queries
-the journeys make: persons.family_group_id (a family's members), cases.team (a
-team's open cases) and outbox.card_key (a request's cards, by key prefix).
+the journeys make: persons.family_group_id (a family's members) and outbox.card_key
+(a request's cards, by key prefix). A team's open cases use 0009's index on
+(team, audit_due_on), which leads with the team.
 
 A later migration that rebuilds ``events`` on SQLite (batch mode copies the table)
 must create the triggers again: SQLite drops a table's triggers with it.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-26
 """
 from __future__ import annotations
@@ -25,8 +26,8 @@ from alembic import op
 from store.eventlog import FIELDS, GENESIS, chain_hash
 from store.models import UTCDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -121,7 +122,6 @@ def _write(conn: sa.Connection, pending: list[dict[str, str | int]]) -> None:
 
 def _create_indexes() -> None:
     op.create_index("ix_persons_family_group_id", "persons", ["family_group_id"])
-    op.create_index("ix_cases_team", "cases", ["team"])
     op.create_index("ix_outbox_card_key", "outbox", ["card_key"], postgresql_ops={"card_key": "varchar_pattern_ops"})
 
 
@@ -149,5 +149,4 @@ def downgrade() -> None:
         batch.drop_column("hash")
         batch.drop_column("prev_hash")
     op.drop_index("ix_outbox_card_key", table_name="outbox")
-    op.drop_index("ix_cases_team", table_name="cases")
     op.drop_index("ix_persons_family_group_id", table_name="persons")
