@@ -71,7 +71,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def empty_postgres(conn: Connection) -> None:
     """Empty every table, in the caller's transaction.
 
-    The event log refuses TRUNCATE (migration 0009), so its triggers are switched
+    The event log refuses TRUNCATE (migration 0011), so its triggers are switched
     off for this one statement and on again before the transaction commits: an
     owner's step in a test database, never something the application does.
     """
