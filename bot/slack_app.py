@@ -594,7 +594,30 @@ class _WsgiApp(SlackRequestHandler):
             return False
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
-        return self.app.dispatch(_bolt_request(request.get_body(), request.query_string, request.get_headers()))
+        headers = request.get_headers()
+        if not _integer_timestamp(headers):
+            # Bolt's signature check would raise on int(timestamp) and its error handler
+            # answer 200 (and DM the "user" the forged body names): refuse it as unsigned.
+            log.info("slack request with a malformed timestamp refused")
+            return BoltResponse(status=401, body={"error": "invalid request"})
+        try:
+            raw = request.get_body()
+        except UnicodeDecodeError:  # Slack sends UTF-8 only; Bolt's adapter would raise (a 500)
+            log.warning("slack request body is not UTF-8; refused")
+            return BoltResponse(status=400, body=UNREADABLE)
+        return self.app.dispatch(_bolt_request(raw, request.query_string, headers))
+
+
+def _integer_timestamp(headers: dict[str, str | Sequence[str]]) -> bool:
+    """X-Slack-Request-Timestamp is absent (Bolt refuses that itself) or an integer, as Bolt needs it."""
+    value = headers.get("x-slack-request-timestamp")
+    if value is None:
+        return True
+    try:
+        int(value if isinstance(value, str) else value[0])
+    except (ValueError, IndexError):
+        return False
+    return True
 
 
 def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]]) -> BoltRequest:
