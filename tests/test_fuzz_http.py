@@ -237,10 +237,10 @@ def action_ids() -> st.SearchStrategy[str]:
 
 def element_states() -> st.SearchStrategy[dict[str, Any]]:
     """One element's state, of any of the types read_values knows, with junk inside."""
-    option = junk_text.map(lambda v: {"text": {"type": "plain_text", "text": "x"}, "value": v})
-    dates = st.one_of(st.dates().map(str), st.just("2026-02-30"), junk_text, st.none())
+    option = values_text.map(lambda v: {"text": {"type": "plain_text", "text": "x"}, "value": v})
+    dates = st.one_of(st.dates().map(str), values_text, st.none())
     return st.one_of(
-        st.fixed_dictionaries({"type": st.just("plain_text_input"), "value": st.one_of(st.none(), junk_text, st.text(min_size=3000, max_size=4000))}),
+        st.fixed_dictionaries({"type": st.just("plain_text_input"), "value": st.one_of(st.none(), values_text, st.text(min_size=3000, max_size=4000))}),
         st.fixed_dictionaries({"type": st.just("static_select"), "selected_option": st.one_of(st.none(), option)}),
         st.fixed_dictionaries({"type": st.sampled_from(["checkboxes", "multi_static_select"]), "selected_options": st.lists(option, max_size=4)}),
         st.fixed_dictionaries({"type": st.just("datepicker"), "selected_date": dates}),
@@ -251,8 +251,16 @@ def element_states() -> st.SearchStrategy[dict[str, Any]]:
 FIELD_KEYS = [
     "reason", "closure_date", "summary", "done", "applies_to", "no_visit_reason", "note", "to", "checklist", "people",
     "worker", "outcome", "end_date", "answer_q1", "note_q1", "end_items", "end_reason_1", "end_reason_²", "local_end_reason_1",
-    "rec_1", "rec_١", "leaving_care_x", "receiving_team", "transfer_date", "hold_reason",
+    "rec_1", "rec_١", "leaving_care_x", "receiving_team", "point_of_transfer", "planned_date", "gestation_weeks", "readiness",
+    "std_chronology", "why_chronology", "hold_reason",
 ]
+
+
+KNOWN_VALUES = st.sampled_from([
+    "pre_birth", "ready", "potential", "done", "na", "outstanding", "u12", "adults-south", "12plus", "RC7", "A1", "N4", "yes", "no",
+    "amy", "maria", "sam", "2026-11-26", "2026-12-01", "2026-02-30", "26/11/2026", "²", "٢٥", "25", "1", "2", "9" * 5000, "agreed", "uphold",
+])
+values_text = st.one_of(KNOWN_VALUES, junk_text)
 
 
 def state_values() -> st.SearchStrategy[dict[str, dict[str, dict[str, Any]]]]:
@@ -569,3 +577,22 @@ def test_a_body_that_is_not_utf8_gets_a_plain_400(fuzz: Fuzzer, unhandled: Unhan
     response = fuzz.signed(b"\xff\xfe", "application/x-www-form-urlencoded")
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert (response.status, response.body) == (400, UNREADABLE)
+
+
+@pytest.mark.parametrize(
+    ("action", "value"),
+    [
+        ("wt:withdraw", "١"),  # int() read the Arabic-Indic digit as request 1: amy's request was withdrawn
+        ("wt:withdraw", " 1"),
+        ("wt:claim", "4294967296"),  # past a 32-bit ID column: an overflow in the database, not a refusal
+        ("wt:meeting_agreed", "²:2026-W48"),  # "²".isdigit() but int("²") raised: an unhandled ValueError
+    ],
+)
+def test_a_button_value_that_is_not_plain_digits_names_no_request(
+    fuzz: Fuzzer, unhandled: Unhandled, requests_made: dict[str, int], action: str, value: str
+) -> None:
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(click_payload("U0AMY", action, value, "1.1", "C0U12MGR")), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert response.status == 200
+    assert any("nothing changed" in text for text in fuzz.shown_since(mark)), fuzz.shown_since(mark)
