@@ -289,6 +289,8 @@ def parse_payload(body: Any) -> Payload | None:
     """
     if not isinstance(body, dict):
         raise ValueError("the request body is not an object")
+    if _has_nul(body):  # Slack sends none; PostgreSQL refuses NUL in text (a DataError, not a refusal)
+        raise ValueError("the request carries a NUL character")
     if "command" in body:
         return SlashCommand.model_validate(body)
     kind = body.get("type")
@@ -300,6 +302,17 @@ def parse_payload(body: Any) -> Payload | None:
     if kind == "event_callback" and isinstance(event, dict) and event.get("type") == "app_home_opened":
         return HomeOpenedEnvelope.model_validate(body)
     return None
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL character in any string of the payload, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # -- the Bolt app --------------------------------------------------------------------------

@@ -596,3 +596,16 @@ def test_a_button_value_that_is_not_plain_digits_names_no_request(
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert response.status == 200
     assert any("nothing changed" in text for text in fuzz.shown_since(mark)), fuzz.shown_since(mark)
+
+
+def test_a_nul_character_anywhere_is_refused_plainly(fuzz: Fuzzer, unhandled: Unhandled, requests_made: dict[str, int]) -> None:
+    """A button value "\\x00" reached a query: PostgreSQL refuses NUL in text (DataError, unhandled)."""
+    before, mark = fuzz.snapshot()
+    payload = click_payload("U0AMY", "wt:request_closure", "\x00", "1.1", "C0U12MGR")
+    response = fuzz.signed(interactive_body(payload), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert (response.status, response.body) == (200, UNREADABLE)
+    command = command_body("/case", "U0AMY", "status 35497\x0023", "1.1.trigger")
+    response = fuzz.signed(urlencode(command).encode(), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert (response.status, response.body) == (200, UNREADABLE)
