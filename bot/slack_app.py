@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1_000_000
+SOURCE_MAX = 200  # events.source
 UNREADABLE = "worktray could not read that request; nothing changed."
 SORRY = "Something went wrong in worktray and your request may not have been done. Please try again; if it keeps failing, tell your administrator."
 HOME_HELP = [
@@ -345,14 +346,14 @@ def create_bolt_app(
     @bolt.command("/case")
     def on_case(ack: Callable[..., None], context: dict[str, Any]) -> None:
         cmd: SlashCommand = context["wt"]
-        reply = interactions.command(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        reply = interactions.command(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
         log.info("slack /case by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
     @bolt.command("/radar")
     def on_radar(ack: Callable[..., None], context: dict[str, Any]) -> None:
         cmd: SlashCommand = context["wt"]
-        reply = interactions.radar(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        reply = interactions.radar(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
         log.info("slack /radar by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
@@ -363,7 +364,7 @@ def create_bolt_app(
         action = click.actions[0]
         name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
-        reply = interactions.press(click.user.id, name, action.value, source=f"slack:{action.action_ts}")
+        reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
         replies.to_click(click, reply)
 
     @bolt.view_submission(re.compile("^(" + "|".join(re.escape(c) for c in FORMS) + ")$"))
@@ -371,7 +372,7 @@ def create_bolt_app(
         sub: ViewSubmission = context["wt"]
         log.info("slack form %s by %s", sub.view.callback_id, sub.user.id)
         view = sub.view
-        reply = interactions.submit(sub.user.id, view.callback_id, view.private_metadata, view.values(), source=f"slack:view:{view.id}")
+        reply = interactions.submit(sub.user.id, view.callback_id, view.private_metadata, view.values(), source=_source("view", view.id))
         replies.to_submission(ack, sub, reply)
 
     @bolt.event("app_home_opened")
@@ -382,6 +383,12 @@ def create_bolt_app(
             client.views_publish(user_id=event.user, view=home_view(org, uow, event.user))
 
     return bolt
+
+
+def _source(*parts: str) -> str:
+    """The event's ``source`` ("slack:…"), cut to its column (``events.source``, 200 characters):
+    Slack's IDs are short, but a longer one must not fail the step it records."""
+    return ":".join(("slack", *parts))[:SOURCE_MAX]
 
 
 class _Guard(Middleware):

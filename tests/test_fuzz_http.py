@@ -203,6 +203,7 @@ def answer_texts(response: Response) -> list[str]:
 
 # -- strategies: values ------------------------------------------------------------------------
 
+printable = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=80)  # what an HTTP header may carry
 junk_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 person_ids = st.sampled_from(["3549723", "3549724", "3549728", "3549750", "0000000", "999999999999", "١٢٣", "3549723x", ""])
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), junk_text)
@@ -517,7 +518,7 @@ def test_bad_signatures_and_timestamps(fuzz: Fuzzer, unhandled: Unhandled, data:
     how = data.draw(st.sampled_from(["secret", "stale", "future", "no_signature", "no_timestamp", "junk_timestamp", "junk_signature"]))
     before, mark = fuzz.snapshot()
     if how in ("secret", "stale", "future", "junk_timestamp"):
-        timestamp = {"stale": str(now - 60 * 6), "future": str(now + 60 * 6), "junk_timestamp": data.draw(junk_text.filter(lambda t: not t.strip().isdigit() and t.isascii()))}.get(how)
+        timestamp = {"stale": str(now - 60 * 6), "future": str(now + 60 * 6), "junk_timestamp": data.draw(printable.filter(lambda t: not t.strip().isdigit()))}.get(how)
         response = fuzz.signed(body, "application/json", secret="not-the-secret" if how == "secret" else SECRET, timestamp=timestamp)
     else:
         headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": "v0=" + "0" * 64}
@@ -526,7 +527,7 @@ def test_bad_signatures_and_timestamps(fuzz: Fuzzer, unhandled: Unhandled, data:
         elif how == "no_timestamp":
             del headers["X-Slack-Request-Timestamp"]
         else:
-            headers["X-Slack-Signature"] = data.draw(st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=80))
+            headers["X-Slack-Signature"] = data.draw(printable)
         response = fuzz.raw(body, headers)
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert response.status == 401, response
@@ -609,3 +610,18 @@ def test_a_nul_character_anywhere_is_refused_plainly(fuzz: Fuzzer, unhandled: Un
     response = fuzz.signed(urlencode(command).encode(), "application/x-www-form-urlencoded")
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert (response.status, response.body) == (200, UNREADABLE)
+
+
+def test_a_long_action_ts_or_view_id_still_records_the_step(fuzz: Fuzzer, unhandled: Unhandled, requests_made: dict[str, int]) -> None:
+    """The event's ``source`` (200 characters) was built from Slack's action_ts or view ID uncut."""
+    rid = str(requests_made["requested"])
+    note = {"note": {"note": {"type": "plain_text_input", "value": "Add the closure letter."}}}
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(submission_payload("U0MARIA", "return", rid, note, "V" * 300)), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=True)
+    returned = fingerprint(fuzz.app.uow)
+    assert returned["requests"] != before["requests"]
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(click_payload("U0AMY", "wt:withdraw", rid, "9" * 300, "C0U12MGR")), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=True)
+    assert fingerprint(fuzz.app.uow)["requests"] != before["requests"]
