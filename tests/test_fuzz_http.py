@@ -34,6 +34,7 @@ import hmac
 import http.client
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -54,8 +55,9 @@ from workflows.org import Organisation
 from worktray.bootstrap import build
 from worktray.serve import database_ok
 
+EXAMPLES = int(os.environ.get("WORKTRAY_FUZZ_EXAMPLES", "25"))  # more for a deeper run than CI's
 FUZZ = settings(
-    max_examples=25,
+    max_examples=EXAMPLES,
     deadline=None,
     # The server and store are shared across examples on purpose (see the module docstring).
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -625,3 +627,16 @@ def test_a_long_action_ts_or_view_id_still_records_the_step(fuzz: Fuzzer, unhand
     response = fuzz.signed(interactive_body(click_payload("U0AMY", "wt:withdraw", rid, "9" * 300, "C0U12MGR")), "application/x-www-form-urlencoded")
     check(fuzz, unhandled, before, mark, response, writes=True)
     assert fingerprint(fuzz.app.uow)["requests"] != before["requests"]
+
+
+@pytest.mark.parametrize("weeks", ["²", "9" * 5000])
+def test_weeks_of_gestation_that_int_cannot_read_are_a_field_error(fuzz: Fuzzer, unhandled: Unhandled, weeks: str) -> None:
+    """T1: "²".isdigit() is true but int("²") raised, as did int() of 5000 digits: an unhandled ValueError."""
+    fields = {"receiving_team": "12plus", "point_of_transfer": "pre_birth", "planned_date": "2026-11-26", "reason": "Expected in spring.",
+              "gestation_weeks": weeks}
+    values = {key: {key: {"type": "plain_text_input", "value": value}} for key, value in fields.items()}
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(submission_payload("U0BEN", "transfer", "3549750", values, "V1")), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert response.json()["response_action"] == "errors"
+    assert "weeks of gestation" in response.json()["errors"]["gestation_weeks"]
