@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import Journey, fingerprint
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from slack_mock import SlackApiMock
 from test_slack_http import SECRET, Response, SlackDriver, running, slack_api  # noqa: F401 (fixtures)
@@ -206,7 +206,7 @@ def answer_texts(response: Response) -> list[str]:
 # -- strategies: values ------------------------------------------------------------------------
 
 printable = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=80)  # what an HTTP header may carry
-junk_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+junk_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=60)  # NUL: KNOWN_VALUES
 person_ids = st.sampled_from(["3549723", "3549724", "3549728", "3549750", "0000000", "999999999999", "١٢٣", "3549723x", ""])
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), junk_text)
 json_junk = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(junk_text, inner, max_size=3), max_leaves=6)
@@ -261,7 +261,7 @@ FIELD_KEYS = [
 
 KNOWN_VALUES = st.sampled_from([
     "pre_birth", "ready", "potential", "done", "na", "outstanding", "u12", "adults-south", "12plus", "RC7", "A1", "N4", "yes", "no",
-    "amy", "maria", "sam", "2026-11-26", "2026-12-01", "2026-02-30", "26/11/2026", "²", "٢٥", "25", "1", "2", "9" * 5000, "agreed", "uphold",
+    "amy", "maria", "sam", "2026-11-26", "2026-12-01", "2026-02-30", "26/11/2026", "²", "٢٥", "25", "1", "2", "9" * 5000, "agreed", "uphold", "a\x00b",
 ])
 values_text = st.one_of(KNOWN_VALUES, junk_text)
 
@@ -561,6 +561,77 @@ def test_other_methods_and_paths(fuzz: Fuzzer, unhandled: Unhandled, method: str
     check(fuzz, unhandled, before, mark, response, writes=False)
 
 
+@pytest.fixture
+def real_forms(fuzz: Fuzzer, seeded: Any, ctx: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(user, view) of forms worktray really opened, on real requests: submitted below with any values."""
+    journey = Journey(seeded, ctx)
+    requested = journey.request("3549723", "amy")
+    closed = journey.to_state("closed", "3549724")
+    claimed = journey.to_state("claimed", "3549728")
+    fuzz.app.deliverer.drain()
+    opened: list[tuple[str, dict[str, Any]]] = []
+
+    def open_by(user: str, payload: dict[str, Any], kind: str) -> None:
+        mark = fuzz.api.count()
+        body = urlencode(payload).encode() if kind == "command" else interactive_body(payload)
+        assert fuzz.signed(body, "application/x-www-form-urlencoded").status == 200
+        views = [c.args["view"] for c in fuzz.api.since(mark) if c.method == "views.open"]
+        opened.extend((user, view) for view in views)
+
+    open_by("U0AMY", command_body("/case", "U0AMY", "close 3549740", "1.t"), "command")
+    open_by("U0BEN", command_body("/case", "U0BEN", "transfer 3549750", "1.t"), "command")
+    for user, action, value in [
+        ("U0MARIA", "wt:approve", requested), ("U0MARIA", "wt:return", requested), ("U0MARIA", "wt:reopen", closed),
+        ("U0SAM", "wt:audit", claimed), ("U0MARIA", "wt:reassign", claimed),
+    ]:
+        open_by(user, click_payload(user, action, str(value), "1.1", "C0U12MGR"), "click")
+    assert len(opened) >= 5, [v["callback_id"] for _, v in opened]
+    return opened
+
+
+@st.composite
+def filled_in(draw: st.DrawFn, view: dict[str, Any]) -> dict[str, Any]:
+    """view.state.values for the view's inputs: each left as opened, set to one of its options, or junk."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        element = block["element"]
+        kind, options = element["type"], element.get("options", [])
+        junk_option = values_text.map(lambda v: {"text": {"type": "plain_text", "text": "x"}, "value": v})
+        option = st.sampled_from(options) if options else junk_option
+        state: dict[str, Any] = {"type": kind}
+        if kind == "static_select":
+            state["selected_option"] = draw(st.one_of(st.just(element.get("initial_option")), option, junk_option, st.none()))
+        elif kind in ("checkboxes", "multi_static_select"):
+            state["selected_options"] = draw(st.one_of(st.just(element.get("initial_options", [])), st.lists(st.one_of(option, junk_option), max_size=5)))
+        elif kind == "datepicker":
+            state["selected_date"] = draw(st.one_of(st.just(element.get("initial_date")), st.dates().map(str), values_text, st.none()))
+        else:
+            state["value"] = draw(st.one_of(st.just(element.get("initial_value")), values_text, st.text(min_size=400, max_size=4000), st.none()))
+        values[block["block_id"]] = {element["action_id"]: state}
+    return values
+
+
+@FUZZ
+@given(data=st.data())
+def test_real_forms_with_any_values(fuzz: Fuzzer, unhandled: Unhandled, real_forms: list[tuple[str, dict[str, Any]]], data: st.DataObject) -> None:
+    """Forms as worktray opened them, submitted with each field as opened, another option, or junk."""
+    user, view = data.draw(st.sampled_from(real_forms))
+    values = data.draw(filled_in(view))
+    payload = submission_payload(user, view["callback_id"], view["private_metadata"], values, "V1")
+    payload["view"]["blocks"] = view["blocks"]
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(payload), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=True)
+    assert response.status == 200
+    field_errors = response.body.startswith("{") and response.json().get("response_action") == "errors"
+    if field_errors:
+        assert fingerprint(fuzz.app.uow) == before  # a field error: the modal stays open and nothing is written
+    wrote = fingerprint(fuzz.app.uow) != before
+    event(f"{view['callback_id']}: {'field errors' if field_errors else 'written' if wrote else 'refused or unreadable'}")
+
+
 # -- regressions: the concrete inputs the fuzzing found ----------------------------------------------
 
 
@@ -640,3 +711,17 @@ def test_weeks_of_gestation_that_int_cannot_read_are_a_field_error(fuzz: Fuzzer,
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert response.json()["response_action"] == "errors"
     assert "weeks of gestation" in response.json()["errors"]["gestation_weeks"]
+
+
+def test_reassigning_to_someone_not_in_the_config_does_not_quote_them_back(
+    fuzz: Fuzzer, unhandled: Unhandled, real_forms: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """C5: a "to" that is not a configured person came back verbatim in the field error (here two lines)."""
+    user, view = next((u, v) for u, v in real_forms if v["callback_id"] == "reassign")
+    values = {"to": {"to": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": "\nsam"}}}}
+    payload = submission_payload(user, "reassign", view["private_metadata"], values, "V1")
+    payload["view"]["blocks"] = view["blocks"]
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(payload), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert response.json() == {"response_action": "errors", "errors": {"to": "Choose business support in Under 12s from the list."}}
