@@ -567,7 +567,9 @@ def real_forms(fuzz: Fuzzer, seeded: Any, ctx: Any) -> list[tuple[str, dict[str,
     journey = Journey(seeded, ctx)
     requested = journey.request("3549723", "amy")
     closed = journey.to_state("closed", "3549724")
-    claimed = journey.to_state("claimed", "3549728")
+    claimed = journey.to_state("claimed", "3549728")  # open work steps: its audit is blocked (C6.1)
+    audits = [journey.to_state("claimed", "3501779"), journey.to_state("claimed", "3549735")]  # C10: the CLA's record items
+    adult = journey.request("4100001", "dan")  # C3, C4: the adults' checklist
     fuzz.app.deliverer.drain()
     opened: list[tuple[str, dict[str, Any]]] = []
 
@@ -582,7 +584,8 @@ def real_forms(fuzz: Fuzzer, seeded: Any, ctx: Any) -> list[tuple[str, dict[str,
     open_by("U0BEN", command_body("/case", "U0BEN", "transfer 3549750", "1.t"), "command")
     for user, action, value in [
         ("U0MARIA", "wt:approve", requested), ("U0MARIA", "wt:return", requested), ("U0MARIA", "wt:reopen", closed),
-        ("U0SAM", "wt:audit", claimed), ("U0MARIA", "wt:reassign", claimed),
+        ("U0SAM", "wt:audit", claimed), ("U0MARIA", "wt:reassign", claimed), ("U0SAM", "wt:audit", audits[0]),
+        ("U0SAM", "wt:audit", audits[1]), ("U0OLU", "wt:approve", adult), ("U0RUTH", "wt:return", adult),
     ]:
         open_by(user, click_payload(user, action, str(value), "1.1", "C0U12MGR"), "click")
     assert len(opened) >= 5, [v["callback_id"] for _, v in opened]
