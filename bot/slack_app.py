@@ -644,16 +644,29 @@ def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]])
     """A BoltRequest; an unparseable body still goes through Bolt's signature check.
 
     Bolt parses the body in BoltRequest's constructor and would raise on
-    ``payload=not-json``. Such a request is rebuilt empty but keeps its raw
+    ``payload=not-json``; its own middleware trips on an ``event`` that is not an
+    object (``_bolt_can_read``). Such a request is rebuilt empty but keeps its raw
     body, so a forged one still gets 401 and a signed one gets a plain 400
     from the guard middleware.
     """
     try:
-        return BoltRequest(body=raw, query=query, headers=headers)
+        request = BoltRequest(body=raw, query=query, headers=headers)
     except (ValueError, TypeError, AttributeError, KeyError):
+        request = None
+    if request is None or not _bolt_can_read(request.body):
         request = BoltRequest(body="", query=query, headers=headers, context={"wt_unreadable": True})
         request.raw_body = raw
-        return request
+    return request
+
+
+def _bolt_can_read(body: Any) -> bool:
+    """The envelope as Bolt's own middleware reads it, before ours can refuse it.
+
+    Its authorization and self-event checks call ``body.get("event", {}).get(…)``
+    and ``"type" in body["event"]``: an ``event`` that is not an object (null, a
+    string) raised there, and a null one again in Bolt's error handling (a 500).
+    """
+    return isinstance(body, dict) and ("event" not in body or isinstance(body["event"], dict))
 
 
 # -- Socket Mode -------------------------------------------------------------------------------

@@ -728,3 +728,14 @@ def test_reassigning_to_someone_not_in_the_config_does_not_quote_them_back(
     response = fuzz.signed(interactive_body(payload), "application/x-www-form-urlencoded")
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert response.json() == {"response_action": "errors", "errors": {"to": "Choose business support in Under 12s from the list."}}
+
+
+@pytest.mark.parametrize("event", [None, "", 7, ["type"]])
+def test_an_event_that_is_not_an_object_gets_a_plain_400(fuzz: Fuzzer, unhandled: Unhandled, event: Any) -> None:
+    """Bolt's own middleware read body["event"] as an object before ours could refuse it: a null event
+    was a 500 (Bolt's error handling raised again), a string one an unhandled AttributeError."""
+    envelope = {**home_envelope("U0AMY", "home"), "event": event}
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(json.dumps(envelope).encode(), "application/json")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert (response.status, response.body) == (400, UNREADABLE)
