@@ -46,7 +46,7 @@ from conftest import Journey, fingerprint
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from slack_mock import SlackApiMock
-from test_slack_http import SECRET, Response, SlackDriver, running, slack_api  # noqa: F401 (fixtures)
+from test_slack_http import SECRET, Response, SlackDriver, running
 
 from bot.actions import BUTTONS, FORMS
 from bot.slack_app import MAX_BODY_BYTES, SORRY, UNREADABLE, SlackSender, create_bolt_app, make_client, make_wsgi_app
@@ -123,11 +123,20 @@ class Fuzzer(SlackDriver):
         return texts
 
 
+@pytest.fixture(scope="module")
+def slack_api() -> Iterator[SlackApiMock]:
+    """One mock Web API for the module: stopping one takes up to half a second (its poll interval).
+    Tests look only at the calls since their own mark, so sharing it changes nothing they see."""
+    mock = SlackApiMock().start()
+    yield mock
+    mock.stop()
+
+
 @pytest.fixture
-def fuzz(seeded: Any, db_url: str, org: Organisation, clock: FixedClock, slack_api: SlackApiMock) -> Iterator[Fuzzer]:  # noqa: F811
+def fuzz(seeded: Any, db_url: str, org: Organisation, clock: FixedClock, slack_api: SlackApiMock) -> Iterator[Fuzzer]:
     """worktray's Slack app over HTTP on the seeded demo store; Bolt's error handler watched."""
     client = make_client("xoxb-test-token", slack_api.base_url)
-    app = build(db_url, org, SlackSender(client), clock=clock)
+    app = build(db_url, org, SlackSender(client), clock=clock, migrate=False)  # db_url is migrated already
     bolt = create_bolt_app(app.interactions, app.uow, org, client, SECRET)
     with running(make_wsgi_app(bolt, lambda: database_ok(app.uow))) as port:
         driver = Fuzzer(app, slack_api, port)
@@ -396,9 +405,6 @@ def _mutate_once(draw: st.DrawFn, value: Any) -> Any:
 
 
 # -- the tests ------------------------------------------------------------------------------------
-
-pytestmark = pytest.mark.usefixtures("slack_api")
-
 
 @FUZZ
 @given(data=st.data())
