@@ -414,7 +414,7 @@ class _Guard(Middleware):
         body = req.body
         try:
             req.context["wt"] = parse_payload(body)
-        except (ValidationError, ValueError) as e:
+        except (ValidationError, ValueError, RecursionError) as e:  # RecursionError: nested too deep to walk
             kind = (body.get("type") or body.get("command")) if isinstance(body, dict) else None
             log.warning("malformed slack %s payload refused (%s)", str(kind)[:30], type(e).__name__)
             _tell_unreadable(self.client, body)
@@ -651,7 +651,7 @@ def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]])
     """
     try:
         request = BoltRequest(body=raw, query=query, headers=headers)
-    except (ValueError, TypeError, AttributeError, KeyError):
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):  # RecursionError: JSON nested too deep
         request = None
     if request is None or not _bolt_can_read(request.body):
         request = BoltRequest(body="", query=query, headers=headers, context={"wt_unreadable": True})

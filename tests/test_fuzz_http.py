@@ -745,3 +745,19 @@ def test_an_event_that_is_not_an_object_gets_a_plain_400(fuzz: Fuzzer, unhandled
     response = fuzz.signed(json.dumps(envelope).encode(), "application/json")
     check(fuzz, unhandled, before, mark, response, writes=False)
     assert (response.status, response.body) == (400, UNREADABLE)
+
+
+@pytest.mark.parametrize("depth", [100_000, 950])
+def test_json_nested_too_deep_is_refused_plainly(fuzz: Fuzzer, unhandled: Unhandled, depth: int) -> None:
+    """json.loads raised RecursionError (not a ValueError) inside BoltRequest: waitress answered 500."""
+    deep = "[" * depth + "]" * depth
+    bodies = [
+        (deep.encode(), "application/json"),
+        (urlencode({"payload": deep}).encode(), "application/x-www-form-urlencoded"),
+        (('{"type": "block_actions", "x": ' + deep + "}").encode(), "application/json"),
+    ]
+    for body, content_type in bodies:
+        before, mark = fuzz.snapshot()
+        response = fuzz.signed(body, content_type)
+        check(fuzz, unhandled, before, mark, response, writes=False)
+        assert response.status in (200, 400) and response.body in ("", UNREADABLE), response
