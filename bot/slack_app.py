@@ -665,8 +665,9 @@ def _bolt_can_read(body: Any) -> bool:
     Its authorization and self-event checks call ``body.get("event", {}).get(…)``
     and ``"type" in body["event"]``: an ``event`` that is not an object (null, a
     string) raised there, and a null one again in Bolt's error handling (a 500).
+    Its log line for a request no listener takes reads ``body["view"].get(…)``.
     """
-    return isinstance(body, dict) and ("event" not in body or isinstance(body["event"], dict))
+    return isinstance(body, dict) and all(key not in body or isinstance(body[key], dict) for key in ("event", "view"))
 
 
 # -- Socket Mode -------------------------------------------------------------------------------

@@ -763,3 +763,15 @@ def test_json_nested_too_deep_is_refused_plainly(fuzz: Fuzzer, unhandled: Unhand
         response = fuzz.signed(body, content_type)
         check(fuzz, unhandled, before, mark, response, writes=False)
         assert response.status in (200, 400) and response.body in ("", UNREADABLE), response
+
+
+@pytest.mark.parametrize("payload", [
+    {"user": {"id": "U0AMY"}, "trigger_id": "1.t", "view": None},  # no type: no listener takes it
+    {"command": "/nope", "user_id": "U0AMY", "trigger_id": "1.t", "view": "x"},
+])
+def test_a_view_that_is_not_an_object_is_refused_plainly(fuzz: Fuzzer, unhandled: Unhandled, payload: dict[str, Any]) -> None:
+    """Bolt's "Unhandled request" log line read body["view"].get(...): an unhandled AttributeError."""
+    before, mark = fuzz.snapshot()
+    response = fuzz.signed(interactive_body(payload), "application/x-www-form-urlencoded")
+    check(fuzz, unhandled, before, mark, response, writes=False)
+    assert (response.status, response.body) == (400, UNREADABLE)
