@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,10 +71,10 @@ class Interactions:
         return self._run(lambda uow, actor: handler(self, uow, actor, value, source), chat_user_id)
 
     def _request_id(self, value: str) -> int:
-        try:
-            return int(value.split(":")[0])
-        except ValueError:
-            raise WorkflowError("That button carries no valid request; nothing changed.") from None
+        number = id_number(value.split(":")[0])
+        if number is None:
+            raise WorkflowError("That button carries no valid request; nothing changed.")
+        return number
 
     def _approve(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         """C3: the approve form (case note; the adults' checklist), after the checks that
@@ -116,10 +117,9 @@ class Interactions:
         return Reply(form=views.reassign_form(self.ctx, request))
 
     def _cancel_step(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        try:
-            request_id, step_id = (int(v) for v in value.split(":"))
-        except ValueError:
-            raise WorkflowError("That button carries no valid work step; nothing changed.") from None
+        request_id, step_id = _id_pair(value)
+        if request_id is None or step_id is None:
+            raise WorkflowError("That button carries no valid work step; nothing changed.")
         request = requests.load(uow, request_id)
         closure.refuse_unless_steps_cancellable(self.ctx, request)
         requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
@@ -256,10 +256,9 @@ class Interactions:
         return Reply(text=requests.reassign(uow, self.ctx, self._request_id(metadata), actor, to, source=source))
 
     def _submit_cancel_step(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
-        try:
-            request_id, step_id = (int(v) for v in metadata.split(":"))
-        except ValueError:
-            raise WorkflowError("That form carries no valid work step; nothing changed.") from None
+        request_id, step_id = _id_pair(metadata)
+        if request_id is None or step_id is None:
+            raise WorkflowError("That form carries no valid work step; nothing changed.")
         reason = values.get("reason")
         return Reply(text=closure.cancel_step(uow, self.ctx, request_id, step_id, actor, reason if isinstance(reason, str) else "", source=source))
 
@@ -307,6 +306,23 @@ class Interactions:
             return Reply(card=audit_views.audits_card(self.ctx, look))
 
         return self._run(work, chat_user_id)
+
+
+ID_DIGITS = re.compile(r"[0-9]{1,9}")  # a database ID: ASCII digits, within a 32-bit integer column
+
+
+def id_number(text: str) -> int | None:
+    """A request, work step or record item ID as worktray's buttons and forms carry it; None for anything else.
+
+    Stricter than ``int``, which reads "١" (an Arabic-Indic one) as 1, " 1" and "1_0" as numbers, and any
+    length (past the database's integer column: an overflow, not a refusal)."""
+    return int(text) if ID_DIGITS.fullmatch(text) else None
+
+
+def _id_pair(text: str) -> tuple[int | None, int | None]:
+    """``<request>:<step>`` -> both IDs; (None, None) when the text is not two IDs."""
+    parts = text.split(":")
+    return (id_number(parts[0]), id_number(parts[1])) if len(parts) == 2 else (None, None)
 
 
 def _field_message(key: str) -> str:
@@ -357,8 +373,9 @@ def _by_item(values: FormValues, prefix: str) -> dict[int, str]:
     """``<prefix><item id>`` fields -> {item id: the text or option given}."""
     found: dict[int, str] = {}
     for key, value in values.items():
-        if key.startswith(prefix) and key.removeprefix(prefix).isdigit() and isinstance(value, str) and value.strip():
-            found[int(key.removeprefix(prefix))] = value.strip()
+        number = id_number(key.removeprefix(prefix)) if key.startswith(prefix) else None
+        if number is not None and isinstance(value, str) and value.strip():
+            found[number] = value.strip()
     return found
 
 
@@ -371,7 +388,7 @@ def record_choices(values: FormValues) -> record_items.RecordChoices:
         if key.startswith("leaving_care_") and value in ("yes", "no")
     }
     return record_items.RecordChoices(
-        end=frozenset(int(v) for v in ticked if isinstance(v, str) and v.isdigit()),
+        end=frozenset(n for n in (id_number(v) for v in ticked if isinstance(v, str)) if n is not None),
         end_reasons=_by_item(values, "end_reason_"),
         local_end_reasons=_by_item(values, "local_end_reason_"),
         rec_codes=_by_item(values, "rec_"),
@@ -408,9 +425,10 @@ FORMS["resubmit_purchase"] = _submit_resubmit_purchase
 def _meeting_outcome(outcome: str) -> Callable[[Interactions, UnitOfWork, str, str, str | None], Reply]:
     def press(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request_id, _, period = value.partition(":")
-        if not request_id.isdigit() or not period:
+        number = id_number(request_id)
+        if number is None or not period:
             raise WorkflowError("That button carries no valid transfer; nothing changed.")
-        return Reply(text=radar.record_outcome(uow, self.ctx, int(request_id), outcome, period, actor, source=source))
+        return Reply(text=radar.record_outcome(uow, self.ctx, number, outcome, period, actor, source=source))
 
     return press
 

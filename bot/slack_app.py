@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1_000_000
+SOURCE_MAX = 200  # events.source
 UNREADABLE = "worktray could not read that request; nothing changed."
 SORRY = "Something went wrong in worktray and your request may not have been done. Please try again; if it keeps failing, tell your administrator."
 HOME_HELP = [
@@ -290,6 +291,8 @@ def parse_payload(body: Any) -> Payload | None:
     """
     if not isinstance(body, dict):
         raise ValueError("the request body is not an object")
+    if _has_nul(body):  # Slack sends none; PostgreSQL refuses NUL in text (a DataError, not a refusal)
+        raise ValueError("the request carries a NUL character")
     if "command" in body:
         return SlashCommand.model_validate(body)
     kind = body.get("type")
@@ -301,6 +304,17 @@ def parse_payload(body: Any) -> Payload | None:
     if kind == "event_callback" and isinstance(event, dict) and event.get("type") == "app_home_opened":
         return HomeOpenedEnvelope.model_validate(body)
     return None
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL character in any string of the payload, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 # -- the Bolt app --------------------------------------------------------------------------
@@ -333,14 +347,14 @@ def create_bolt_app(
     @bolt.command("/case")
     def on_case(ack: Callable[..., None], context: dict[str, Any]) -> None:
         cmd: SlashCommand = context["wt"]
-        reply = interactions.command(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        reply = interactions.command(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
         log.info("slack /case by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
     @bolt.command("/radar")
     def on_radar(ack: Callable[..., None], context: dict[str, Any]) -> None:
         cmd: SlashCommand = context["wt"]
-        reply = interactions.radar(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
+        reply = interactions.radar(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
         log.info("slack /radar by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
@@ -358,7 +372,7 @@ def create_bolt_app(
         action = click.actions[0]
         name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
-        reply = interactions.press(click.user.id, name, action.value, source=f"slack:{action.action_ts}")
+        reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
         replies.to_click(click, reply)
 
     @bolt.view_submission(re.compile("^(" + "|".join(re.escape(c) for c in FORMS) + ")$"))
@@ -366,7 +380,7 @@ def create_bolt_app(
         sub: ViewSubmission = context["wt"]
         log.info("slack form %s by %s", sub.view.callback_id, sub.user.id)
         view = sub.view
-        reply = interactions.submit(sub.user.id, view.callback_id, view.private_metadata, view.values(), source=f"slack:view:{view.id}")
+        reply = interactions.submit(sub.user.id, view.callback_id, view.private_metadata, view.values(), source=_source("view", view.id))
         replies.to_submission(ack, sub, reply)
 
     @bolt.event("app_home_opened")
@@ -377,6 +391,12 @@ def create_bolt_app(
             client.views_publish(user_id=event.user, view=home_view(org, uow, event.user))
 
     return bolt
+
+
+def _source(*parts: str) -> str:
+    """The event's ``source`` ("slack:…"), cut to its column (``events.source``, 200 characters):
+    Slack's IDs are short, but a longer one must not fail the step it records."""
+    return ":".join(("slack", *parts))[:SOURCE_MAX]
 
 
 class _Guard(Middleware):
@@ -402,7 +422,7 @@ class _Guard(Middleware):
         body = req.body
         try:
             req.context["wt"] = parse_payload(body)
-        except (ValidationError, ValueError) as e:
+        except (ValidationError, ValueError, RecursionError) as e:  # RecursionError: nested too deep to walk
             kind = (body.get("type") or body.get("command")) if isinstance(body, dict) else None
             log.warning("malformed slack %s payload refused (%s)", str(kind)[:30], type(e).__name__)
             _tell_unreadable(self.client, body)
@@ -602,23 +622,60 @@ class _WsgiApp(SlackRequestHandler):
             return False
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
-        return self.app.dispatch(_bolt_request(request.get_body(), request.query_string, request.get_headers()))
+        headers = request.get_headers()
+        if not _integer_timestamp(headers):
+            # Bolt's signature check would raise on int(timestamp) and its error handler
+            # answer 200 (and DM the "user" the forged body names): refuse it as unsigned.
+            log.info("slack request with a malformed timestamp refused")
+            return BoltResponse(status=401, body={"error": "invalid request"})
+        try:
+            raw = request.get_body()
+        except UnicodeDecodeError:  # Slack sends UTF-8 only; Bolt's adapter would raise (a 500)
+            log.warning("slack request body is not UTF-8; refused")
+            return BoltResponse(status=400, body=UNREADABLE)
+        return self.app.dispatch(_bolt_request(raw, request.query_string, headers))
+
+
+def _integer_timestamp(headers: dict[str, str | Sequence[str]]) -> bool:
+    """X-Slack-Request-Timestamp is absent (Bolt refuses that itself) or an integer, as Bolt needs it."""
+    value = headers.get("x-slack-request-timestamp")
+    if value is None:
+        return True
+    try:
+        int(value if isinstance(value, str) else value[0])
+    except (ValueError, IndexError):
+        return False
+    return True
 
 
 def _bolt_request(raw: str, query: str, headers: dict[str, str | Sequence[str]]) -> BoltRequest:
     """A BoltRequest; an unparseable body still goes through Bolt's signature check.
 
     Bolt parses the body in BoltRequest's constructor and would raise on
-    ``payload=not-json``. Such a request is rebuilt empty but keeps its raw
+    ``payload=not-json``; its own middleware trips on an ``event`` that is not an
+    object (``_bolt_can_read``). Such a request is rebuilt empty but keeps its raw
     body, so a forged one still gets 401 and a signed one gets a plain 400
     from the guard middleware.
     """
     try:
-        return BoltRequest(body=raw, query=query, headers=headers)
-    except (ValueError, TypeError, AttributeError, KeyError):
+        request = BoltRequest(body=raw, query=query, headers=headers)
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):  # RecursionError: JSON nested too deep
+        request = None
+    if request is None or not _bolt_can_read(request.body):
         request = BoltRequest(body="", query=query, headers=headers, context={"wt_unreadable": True})
         request.raw_body = raw
-        return request
+    return request
+
+
+def _bolt_can_read(body: Any) -> bool:
+    """The envelope as Bolt's own middleware reads it, before ours can refuse it.
+
+    Its authorization and self-event checks call ``body.get("event", {}).get(…)``
+    and ``"type" in body["event"]``: an ``event`` that is not an object (null, a
+    string) raised there, and a null one again in Bolt's error handling (a 500).
+    Its log line for a request no listener takes reads ``body["view"].get(…)``.
+    """
+    return isinstance(body, dict) and all(key not in body or isinstance(body[key], dict) for key in ("event", "view"))
 
 
 # -- Socket Mode -------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from store.uow import UnitOfWork
 MAX_LISTED_ERRORS = 20
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")  # ISO, and the UK day-first form Mosaic-like systems export
 IMPORT_ACTOR = "import"
+NUL_MESSAGE = "contains a NUL character (0x00); remove it and export again"
 
 
 # --------------------------------------------------------------------------
@@ -438,6 +439,10 @@ def parse_file(path: Path, spec: FileSpec, errors: list[RowError]) -> ParsedFile
         problem = _shape_problem(columns, cells)
         if problem:
             errors.append(RowError(path.name, number, None, problem))
+            continue
+        nul = [RowError(path.name, number, c or None, NUL_MESSAGE) for c, v in zip(columns, cells, strict=False) if "\x00" in v]
+        if nul:  # PostgreSQL cannot store (or even compare) text holding NUL: refused here, on both databases
+            errors.extend(nul)
             continue
         values = {c: v for c, v in zip(columns, cells, strict=False) if c and v != ""}
         if not spec.key and "id" in values:

@@ -371,3 +371,16 @@ def test_a_long_people_list_is_cut_short(uow_factory, export):
         "cases.csv row 2, column worker: no person 'amy' in the organisation config "
         "(people: p00, p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, ... 18 more)"
     )
+
+
+@pytest.mark.parametrize("value", ["M\x00ia", "\x00"])
+def test_a_nul_character_is_named_and_nothing_is_imported(seeded, export, value):
+    """Found by tests/test_fuzz_import.py: PostgreSQL raised a DataError (no file, no row) on a NUL in a cell."""
+    rows = (export / "persons.csv").read_text(encoding="utf-8").splitlines()
+    rows[1] = rows[1].replace("Mia", value, 1) if value != "\x00" else value + rows[1][7:]
+    (export / "persons.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = table_counts(seeded)
+    with pytest.raises(ImportError_) as raised:
+        import_directory(seeded, export)
+    assert "persons.csv row 2, column" in str(raised.value) and "NUL character" in str(raised.value), str(raised.value)
+    assert table_counts(seeded) == before

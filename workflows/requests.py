@@ -652,6 +652,8 @@ def unclaim(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
 def reassign(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, to: str, *, source: str | None = None) -> str:
     """A manager gives an item to another business-support member of the team."""
     request = load(uow, request_id)
+    if ctx.org.person(to) is None:  # not one of the form's options: never quote it back (it may be anything)
+        raise FieldErrors({"to": f"Choose business support in {ctx.org.team(request.team).name} from the list."})
     if not ctx.org.has_role(to, request.team, Role.BUSINESS_SUPPORT):
         raise FieldErrors({"to": f"{ctx.org.name_of(to)} is not business support in {ctx.org.team(request.team).name}."})
     previous = request.holder

@@ -219,7 +219,7 @@ def validate(ctx: Context, case: Case, values: Mapping[str, Any]) -> dict[str, A
     details: dict[str, Any] = {}
     if point == "pre_birth":  # T1: not before 20 weeks' gestation
         weeks = _text(values, "gestation_weeks")
-        if not weeks.isdigit():
+        if not (weeks.isascii() and weeks.isdigit() and len(weeks) <= 3):  # int() raises on "²" and on thousands of digits
             errors["gestation_weeks"] = "A pre-birth transfer needs the weeks of gestation (T1)."
         elif int(weeks) < PRE_BIRTH_MIN_WEEKS:
             errors["gestation_weeks"] = f"Not before {PRE_BIRTH_MIN_WEEKS} weeks' gestation: a pre-birth transfer at {int(weeks)} weeks is refused (T1)."
