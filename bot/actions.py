@@ -279,6 +279,11 @@ class Interactions:
         if command.verb == "status":  # who may look: workflows.access; every look is an event
             look = access.look_at_case(uow, self.ctx, command.person_id, actor, source=source)
             return Reply(card=views.case_card(self.ctx, look, actor))
+        if command.verb == "history":  # who may look: as status; every look is an event
+            page = access.case_history(uow, self.ctx, command.person_id, actor, command.page, source=source)
+            return Reply(card=views.history_card(self.ctx, page))
+        if command.verb == "help":
+            return Reply(text=case_command.HELP)
         if command.verb == "reopen":  # C11
             request = reopen.last_closure_of(uow, command.person_id)
             return self._reopen(uow, actor, str(request.id), None)

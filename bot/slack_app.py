@@ -85,6 +85,8 @@ SORRY = "Something went wrong in worktray and your request may not have been don
 HOME_HELP = [
     "/case close <person-id>: ask for a case to be closed",
     "/case status <person-id>: the case and its requests, shown to you only",
+    "/case history <person-id> [page]: who did what on the case, newest first, shown to you only",
+    "/case help: what each command does",
     "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors)",
     "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
     "/radar [team]: the two-week radar of transfers coming to a team (T2), shown to you only",

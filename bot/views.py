@@ -14,12 +14,13 @@ from bot import audit_views, transfer_views
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
-from workflows import closure, purchasing, radar, record_items, reopen, transfer_terms
+from workflows import access, closure, purchasing, radar, record_items, reopen, transfer_terms
 from workflows.access import CaseLook
-from workflows.clock import local_today
+from workflows.clock import LONDON, local_today
 from workflows.org import Role
 from workflows.requests import (
     ACCEPTED,
+    ACTION_WORDS,
     ANSWERS,
     APPROVED,
     BLOCKED,
@@ -338,6 +339,27 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
         sections=[Section("Cases", lines or ["none"]), Section("Requests", request_lines or ["none"])],
         buttons=buttons,
     )
+
+
+def history_card(ctx: Context, page: access.HistoryPage) -> Card:
+    """/case history: who did what and when, newest first (shown to the asker only). Names of
+    staff, action words and states; never the notes or answers kept in an event's detail."""
+    person = page.person
+    lines = [_history_line(ctx, e) for e in page.events]
+    more = f"Older: /case history {person.id} {page.page + 1}" if page.page < page.pages else "That is the oldest."
+    return Card(
+        title=f"History of case {person.id} ({person.initials})",
+        facts=[Fact("Page", f"{page.page} of {page.pages}, newest first")],
+        sections=[Section("Events", lines or ["none"]), Section("More", [more])],
+    )
+
+
+def _history_line(ctx: Context, event: access.HistoryEntry) -> str:
+    when = event.at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
+    word = ACTION_WORDS.get(event.action, event.action.replace("_", " "))
+    about = f" request {event.request_id}" if event.request_id else ""
+    moved = f" ({event.from_state} → {event.to_state})" if event.from_state and event.to_state and event.from_state != event.to_state else ""
+    return f"{when} · {ctx.org.name_of(event.actor)} · {word}{about}{moved}"
 
 
 # -- forms -------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
 /case rereferral <person-id> <reason>   a contact within 3 months of closure (C12)
 /case transfer <person-id> open the transfer form (T1, T4)
+/case history <person-id> [page]   the case's event log, newest first, a page at a time
+/case help                 what each command does
 
 This module knows no chat platform and no cards: it turns the typed text into
 a ``CaseCommand`` (or a ``CommandError`` carrying the usage), and the adapter
@@ -19,11 +21,27 @@ from dataclasses import dataclass
 from workflows.errors import WorkflowError
 
 USAGE = (
-    "Usage: `/case close <person-id>`, `/case status <person-id>`, `/case reopen <person-id>`, "
-    "`/case rereferral <person-id> <reason>` or `/case transfer <person-id>` (the person ID is digits, e.g. 3549723; the reason an S2 code, e.g. N1)."
+    "Usage: `/case close <person-id>`, `/case status <person-id>`, `/case history <person-id> [page]`, `/case reopen <person-id>`, "
+    "`/case rereferral <person-id> <reason>`, `/case transfer <person-id>` or `/case help` "
+    "(the person ID is digits, e.g. 3549723; the reason an S2 code, e.g. N1)."
+)
+HELP = "\n".join(
+    [
+        "/case close <person-id>: ask for the case to be closed (C2)",
+        "/case status <person-id>: the case and its requests, shown to you only",
+        "/case history <person-id> [page]: who did what on the case, newest first, a page at a time",
+        "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors, C11)",
+        "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team (C12)",
+        "/case transfer <person-id>: ask for the case to move to another team (T1, T4)",
+        "/case help: this list",
+        "/radar [team]: the two-week radar of transfers coming to a team (T2)",
+        "/audits [team]: due and overdue three-month audits of a team (C13)",
+        "Every reply is shown to you only.",
+    ]
 )
 PERSON_ID = re.compile(r"^\d{1,12}$")
-VERBS = ("close", "status", "reopen", "rereferral", "transfer")
+PAGE = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only (int() would read other scripts' digits)
+VERBS = ("close", "status", "reopen", "rereferral", "transfer", "history", "help")
 WITH_REASON = ("rereferral",)  # verbs that take a reason after the person ID
 
 
@@ -32,6 +50,7 @@ class CaseCommand:
     verb: str  # one of VERBS
     person_id: str
     reason: str | None = None  # rereferral: what the contact is about (one word: an S2 code)
+    page: int = 1  # history: which page, 1 the newest
 
 
 class CommandError(WorkflowError):
@@ -41,6 +60,10 @@ class CommandError(WorkflowError):
 def parse(text: str) -> CaseCommand:
     words = text.split()
     verb = words[0].lower() if words else ""
+    if verb == "help":
+        return CaseCommand("help", "")
+    if verb == "history":
+        return _history(words)
     wanted = 3 if verb in WITH_REASON else 2
     if verb not in VERBS or len(words) != wanted:
         raise CommandError(USAGE)
@@ -49,3 +72,15 @@ def parse(text: str) -> CaseCommand:
     if verb in WITH_REASON:
         return CaseCommand(verb, words[1], words[2])
     return CaseCommand(verb, words[1])
+
+
+def _history(words: list[str]) -> CaseCommand:
+    """``history <person-id> [page]``: the page is a whole number from 1."""
+    if len(words) not in (2, 3):
+        raise CommandError(USAGE)
+    if not PERSON_ID.match(words[1]):
+        raise CommandError(f"'{words[1][:20]}' is not a person ID. {USAGE}")
+    page = words[2] if len(words) == 3 else "1"
+    if not PAGE.match(page) or int(page) < 1:
+        raise CommandError(f"'{page[:20]}' is not a page number (1, 2, ...). {USAGE}")
+    return CaseCommand("history", words[1], page=int(page))

@@ -223,6 +223,15 @@ class UnitOfWork:
         self._events.clear()
         self.session.rollback()
 
+    def history(self, person_id: str, request_ids: Iterable[int]) -> list[Event]:
+        """A person's events: those of these requests, and those about the person with no
+        request (a look, a reopen ...), newest first (committed events only)."""
+        return list(self.session.scalars(
+            select(Event)
+            .where(or_(Event.request_id.in_(list(request_ids)), and_(Event.person_id == person_id, Event.request_id.is_(None))))
+            .order_by(Event.id.desc())
+        ))
+
     def record(
         self,
         *,

@@ -719,6 +719,21 @@ def test_slash_command_replies_only_to_the_invoker(slack: SlackDriver, store: St
     assert store.writes() == (0, 1, 0)  # the look at the case is an event (workflows.access); nothing else
 
 
+def test_case_history_and_help_reply_only_to_the_invoker(slack: SlackDriver, store: Store) -> None:
+    """Issue 8: /case history pages the event log (IDs, staff names, actions; no notes); /case help lists the commands."""
+    slack.command("U0AMY", "close 3549723")
+    slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done with thanks to Lily."})
+    history = slack.command("U0MARIA", "history 3549723")
+    assert history.status == 200 and history.json()["response_type"] == "ephemeral"
+    assert history.json()["text"].startswith("History of case 3549723 (LM)")
+    assert "Amy Brooke · requested request 1" in json.dumps(history.json()["blocks"], ensure_ascii=False)
+    assert "Lily" not in history.body and "Done with thanks" not in history.body
+    bad = slack.command("U0MARIA", "history 3549723 zero")
+    assert bad.json()["response_type"] == "ephemeral" and "is not a page number" in bad.json()["text"]
+    helped = slack.command("U0AMY", "help")
+    assert "/case history" in helped.json()["text"] and "/audits" in helped.json()["text"]
+
+
 def test_case_status_is_refused_to_someone_outside_the_team(slack: SlackDriver, store: Store) -> None:
     """Dan works in Adults South: he is told plainly he may not see an Under 12s case, and nothing about the child."""
     refused = slack.command("U0DAN", "status 3549723")

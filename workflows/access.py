@@ -13,12 +13,13 @@ trying records they have no part in shows up in the log.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-from store.models import Case, Person, Request
+from store.models import Case, Event, Person, Request
 from store.uow import UnitOfWork
 from workflows import reopen, transfer
-from workflows.errors import NotAllowed
+from workflows.errors import NotAllowed, WorkflowError
 from workflows.org import Organisation, Role
 from workflows.requests import CLOSED, OPEN_STATES, ROLES_FOR, Context
 
@@ -62,6 +63,59 @@ def refusal(person_id: str) -> str:
         f"You may not see case {person_id}: only people with a role in the team that holds it can. "
         "If you typed the ID, check it; if you need the case, ask that team's manager."
     )
+
+
+HISTORY_PAGE = 15  # events per page of /case history: a phone screen's worth
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """What /case history shows of an event: when, who, what, which request, which states
+    (never its detail, which may hold a note)."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    request_id: int | None
+    from_state: str | None
+    to_state: str | None
+
+    @classmethod
+    def of(cls, event: Event) -> HistoryEntry:
+        return cls(event.at, event.actor, event.action, event.request_id, event.from_state, event.to_state)
+
+
+@dataclass
+class HistoryPage:
+    """One page of a case's event log as ``actor`` may see it: newest first."""
+
+    person: Person
+    events: list[HistoryEntry]
+    page: int
+    pages: int
+
+
+def case_history(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, page: int, *, source: str | None = None) -> HistoryPage:
+    """/case history: the person's events (theirs, and their requests' in the teams the actor
+    has a role in), newest first, ``HISTORY_PAGE`` a page. Whoever may see the case (as
+    ``look_at_case``) may see its history; the look is an event too, refused or not."""
+    now = ctx.clock.now()
+    person = uow.cases.person(person_id)
+    cases = [c for c in uow.cases.cases_of(person_id) if may_view_case(ctx.org, actor, c)] if person else []
+    if person is None or not cases:
+        uow.record(at=now, actor=actor, action="view_history_refused", person_id=person_id, source=source)
+        uow.commit()
+        raise NotAllowedToView(refusal(person_id))
+    teams = {c.team for c in cases}
+    visible = [r.id for r in uow.requests.for_person(person_id) if r.team in teams or r.receiving_team in teams]
+    events = uow.history(person_id, visible)
+    pages = max(1, -(-len(events) // HISTORY_PAGE))
+    if page > pages:
+        raise WorkflowError(f"Case {person_id} has {pages} page(s) of history; ask for 1 to {pages}.")
+    shown = [HistoryEntry.of(e) for e in events[(page - 1) * HISTORY_PAGE : page * HISTORY_PAGE]]
+    uow.record(at=now, actor=actor, action="view_history", person_id=person_id, source=source, detail={"page": page})
+    uow.commit()
+    return HistoryPage(person=person, events=shown, page=page, pages=pages)
 
 
 def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, source: str | None = None) -> CaseLook:
