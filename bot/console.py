@@ -571,7 +571,7 @@ class Console:
             also = kind_of(request).also_announce  # e.g. a transfer's card for the receiving team's managers
             places += [(audience, channel, also_card_key(request, audience)) for channel, audience in (also(self.org, request) if also else ())]
             for audience, channel, key in places:
-                card = views.request_card(uow, self.app.ctx, request, audience, request.revision)
+                card = views.channel_card(uow, self.app.ctx, request, audience, request.revision)  # issue 8: redacted if restricted
                 posted = uow.posted_message(key)  # so the next update of that message makes these buttons stale
                 self.sender.show(card, self.sender.channel_name(channel), "as it is now", posted.ts if posted else None)
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, or_, select, text
 
 from bot.cards import Card
 from bot.safe_log import log_failure
-from bot.views import digest_card, message_card, reminders_card, request_card
+from bot.views import channel_card, digest_card, message_card, reminders_card
 from store.models import ChatMessage, OutboxMessage
 from store.uow import UnitOfWork
 from workflows.reminders import VIEW as REMINDERS_VIEW
@@ -230,7 +230,8 @@ class Deliverer:
             return message_card(uow, self.ctx, body)
         request = uow.requests.get(int(body["request_id"]))
         assert request is not None
-        return request_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
+        # Issue 8: a channel sees a restricted record only as "a restricted record needs your action"
+        return channel_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
 
     def _send(self, job: _Job) -> _Job:
         if job.error or job.card is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from bot import audit_views, transfer_views
@@ -81,6 +82,36 @@ def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
     if builder is None:
         return Card(title=f"{kind_of(request).label} {request.id}", facts=[Fact("State", state_label(request))])
     return builder(uow, ctx, request, audience, revision)
+
+
+RESTRICTED_LINE = "A restricted record needs your action"
+
+
+def is_restricted(uow: UnitOfWork, request: Request) -> bool:
+    """Issue 8: a request is restricted when its person, or anyone else it applies to
+    (a family closure, C6.4), has a restricted record."""
+    if request.person.restricted:
+        return True
+    others = (uow.cases.person(p) for p in request.applies_to or () if p != request.person_id)
+    return any(p is not None and p.restricted for p in others)
+
+
+def redact_for_channel(card: Card, request: Request) -> Card:
+    """What a channel may see of a restricted record (issue 8, data minimisation): the
+    neutral line, the request number and the buttons the people there need, so the work
+    still flows; no person ID, initials, names, case type, reason, notes or staff.
+    A button's confirmation text may name the case, so a neutral one replaces it; the
+    details are for whoever acts (the modal, DMs and ephemeral replies check access)."""
+    buttons = [replace(b, confirm="Are you sure? This acts on a restricted record.") if b.confirm else b for b in card.buttons]
+    return Card(title=f"Request {request.id} · {RESTRICTED_LINE}", buttons=buttons)
+
+
+def channel_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:
+    """A request's card as posted to a channel (manager, business support, purchasing,
+    the receiving team): the kind's card, redacted when the record is restricted.
+    The one place channel cards of requests are drawn (bot.deliver, the console)."""
+    card = request_card(uow, ctx, request, audience, revision)
+    return redact_for_channel(card, request) if is_restricted(uow, request) else card
 
 
 def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, revision: int) -> Card:

@@ -116,11 +116,24 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+def _yes_no(value: Any) -> Any:
+    """yes/no/true/false/1/0 in any case; anything else is refused by name (not pydantic's wording)."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    if word in ("yes", "true", "1"):
+        return True
+    if word in ("no", "false", "0"):
+        return False
+    raise PydanticCustomError("csv_yes_no", "must be yes or no (or true/false, 1/0)")
+
+
 Text16 = Annotated[str, StringConstraints(max_length=16)]
 Text64 = Annotated[str, StringConstraints(max_length=64)]
 Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
 Date = Annotated[dt.date, BeforeValidator(_parse_date)]
+YesNo = Annotated[bool, BeforeValidator(_yes_no)]
 Id = Annotated[str, StringConstraints(max_length=32, pattern=r"^\S+$")]
 StepKind = Annotated[Literal["incoming", "future", "incomplete"], BeforeValidator(_lower)]
 StepStatus = Annotated[Literal["open", "done", "cancelled"], BeforeValidator(_lower)]
@@ -162,6 +175,7 @@ class PersonRow(Row):
     family_group_id: Id | None = None
     last_seen_face_to_face: Date | None = None
     last_supervision_on: Date | None = None
+    restricted: YesNo = False  # issue 8: a restricted record; blank means no
 
 
 class CaseRow(Row):

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -93,6 +94,9 @@ class Person(Base):
     # C4 / C3: when the person was last seen face to face and when supervision was last recorded.
     last_seen_face_to_face: Mapped[dt.date | None] = mapped_column(Date)
     last_supervision_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Issue 8, data minimisation: a restricted record shows nothing in channels beyond
+    # "a restricted record needs your action" (bot.views.channel_card).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
 
     family_group: Mapped[FamilyGroup | None] = relationship(back_populates="members")
 

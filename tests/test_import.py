@@ -384,3 +384,50 @@ def test_a_nul_character_is_named_and_nothing_is_imported(seeded, export, value)
         import_directory(seeded, export)
     assert "persons.csv row 2, column" in str(raised.value) and "NUL character" in str(raised.value), str(raised.value)
     assert table_counts(seeded) == before
+
+
+# -- issue 8, data minimisation: the restricted flag ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("yes", True), ("YES", True), ("true", True), ("1", True), ("no", False), ("False", False), ("0", False), ("", False)],
+)
+def test_the_restricted_column_takes_yes_no_and_blank_means_no(uow_factory, tmp_path, cell, expected):
+    export = tmp_path / "restricted"
+    export.mkdir()
+    (export / "persons.csv").write_text(f"id,first_name,last_name,restricted\n3600901,Ada,Vell,{cell}\n", encoding="utf-8")
+    import_directory(uow_factory, export)
+    with uow_factory() as uow:
+        assert uow.cases.person("3600901").restricted is expected
+
+
+def test_without_the_restricted_column_a_person_is_not_restricted_and_a_flag_stays(uow_factory, tmp_path):
+    import_directory(uow_factory, DEMO_CSV)  # the demo has the column, every row "no"
+    with uow_factory() as uow:
+        assert not any(p.restricted for p in uow.session.scalars(select(Person)))
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    (flag / "persons.csv").write_text("id,first_name,last_name,restricted\n3600101,Mia,Ashdown,yes\n", encoding="utf-8")
+    assert import_directory(uow_factory, flag) == {"persons.csv": 1}
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "persons.csv").write_text("id,first_name,last_name\n3600101,Mia,Ashdown\n", encoding="utf-8")
+    import_directory(uow_factory, later)
+    with uow_factory() as uow:
+        assert uow.cases.person("3600101").restricted is True  # an absent column leaves the flag alone
+
+
+@pytest.mark.parametrize("cell", ["maybe", "y", "2", "restricted"])
+def test_a_bad_restricted_value_is_named_and_nothing_is_imported(uow_factory, export, cell):
+    before = table_counts(uow_factory)
+    lines = (export / "persons.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + "," + cell
+    (export / "persons.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ImportError_) as refused:
+        import_directory(uow_factory, export)
+    assert str(refused.value.errors[0]).startswith("persons.csv row 4, column restricted: must be yes or no")
+    assert refused.value.errors[0].column == "restricted"
+    assert "must be yes or no" in str(refused.value)
+    assert repr(cell) in str(refused.value)
+    assert table_counts(uow_factory) == before
