@@ -16,7 +16,7 @@ from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
 from workflows import access, closure, purchasing, radar, record_items, reopen, transfer_terms
-from workflows.access import CaseLook
+from workflows.access import RESTRICTED_LINE, CaseLook, is_restricted
 from workflows.clock import LONDON, local_today
 from workflows.org import Role
 from workflows.requests import (
@@ -82,18 +82,6 @@ def request_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
     if builder is None:
         return Card(title=f"{kind_of(request).label} {request.id}", facts=[Fact("State", state_label(request))])
     return builder(uow, ctx, request, audience, revision)
-
-
-RESTRICTED_LINE = "A restricted record needs your action"
-
-
-def is_restricted(uow: UnitOfWork, request: Request) -> bool:
-    """Issue 8: a request is restricted when its person, or anyone else it applies to
-    (a family closure, C6.4), has a restricted record."""
-    if request.person.restricted:
-        return True
-    others = (uow.cases.person(p) for p in request.applies_to or () if p != request.person_id)
-    return any(p is not None and p.restricted for p in others)
 
 
 def redact_for_channel(card: Card, request: Request) -> Card:
@@ -814,6 +802,8 @@ def _away(days: int | None, working: int | None) -> str:
 
 def _radar_line(ctx: Context, line: radar.RadarLine) -> str:
     """IDs and initials only; the reason and the standards' notes (typed text) never go on a channel."""
+    if line.restricted:  # issue 8: the transfer number and the neutral line, nothing else
+        return f"Transfer {line.request_id} · {RESTRICTED_LINE}"
     planned = _date(line.planned) if line.planned else "no date yet"
     standards = f"standards {line.standards_complete}/{line.standards_complete + line.standards_outstanding}"
     if line.standards_outstanding:
@@ -823,6 +813,15 @@ def _radar_line(ctx: Context, line: radar.RadarLine) -> str:
         f"{line.person_id} ({line.initials}) from {_team_name(ctx, line.sending_team)} · {planned}, "
         f"{_away(line.days_away, line.working_days_away)} · {standards} · "
         f"{radar.STATE_LABELS.get(line.state, line.state)} · transfer {line.request_id}{meeting}"
+    )
+
+
+def _turning_line(ctx: Context, t: radar.TurningLine) -> str:
+    if t.restricted:  # issue 8: no ID, initials, team or date of a restricted record
+        return RESTRICTED_LINE
+    return (
+        f"{t.person_id} ({t.initials}) in {_team_name(ctx, t.sending_team)} · {_date(t.reaches_on)}, "
+        f"{_away(t.days_away, t.working_days_away)} · no transfer raised yet"
     )
 
 
@@ -847,11 +846,7 @@ def radar_card(ctx: Context, look: radar.Radar) -> Card:
         sections.append(
             Section(
                 "Reaching 11 years 6 months (T1: Under 12s to 12+)",
-                [
-                    f"{t.person_id} ({t.initials}) in {_team_name(ctx, t.sending_team)} · {_date(t.reaches_on)}, "
-                    f"{_away(t.days_away, t.working_days_away)} · no transfer raised yet"
-                    for t in look.turning
-                ],
+                [_turning_line(ctx, t) for t in look.turning],
             )
         )
     count = sum(len(lines) for lines in look.groups.values())

@@ -31,6 +31,21 @@ class NotAllowedToView(NotAllowed):
     refusals, the refused look has been recorded (and committed) first."""
 
 
+# -- issue 8, data minimisation: restricted records -------------------------------------------
+
+RESTRICTED_LINE = "A restricted record needs your action"
+
+
+def is_restricted(uow: UnitOfWork, request: Request) -> bool:
+    """A request is restricted when its person, or anyone else it applies to (a family
+    closure, C6.4), has a restricted record: channels then show only RESTRICTED_LINE, the
+    request number and the buttons (bot.views.channel_card, the reminders' channel nudge)."""
+    if request.person.restricted:
+        return True
+    others = (uow.cases.person(p) for p in request.applies_to if p != request.person_id)
+    return any(p is not None and p.restricted for p in others)
+
+
 @dataclass
 class CaseLook:
     """What one person may see of a person's record: only the cases of the teams

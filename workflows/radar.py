@@ -59,6 +59,7 @@ class RadarLine:
     standards_outstanding: int
     state: str
     meeting: str | None = None  # T3: the last outcome recorded ("agreed" | "deferred")
+    restricted: bool = False  # issue 8: a channel shows only "a restricted record needs your action"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class TurningLine:
     reaches_on: dt.date
     days_away: int
     working_days_away: int
+    restricted: bool = False  # issue 8: a channel shows only "a restricted record needs your action"
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _line(request: Request, as_of: dt.date, calendar: WorkingCalendar) -> RadarL
         request_id=request.id,
         person_id=request.person_id,
         initials=request.person.initials,
+        restricted=request.person.restricted,
         sending_team=request.team,
         point=str(request.details.get("point_of_transfer") or ""),
         planned=planned,
@@ -155,7 +158,8 @@ def radar_for(uow: UnitOfWork, ctx: Context, team: str, as_of: dt.date) -> Radar
                 listed.add(case.person_id)
                 look.turning.append(
                     TurningLine(
-                        case.person_id, case.person.initials, sending.key, reaches, (reaches - as_of).days, ctx.org.calendar.working_days_between(as_of, reaches)
+                        case.person_id, case.person.initials, sending.key, reaches, (reaches - as_of).days, ctx.org.calendar.working_days_between(as_of, reaches),
+                        case.person.restricted,
                     )
                 )
     look.turning.sort(key=lambda t: (t.reaches_on, t.person_id))

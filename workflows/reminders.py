@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from store.models import Request
 from store.uow import UnitOfWork
-from workflows import audits, work_steps
+from workflows import access, audits, work_steps
 from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
 from workflows import transfer as _transfer  # noqa: F401  (registers the transfer kinds: an approved transfer is not queued)
 from workflows.clock import LONDON
@@ -250,6 +250,8 @@ def virtual_worker(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[
         days = waited(ctx, request, now)
         if request.state == APPROVED and days >= limits.unclaimed_after:
             line = f"{about(request)} · unclaimed in the virtual worker for {_days(days)}"
+            if access.is_restricted(uow, request):  # issue 8: a channel sees only the neutral line
+                line = f"{kind_of(request).label} {request.id} · {access.RESTRICTED_LINE}"
             channel = ctx.org.team(request.team).business_support_channel
             yield Owed("unclaimed", subject(request), channel, "bs_channel", line, channel=True)
         if request.state == CLAIMED and request.holder:
