@@ -29,12 +29,13 @@ P12_MGR, P12_BS = "C0P12MGR", "C0P12BS"
 
 # Free text typed into the journeys' forms: distinctive, so a hit can only be a leak.
 SUMMARY = "Lily Marsh (born 14/06/2015) settled with Quillwort aunt at 12 Fen Road"
+RETURN_NOTE = "Add the Wendlebury contact letter"
 APPROVE_NOTE = "Agreed in supervision, Brackenfold plan holds"
 END_REASON = "Hearing aids fitted Tamsworth clinic"
 TRANSFER_REASON = "Jay Corrin reaches 11y6m, Marrowgate school move"
 TRANSFER_NOTE = "Sending manager agrees, Pellinore review"
-TYPED = (SUMMARY, APPROVE_NOTE, END_REASON, TRANSFER_REASON, TRANSFER_NOTE)
-TYPED_MARKERS = ("Quillwort", "Brackenfold", "Tamsworth", "Marrowgate", "Pellinore")
+TYPED = (SUMMARY, RETURN_NOTE, APPROVE_NOTE, END_REASON, TRANSFER_REASON, TRANSFER_NOTE)
+TYPED_MARKERS = ("Quillwort", "Wendlebury", "Brackenfold", "Tamsworth", "Marrowgate", "Pellinore")
 
 
 # -- what must never be said ----------------------------------------------------------------
@@ -133,6 +134,13 @@ def test_a_whole_closure_journey_logs_and_posts_nothing_personal(slack: SlackDri
     assert slack.command("U0AMY", "status 3549723").status == 200
     assert slack.command("U0AMY", "close 3549723").status == 200
     assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": SUMMARY}).body == ""
+    # the manager returns it with a note: the note goes to the worker's DM only (never a channel)
+    assert slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Return").status == 200
+    assert slack.submit("U0MARIA", slack.last_view("return"), {"note": RETURN_NOTE}).body == ""
+    returned = [m for m in slack.dms("U0AMY") if "returned" in m.text][-1]
+    assert "Wendlebury" in json.dumps(returned.blocks)  # a DM may carry the note: the channel scan below can fail
+    assert slack.click("U0AMY", returned, "Resubmit").status == 200
+    assert slack.submit("U0AMY", slack.last_view("resubmit"), {}).body == ""
     card = slack.card(MGR, "Closure request 1")
     assert slack.click("U0MARIA", card, "Approve").status == 200
     assert slack.submit("U0MARIA", slack.last_view("approve"), {"note": APPROVE_NOTE}).body == ""
