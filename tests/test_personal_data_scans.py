@@ -28,14 +28,18 @@ from store.models import FamilyGroup, Person, RecordItem
 P12_MGR, P12_BS = "C0P12MGR", "C0P12BS"
 
 # Free text typed into the journeys' forms: distinctive, so a hit can only be a leak.
-SUMMARY = "Lily Marsh (born 14/06/2015) settled with Quillwort aunt at 12 Fen Road"
+SUMMARY = "Lily Marsh settled with Quillwort aunt at 12 Fen Road"  # names the child: DMs may carry it
 RETURN_NOTE = "Add the Wendlebury contact letter"
 APPROVE_NOTE = "Agreed in supervision, Brackenfold plan holds"
 END_REASON = "Hearing aids fitted Tamsworth clinic"
 TRANSFER_REASON = "Jay Corrin reaches 11y6m, Marrowgate school move"
 TRANSFER_NOTE = "Sending manager agrees, Pellinore review"
-TYPED = (SUMMARY, RETURN_NOTE, APPROVE_NOTE, END_REASON, TRANSFER_REASON, TRANSFER_NOTE)
-TYPED_MARKERS = ("Quillwort", "Wendlebury", "Brackenfold", "Tamsworth", "Marrowgate", "Pellinore")
+DISPUTE_REASON = "No CIN plan yet, Ormskellow review pending"
+ESCALATION_NOTE = "Cannot agree, Vantremont meeting"
+DECISION_NOTE = "Transfer stands, Galloway House notes"
+TYPED = (SUMMARY, RETURN_NOTE, APPROVE_NOTE, END_REASON, TRANSFER_REASON, TRANSFER_NOTE, DISPUTE_REASON, ESCALATION_NOTE, DECISION_NOTE)
+TYPED_MARKERS = ("Quillwort", "Wendlebury", "Brackenfold", "Tamsworth", "Marrowgate", "Pellinore", "Ormskellow", "Vantremont",
+                 "Galloway")
 
 
 # -- what must never be said ----------------------------------------------------------------
@@ -169,6 +173,18 @@ def test_a_whole_transfer_journey_logs_and_posts_nothing_personal(slack: SlackDr
     assert store.request(1).state == "requested"
     assert slack.click("U0MARIA", slack.card(MGR, "Transfer 1"), "Approve").status == 200
     assert slack.submit("U0MARIA", slack.last_view("approve"), {"note": TRANSFER_NOTE}).body == ""
+    assert store.request(1).state == "approved"
+    # T5: disputed, escalated, decided: the reasons and notes go to the deciders' DMs only
+    assert slack.click("U0NADIA", slack.card(P12_MGR, "Transfer 1 to 12+"), "Dispute").status == 200
+    assert slack.submit("U0NADIA", slack.last_view("transfer_dispute"), {"reason": DISPUTE_REASON}).body == ""
+    rafe_dm = [m for m in slack.dms("U0RAFE") if "disputed" in m.text][-1]
+    assert "Ormskellow" in json.dumps(rafe_dm.blocks)  # a DM may carry it: the channel scan below can fail
+    assert slack.click("U0RAFE", rafe_dm, "Escalate").status == 200
+    assert slack.submit("U0RAFE", slack.last_view("transfer_escalate"), {"note": ESCALATION_NOTE}).body == ""
+    olu_dm = [m for m in slack.dms("U0OLU") if "escalated" in m.text][-1]
+    assert slack.click("U0OLU", olu_dm, "Decide (final)").status == 200
+    decision = {"outcome": "transfer", "note": DECISION_NOTE}
+    assert slack.submit("U0OLU", slack.last_view("transfer_decide"), decision).body == ""
     assert store.request(1).state == "approved"
     assert slack.click("U0NADIA", slack.card(P12_MGR, "Transfer 1 to 12+"), "Accept").status == 200
     assert slack.submit("U0NADIA", slack.last_view("transfer_accept"), {"worker": "femi"}).body == ""
