@@ -144,8 +144,8 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
                 [f"#{s.id} {s.title} · {_date(s.scheduled_on)} · {org.name_of(s.assignee)}" for s in audit.later_steps],
             )
         )
-    if request.note and request.state in (RETURNED, REQUESTED):
-        sections.append(Section("Manager's note", [request.note]))
+    # Issue 8: a return note is typed text; it goes to the worker's DM (and the supervisor's copy,
+    # _to_approve_card), never onto this card, which lives in a channel.
     return Card(
         title=f"Closure request {request.id} · {_who(request)}",
         facts=facts,
@@ -317,6 +317,8 @@ def _to_approve_card(uow: UnitOfWork, ctx: Context, request: Request, revision: 
     card = request_card(uow, ctx, request, "manager", revision)
     card.title = f"For you to audit: {card.title}"
     card.buttons = [b for b in card.buttons if b.action in ("approve", "return")]
+    if request.note and request.state == REQUESTED:  # a DM to the manager the request names: the note may show
+        card.sections.append(Section("Manager's note", [request.note]))
     return card
 
 
@@ -603,9 +605,7 @@ def end_purchase_card(uow: UnitOfWork, ctx: Context, request: Request, audience:
             ],
             sections=[_services_section(request)],
         )
-    sections = [_services_section(request)]
-    if request.note and request.state in (RETURNED, REQUESTED):
-        sections.append(Section("Manager's note", [request.note]))
+    sections = [_services_section(request)]  # no return note: this card lives in a channel (issue 8)
     rid = str(request.id)
     buttons: list[Button] = []
     if request.state == REQUESTED:

@@ -42,10 +42,33 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, pool_size: int | None = None, *
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
-        return engine
+        return _withhold_rows(engine)
     if pool_size is not None:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=30)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return _withhold_rows(create_engine(url, pool_pre_ping=True, **kwargs))
+
+
+class WithholdRows(logging.Filter):
+    """SQLAlchemy logs every row it fetches at DEBUG ("Row (3549723, 'Lily', 'Marsh', …)").
+
+    Holding ``sqlalchemy.engine`` at WARNING stops that only until something
+    lowers the level again (a deployment's logging config, ``echo``, a test at
+    DEBUG), so the rows are withheld on the logger itself: the statement, its
+    columns and the transaction lines stay (no values: ``hide_parameters``).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Row "):
+            record.msg, record.args = "Row [withheld]", None
+        return True
+
+
+def _withhold_rows(engine: Engine) -> Engine:
+    """Put ``WithholdRows`` on the logger this engine logs through (once)."""
+    logger = getattr(engine.logger, "logger", engine.logger)  # echo=True wraps it in an InstanceLogger
+    if isinstance(logger, logging.Logger) and not any(isinstance(f, WithholdRows) for f in logger.filters):
+        logger.addFilter(WithholdRows())
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from functools import partial
@@ -121,13 +122,15 @@ def test_escape_neutralises_mrkdwn_markup_and_bare_links() -> None:
     assert escape("plain words, 26/11/2026 (C7)") == "plain words, 26/11/2026 (C7)"  # nothing to neutralise: unchanged
 
 
-def test_a_managers_note_on_the_channel_card_shows_literally_in_block_kit(journey: Any, ctx: Context) -> None:
+def test_a_managers_note_shows_literally_in_block_kit_and_never_on_the_channel_card(journey: Any, ctx: Context) -> None:
     rid = journey.request("3549723", "amy")
     journey.return_(rid, "maria", note=TYPED)
-    journey.resubmit(rid, "amy")  # the new manager card (a channel card) carries the note
+    journey.resubmit(rid, "amy")
     with journey.uow() as uow:
         request = uow.requests.get(rid)
-        card = views.request_card(uow, ctx, request, "manager", request.revision)
+        channel_card = views.request_card(uow, ctx, request, "manager", request.revision)
+        card = views._to_approve_card(uow, ctx, request, request.revision)  # the supervising manager's DM copy
+    assert "Manager's note" not in json.dumps(card_blocks(channel_card))  # issue 8: typed notes never go to a channel
     blocks = card_blocks(card)
     [note] = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Manager's note*")]
     assert_inert(note.removeprefix("*Manager's note*\n• "), TYPED)

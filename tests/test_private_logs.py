@@ -109,3 +109,20 @@ def test_a_failing_job_or_outbox_run_logs_its_type_and_place_never_its_message(s
     for secret in ("Lily", "Marsh", "2015-06-14", "Kai", "Ellison", "28/11/2016"):
         assert secret not in text, secret
     assert all(record.exc_info is None for record in caplog.records)
+
+
+def test_fetched_rows_are_not_logged_even_with_sqlalchemy_at_debug(db_url: str, caplog) -> None:
+    """SQLAlchemy logs each fetched row at DEBUG; store.db holds its logger at WARNING, but a deployment's
+    logging config (or echo) can lower it again. The rows are withheld on the logger itself (issue 8)."""
+    engine = make_engine(db_url)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT CAST(:name AS VARCHAR(20)) AS n, CAST(:born AS VARCHAR(20)) AS b"),
+                               {"name": "Lily Marsh", "born": "2015-06-14"}).one()
+            assert tuple(row) == ("Lily Marsh", "2015-06-14")
+    finally:
+        engine.dispose()
+    assert "Row [withheld]" in caplog.text  # the row was logged, as SQLAlchemy does at DEBUG, without its values
+    assert "Lily" not in caplog.text and "2015-06-14" not in caplog.text
