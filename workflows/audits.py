@@ -35,8 +35,8 @@ from sqlalchemy import and_, exists, select
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
 from workflows.clock import add_months, local_today
-from workflows.errors import Conflict, FieldErrors, NotAllowed, NotFound, WorkflowError
-from workflows.radar import may_see
+from workflows.errors import Conflict, FieldErrors, NotFound
+from workflows.radar import team_to_show
 from workflows.requests import (
     APPROVED,
     OPEN_STATES,
@@ -346,17 +346,10 @@ class AuditList:
 def audits_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, usage: str) -> AuditList:
     """``/audits [team]``: due and overdue audits of the named team or the actor's only team;
     people with a role in the team may look (as the radar, ``workflows.radar.may_see``)."""
-    teams = ctx.org.teams_of(actor)
-    if team is None:
-        if len(teams) != 1:
-            raise WorkflowError(f"Say which team (yours: {', '.join(teams) or 'none'}). {usage}")
-        team = teams[0]
-    try:
-        ctx.org.team(team)
-    except KeyError:
-        raise NotFound(f"There is no team {team[:30]!r} (teams: {', '.join(t.key for t in ctx.org.teams)}). {usage}") from None
-    if not may_see(ctx, actor, team):
-        raise NotAllowed(f"Only people with a role in {ctx.org.team(team).name} may see its audits.")
+    team = team_to_show(
+        ctx, actor, team, "audits", which="Say which team (yours: {yours}). " + usage.replace("{", "{{").replace("}", "}}"),
+        unknown="There is no team {team} (teams: {teams}). " + usage.replace("{", "{{").replace("}", "}}"),
+    )
     today = local_today(ctx.clock)
     return AuditList(team, today, horizon(ctx, team, today), due_audits(uow, ctx, team, today))
 

@@ -228,19 +228,29 @@ def may_see(ctx: Context, actor: str, team: str) -> bool:
     return team in ctx.org.teams_of(actor)
 
 
-def radar_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None) -> Radar:
-    """``/radar [team]``: the radar as of today, for the named team or the actor's only team."""
+def team_to_show(ctx: Context, actor: str, team: str | None, what: str, *, which: str, unknown: str) -> str:
+    """The team a team view (``/radar``, ``/audits``) is for: the named one or the actor's only
+    team, known and one the actor has a role in (``may_see``). ``which`` and ``unknown`` word the
+    refusals: ``which`` takes {yours}, ``unknown`` takes {team} and {teams}."""
     teams = ctx.org.teams_of(actor)
     if team is None:
         if len(teams) != 1:
-            raise WorkflowError(f"Say which team: /radar <team> (yours: {', '.join(teams) or 'none'}).")
+            raise WorkflowError(which.format(yours=", ".join(teams) or "none"))
         team = teams[0]
     try:
         ctx.org.team(team)
     except KeyError:
-        raise NotFound(f"There is no team {team[:30]!r}. Teams: {', '.join(t.key for t in ctx.org.teams)}.") from None
+        raise NotFound(unknown.format(team=repr(team[:30]), teams=", ".join(t.key for t in ctx.org.teams))) from None
     if not may_see(ctx, actor, team):
-        raise NotAllowed(f"Only people with a role in {ctx.org.team(team).name} may see its radar.")
+        raise NotAllowed(f"Only people with a role in {ctx.org.team(team).name} may see its {what}.")
+    return team
+
+
+def radar_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None) -> Radar:
+    """``/radar [team]``: the radar as of today, for the named team or the actor's only team."""
+    team = team_to_show(
+        ctx, actor, team, "radar", which="Say which team: /radar <team> (yours: {yours}).", unknown="There is no team {team}. Teams: {teams}."
+    )
     return radar_for(uow, ctx, team, local_today(ctx.clock))
 
 
