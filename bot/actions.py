@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from bot import audit_views, transfer_views, views
+from bot import audit_views, transfer_views, tray_views, views
 from bot.cards import Card, Form, FormValues
 from commands import audits as audits_command
 from commands import case as case_command
 from commands import radar as radar_command
+from commands import worktray as worktray_command
 from store.uow import UnitOfWork
-from workflows import access, audits, closure, purchasing, radar, record_items, reopen, requests, transfer
+from workflows import access, audits, closure, purchasing, radar, record_items, reopen, requests, transfer, tray
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -35,6 +36,7 @@ class Reply:
     text: str | None = None
     form: Form | None = None
     card: Card | None = None
+    cards: list[Card] = field(default_factory=list)  # the work tray: one card a line (bot.tray_views)
     errors: dict[str, str] = field(default_factory=dict)  # form field errors: the modal stays open
 
 
@@ -311,6 +313,24 @@ class Interactions:
             return Reply(card=audit_views.audits_card(self.ctx, look))
 
         return self._run(work, chat_user_id)
+
+    def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
+        """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only."""
+
+        def work(uow: UnitOfWork, actor: str) -> Reply:
+            command = worktray_command.parse(text)
+            if not isinstance(command, worktray_command.WorkTray):  # the deputy command plugs in here
+                raise WorkflowError(f"That is not a work tray command. {worktray_command.USAGE}")
+            look = tray.tray_on_demand(uow, self.ctx, actor, command.team, worktray_command.USAGE)
+            cards = tray_views.tray_cards(uow, self.ctx, look, page_size=tray_views.MESSAGE_LINES, home=False)
+            return Reply(text=cards[0].title, cards=cards)
+
+        return self._run(work, chat_user_id)
+
+    def home(self, chat_user_id: str, page: int = 1) -> list[Card]:
+        """The App Home of a chat user (their work tray, page ``page``), drawn from the store now. Writes nothing."""
+        with self.new_uow() as uow:
+            return tray_views.home_cards(uow, self.ctx, chat_user_id, page)
 
 
 ID_DIGITS = re.compile(r"[0-9]{1,9}")  # a database ID: ASCII digits, within a 32-bit integer column

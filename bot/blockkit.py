@@ -191,3 +191,41 @@ def read_values(state_values: dict[str, dict[str, dict[str, Any]]]) -> FormValue
             else:
                 values[block_id] = element.get("value")
     return values
+
+
+# -- the work tray: the App Home and /worktray (bot.tray_views) ---------------------------------
+
+
+def _compact(card: Card) -> list[dict[str, Any]]:
+    """A tray line: its text in one section and its buttons in one actions block (2 blocks)."""
+    parts = [f"*{escape(card.title)}*"]
+    parts += [f"*{escape(f.label)}*: {escape(f.value)}" for f in card.facts]
+    for section in card.sections:
+        parts.append(f"*{escape(section.heading)}*\n" + ("\n".join(f"• {escape(line)}" for line in section.lines) or "-"))
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn("\n".join(parts))}]
+    if card.buttons:
+        blocks.append({"type": "actions", "elements": _unique_ids([_button(b) for b in card.buttons[:25]])})
+    if card.footer:
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
+    return blocks
+
+
+def tray_blocks(cards: list[Card], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any]]:
+    """The tray's cards as blocks: the first a header, each other a compact line, never past ``limit``
+    (the views page so this does not bite: 100 blocks a Home view, 50 a message)."""
+    blocks: list[dict[str, Any]] = []
+    for n, card in enumerate(cards):
+        if n == 0:
+            blocks.append({"type": "header", "text": _plain(card.title, 150)})
+            if card.footer:
+                blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
+            continue
+        blocks += _compact(card)
+    if len(blocks) > limit:
+        blocks = [*blocks[: limit - 1], {"type": "context", "elements": [_mrkdwn("More in worktray's Home tab.")]}]
+    return blocks
+
+
+def home_view(cards: list[Card]) -> dict[str, Any]:
+    """The App Home tab (``views.publish``): the tray's cards, within Slack's 100 blocks a view."""
+    return {"type": "home", "blocks": tray_blocks(cards, MAX_VIEW_BLOCKS)}

@@ -27,6 +27,7 @@ from typing import NamedTuple, Protocol
 
 from sqlalchemy import Engine, or_, select, text
 
+from bot import tray_views
 from bot.cards import Card
 from bot.safe_log import log_failure
 from bot.views import channel_card, digest_card, message_card, reminders_card
@@ -104,6 +105,7 @@ class _Job:
     message_id: str | None = None  # set: edit this message in place
     new_message_id: str | None = None
     error: str | None = None  # exception type and error code only (no personal data)
+    request_id: int | None = None  # the request the message is about: whose Home trays it may change
 
 
 class Deliverer:
@@ -167,6 +169,7 @@ class Deliverer:
             return 0, 0
         results = [self._send(job) for job in jobs]
         self._record(results, now)
+        self._publish_homes({job.request_id for job in results if job.request_id is not None and not job.error})
         return len(results), sum(1 for r in results if not r.error)
 
     def _render_due(self, now: dt.datetime) -> list[_Job]:
@@ -187,7 +190,7 @@ class Deliverer:
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
                     continue
-                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key)
+                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key, request_id=_request_id(row))
                 try:
                     job.card = self._render(uow, row)
                 except Exception as e:  # a card that cannot be drawn must not block the others
@@ -267,6 +270,26 @@ class Deliverer:
                     uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
             uow.commit()
 
+    def _publish_homes(self, request_ids: set[int]) -> None:
+        """Issue 8: the Home tabs of the people whose work tray these requests are in are
+        republished (once each per batch, however many of their requests moved), when the
+        platform has a Home (``publish_home``). Best effort, after the batch is recorded: a
+        failed publish is logged and the next change or opening of the tab redraws it."""
+        publish = getattr(self.sender, "publish_home", None)
+        if publish is None or not request_ids:
+            return
+        try:
+            with self._new_uow() as uow:
+                homes = tray_views.affected_homes(uow, self.ctx, request_ids)
+        except Exception as e:  # a tray that cannot be drawn must not stop the deliveries
+            log_failure(log, "home trays not drawn", e)
+            return
+        for user, cards in homes:
+            try:
+                publish(user, cards)
+            except Exception as e:
+                log.warning("home of %s not published: %s", user, failure_code(e))
+
     # -- background running ---------------------------------------------------
 
     def kick(self) -> None:
@@ -290,6 +313,11 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+def _request_id(row: OutboxMessage) -> int | None:
+    value = row.body.get("request_id") if isinstance(row.body, dict) else None
+    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else None
 
 
 def _log_failure(job: _Job, rows: Sequence[OutboxMessage]) -> None:

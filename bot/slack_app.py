@@ -64,13 +64,12 @@ from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.actions import FORMS, Interactions, Reply
-from bot.blockkit import button_action, card_blocks, escape, form_view, read_values
-from bot.cards import Card, Form, FormValues, Section
+from bot.blockkit import button_action, card_blocks, escape, form_view, home_view, read_values, tray_blocks
+from bot.cards import Card, Form, FormValues
 from bot.deliver import Posted
-from bot.views import STATE_LABELS
+from bot.tray_views import MORE
 from store.uow import UnitOfWork
 from workflows.org import Organisation
-from workflows.requests import OPEN_STATES, kind_of
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -82,16 +81,6 @@ MAX_BODY_BYTES = 1_000_000
 SOURCE_MAX = 200  # events.source
 UNREADABLE = "worktray could not read that request; nothing changed."
 SORRY = "Something went wrong in worktray and your request may not have been done. Please try again; if it keeps failing, tell your administrator."
-HOME_HELP = [
-    "/case close <person-id>: ask for a case to be closed",
-    "/case status <person-id>: the case and its requests, shown to you only",
-    "/case history <person-id> [page]: who did what on the case, newest first, shown to you only",
-    "/case help: what each command does",
-    "/case reopen <person-id>: reopen a finished closure as a new involvement (managers, practice supervisors)",
-    "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
-    "/radar [team]: the two-week radar of transfers coming to a team (T2), shown to you only",
-    "/audits [team]: due and overdue three-month audits of a team (C13), shown to you only",
-]
 
 
 # -- the Web API side: what the deliverer uses ----------------------------------------
@@ -179,6 +168,10 @@ class SlackSender:
         response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
         return Posted(str(response.get("channel") or user), str(response["ts"]))
 
+    def publish_home(self, user: str, cards: list[Card]) -> None:
+        """views.publish: the person's App Home tab is replaced by their work tray as it is now."""
+        self.client.views_publish(user_id=user, view=home_view(cards))
+
 
 # -- payload models: only the parts we read ----------------------------------------------
 
@@ -219,6 +212,11 @@ class BlockActions(_Part):
         if self.channel is not None:
             return self.channel.id
         return self.container.channel_id if self.container else None
+
+    @property
+    def from_home(self) -> bool:
+        """Pressed on a view (the App Home tab), not a message: there is no channel to answer in."""
+        return self.container is not None and self.container.type == "view"
 
 
 class SelectedOption(_Part):
@@ -367,6 +365,20 @@ def create_bolt_app(
         log.info("slack /audits by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
+    @bolt.command("/worktray")
+    def on_worktray(ack: Callable[..., None], context: dict[str, Any]) -> None:
+        cmd: SlashCommand = context["wt"]
+        reply = interactions.worktray(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
+        log.info("slack /worktray by %s", cmd.user_id)
+        replies.to_command(ack, cmd, reply)
+
+    def publish_home(user: str, page: int = 1) -> None:
+        """Best effort: the person's Home tab redrawn from the store now (their work tray)."""
+        try:
+            client.views_publish(user_id=user, view=home_view(interactions.home(user, page)))
+        except SlackApiError as e:
+            log.warning("views.publish for %s failed: %s", user, e.response.get("error"))
+
     @bolt.block_action(re.compile(r"^wt:"))
     def on_button(ack: Callable[..., None], context: dict[str, Any]) -> None:
         ack()
@@ -374,8 +386,13 @@ def create_bolt_app(
         action = click.actions[0]
         name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
+        if name == MORE:  # the Home tab's "Show more": the same tray, another page
+            publish_home(click.user.id, int(action.value) if action.value.isdigit() and len(action.value) < 5 else 1)
+            return
         reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
         replies.to_click(click, reply)
+        if click.from_home:  # pressed on the Home tab: the clicker sees their tray as it now is
+            publish_home(click.user.id)
 
     @bolt.view_submission(re.compile("^(" + "|".join(re.escape(c) for c in FORMS) + ")$"))
     def on_submit(ack: Callable[..., None], context: dict[str, Any]) -> None:
@@ -390,7 +407,7 @@ def create_bolt_app(
         ack()
         event = context["wt"].event
         if event.tab == "home":
-            client.views_publish(user_id=event.user, view=home_view(org, uow, event.user))
+            publish_home(event.user)
 
     return bolt
 
@@ -509,6 +526,8 @@ class _Replies:
         if reply.form is not None:
             ack()
             self.open_form(cmd.trigger_id, reply.form, cmd.user_id)
+        elif reply.cards:  # the work tray
+            ack(text=escape(reply.cards[0].fallback_text), blocks=tray_blocks(reply.cards), response_type="ephemeral")
         elif reply.card is not None:
             ack(text=escape(reply.card.fallback_text), blocks=card_blocks(reply.card), response_type="ephemeral")
         else:
@@ -573,25 +592,6 @@ def field_errors(view: View, errors: dict[str, str]) -> dict[str, str]:
         block = key if key in inputs else inputs[0]
         shown[block] = f"{shown[block]} {message}" if block in shown else message
     return shown
-
-
-def home_view(org: Organisation, new_uow: Callable[[], UnitOfWork], user_id: str) -> dict[str, Any]:
-    """The Home tab: the open requests of the person's teams (IDs and initials only) and help."""
-    person = org.person_by_chat_id(user_id)
-    sections: list[Section] = []
-    if person is None:
-        sections.append(Section("Not set up", ["You are not in worktray's organisation config; ask your administrator to add you."]))
-    else:
-        with new_uow() as uow:
-            for team in org.teams_of(person.key):
-                lines = [
-                    f"{kind_of(r).label} {r.id} · {r.person_id} ({r.person.initials}) · {STATE_LABELS.get(r.state, r.state)}"
-                    for r in uow.requests.in_states(team, OPEN_STATES)
-                ]
-                sections.append(Section(f"Open requests in {org.team(team).name}", lines[:40] or ["none"]))
-    sections.append(Section("Commands", HOME_HELP))
-    card = Card(title="worktray", sections=sections[:45])
-    return {"type": "home", "blocks": card_blocks(card)}
 
 
 # -- HTTP: a WSGI app for a real server (worktray.serve runs it in waitress) ---------------

@@ -1,0 +1,48 @@
+"""``/worktray``: parse the text and say what was asked (issue 8). Thin on purpose.
+
+/worktray                       what is waiting for you, in all your teams
+/worktray <team>                only what is in one team of yours, e.g. /worktray u12
+/worktray deputy ...            act-for delegation (not here yet: its own command plugs in below)
+
+Like ``commands.radar``, it knows no chat platform and no cards: it returns a ``WorkTray``
+command (or raises a ``CommandError`` carrying the usage). Subcommands are dispatched on the
+first word: ``SUBCOMMANDS`` maps a word to its parser, so the deputy command (``Deputy``)
+is one entry more, and the adapter (``bot.actions``) one branch more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from commands.case import CommandError
+from commands.radar import TEAM_KEY
+
+USAGE = "Usage: `/worktray` (all your teams) or `/worktray <team>` (one team of yours, a team key, e.g. u12)."
+
+
+@dataclass(frozen=True)
+class WorkTray:
+    team: str | None  # None: all the asker's teams
+
+
+WorktrayCommand = WorkTray  # | Deputy, when act-for delegation plugs in
+
+# First word -> the parser of the rest. Reserved words are refused with the usage until
+# their command exists, so "/worktray deputy" is never read as a team named "deputy".
+SUBCOMMANDS: dict[str, Callable[[list[str]], WorktrayCommand]] = {}
+RESERVED = ("deputy",)
+
+
+def parse(text: str) -> WorktrayCommand:
+    words = text.split()
+    if not words:
+        return WorkTray(None)
+    first = words[0].lower()
+    if first in SUBCOMMANDS:
+        return SUBCOMMANDS[first](words[1:])
+    if first in RESERVED:
+        raise CommandError(f"Unknown subcommand '{first}'. {USAGE}")
+    if len(words) != 1 or not TEAM_KEY.match(first):
+        raise CommandError(USAGE)
+    return WorkTray(first)

@@ -1,0 +1,265 @@
+"""The work tray (issue 8, "App Home — My work tray"): what is waiting for one person.
+
+A neutral, read-only query: given a unit of work it lists, for the actor's roles and
+teams, the requests awaiting their decision, the disputes awaiting them (T5), the items
+they hold, the items blocked on work steps assigned to them (C6.1), their own requests
+that were returned, and, for business support, the team's unclaimed virtual-worker queue
+(C5); for managers, the team's radar summary (T2) and overdue three-month audits (C13).
+
+Each line's age is in working days since the request entered its state (D4, as the
+chasing engine counts it: ``workflows.reminders.waited``) and it is overdue once it has
+waited as long as the team's reminder threshold for that wait (``teams[].reminders``):
+the tray and the reminders agree on what is late. Overdue lines come first, the most
+overdue at the top, then the oldest first.
+
+Who may act is decided by ``workflows.requests.may`` (the one permission rule); which
+buttons a line carries is the presentation's business (``bot.tray_views``), drawn from the
+request's own card so Home and the channel card stay identical. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from store.models import Case, Request
+from store.uow import UnitOfWork
+from workflows import access, audits, radar, reminders, work_steps
+from workflows import transfer_terms as terms
+from workflows.clock import local_today
+from workflows.org import Organisation, Role
+from workflows.requests import APPROVED, BLOCKED, CLAIMED, OPEN_STATES, REQUESTED, RETURNED, Context, kind_of, may
+
+# Why a line is in the tray, in the order the sections read (the key is also the presentation's).
+DECIDE = "decide"  # awaiting your decision (approve/return, accept/decline, accept/hold/dispute)
+DISPUTE = "dispute"  # T5: a disputed or escalated transfer awaiting your decision
+HELD = "held"  # claimed or blocked, held by you
+STEPS = "steps"  # C6.1: blocked on a work step assigned to you
+RETURNED_TO_YOU = "returned"  # your request, returned to you
+QUEUE = "queue"  # C5: unclaimed in your team's virtual worker (business support)
+REASONS = {
+    DECIDE: "Awaiting your decision",
+    DISPUTE: "Dispute awaiting you",
+    HELD: "Held by you",
+    STEPS: "Blocked on your work step",
+    RETURNED_TO_YOU: "Returned to you",
+    QUEUE: "Unclaimed in the virtual worker",
+}
+# Roles that see the team's radar summary and overdue audits (the managers of T3, C13).
+MANAGER_ROLES = radar.MEETING_ROLES
+# Who sees a person's full name on Home (issue 8: only where role and team allow it): a role
+# in the case's team other than business support; a restricted record's details only to its
+# allocated worker and the team's managers and practice supervisors.
+NAME_ROLES = (Role.WORKER, Role.MANAGER, Role.PRACTICE_SUPERVISOR, Role.SERVICE_MANAGER, Role.GROUP_MANAGER, Role.HEAD_OF_SERVICE)
+RESTRICTED_ROLES = (Role.MANAGER, Role.PRACTICE_SUPERVISOR)
+# Every state in which a request may be in someone's tray (closures, transfers, audits, ...).
+TRAY_STATES = tuple(dict.fromkeys((*OPEN_STATES, *terms.RADAR_STATES)))
+
+
+@dataclass(frozen=True)
+class TrayItem:
+    """One line: a request, why it is here, how long it has waited and whether that is late.
+
+    ``person_id``/``initials`` are empty and ``hidden`` true when the record is restricted
+    and the actor is not permitted its details (only the request number and the neutral line).
+    ``audience`` names the card (or direct message) whose buttons the line carries."""
+
+    reason: str  # a key of REASONS
+    request_id: int
+    kind: str
+    label: str  # the kind's label, e.g. "Closure request"
+    state: str
+    person_id: str
+    initials: str
+    name: str | None  # full name, only when the actor may see it (``may_see_name``)
+    hidden: bool  # restricted, and the actor may not see its details
+    age: int  # working days in its present state (D4)
+    threshold: int  # working days after which it is overdue (the team's reminders)
+    audience: str  # "manager" | "queue" | "receiving" | "returned" | "transfer_dispute" | "transfer_escalated" | "blocked"
+    team: str
+
+    @property
+    def overdue(self) -> bool:
+        return self.age >= self.threshold
+
+    @property
+    def overdue_by(self) -> int:
+        return self.age - self.threshold
+
+
+@dataclass(frozen=True)
+class RadarSummary:
+    """T2, for a team's managers: counts only (the lines are in /radar)."""
+
+    team: str
+    transfers: int
+    overdue: int  # planned date passed, not moved yet
+    turning: int  # T1: reaching 11y6m in the window
+
+
+@dataclass
+class WorkTray:
+    actor: str
+    team: str | None  # None: all the actor's teams
+    as_of: dt.date
+    items: list[TrayItem] = field(default_factory=list)
+    radar: list[RadarSummary] = field(default_factory=list)
+    overdue_audits: list[audits.DueAudit] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.items and not self.radar and not self.overdue_audits
+
+
+def may_see_name(org: Organisation, actor: str, case: Case) -> bool:
+    """Issue 8: the full name on Home only to a role in the case's team that allows it; a
+    restricted record's only to its allocated worker and the team's managers."""
+    if case.person.restricted:
+        return actor == case.worker or org.has_role(actor, case.team, *RESTRICTED_ROLES)
+    return org.has_role(actor, case.team, *NAME_ROLES)
+
+
+def _may(org: Organisation, actor: str, action: str, request: Request) -> bool:
+    """``requests.may``, false for an action the request's kind has no roles for."""
+    try:
+        return may(org, actor, action, request)
+    except KeyError:
+        return False
+
+
+def _reasons(uow: UnitOfWork, ctx: Context, actor: str, request: Request) -> list[tuple[str, str, str]]:
+    """Why ``request`` is in the actor's tray: (reason, audience, the team whose thresholds apply)."""
+    org, state, kind = ctx.org, request.state, kind_of(request)
+    found: list[tuple[str, str, str]] = []
+    receiving = request.receiving_team or request.team
+    deciding = _may(org, actor, "approve", request) or _may(org, actor, "accept", request)
+    if state == REQUESTED and kind.manager_card and deciding and _decider(org, actor, request):
+        found.append((DECIDE, "manager", request.team))
+    if request.kind == terms.KIND and state in (APPROVED, terms.ON_DUTY) and _may(org, actor, "accept", request):
+        found.append((DECIDE, "receiving", receiving))
+    if request.kind == terms.KIND and state == terms.DISPUTED and _may(org, actor, "resolve_transfer", request):
+        found.append((DISPUTE, "transfer_dispute", receiving))
+    if request.kind == terms.KIND and state == terms.ESCALATED and _may(org, actor, "decide_transfer", request):
+        found.append((DISPUTE, "transfer_escalated", receiving))
+    if state in (CLAIMED, BLOCKED) and request.holder == actor:
+        found.append((HELD, "queue", request.team))
+    if state == BLOCKED and any(s.assignee == actor for s in work_steps.blocking_steps(uow, ctx, request.applies_to)):
+        found.append((STEPS, "blocked", request.team))
+    if state == RETURNED and actor in (request.requested_by, request.case.worker):
+        found.append((RETURNED_TO_YOU, "returned", request.team))
+    if state == APPROVED and kind.queued and org.has_role(actor, request.team, Role.BUSINESS_SUPPORT):
+        found.append((QUEUE, "queue", request.team))
+    return found
+
+
+def _decider(org: Organisation, actor: str, request: Request) -> bool:
+    """C2: a request waits for the requester's supervising manager(s) (else the team's
+    managers); a re-referral (C12) for the team's managers and practice supervisors.
+    Others who merely may (a head of service) are not chased with it, so not listed."""
+    if request.kind == "rereferral":
+        return org.has_role(actor, request.team, Role.MANAGER, Role.PRACTICE_SUPERVISOR)
+    return actor in {p.key for p in org.supervisors_for(request.requested_by, request.team)} or org.has_role(actor, request.team, Role.MANAGER)
+
+
+def _threshold(ctx: Context, reason: str, request: Request, team: str) -> int:
+    """The reminders' threshold for this wait (``teams[].reminders``), in working days."""
+    limits = reminders.settings(ctx, team)
+    if reason == QUEUE:
+        return limits.unclaimed_after
+    if reason == HELD:
+        return limits.blocked_every if request.state == BLOCKED else limits.untouched_holder_after
+    if reason == STEPS:
+        return limits.blocked_every
+    if request.state == terms.ON_DUTY:
+        return limits.duty_review_every
+    return limits.manager_after  # decisions, disputes, and a returned request (as long as a manager may take)
+
+
+def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: str, audience: str, team: str) -> TrayItem:
+    now = ctx.clock.now()
+    case = request.case
+    hidden = access.is_restricted(uow, request) and not (
+        actor == case.worker or ctx.org.has_role(actor, case.team, *RESTRICTED_ROLES) or (
+            request.receiving_team is not None and ctx.org.has_role(actor, request.receiving_team, *RESTRICTED_ROLES)
+        )
+    )
+    person = request.person
+    name = f"{person.first_name} {person.last_name}" if not hidden and may_see_name(ctx.org, actor, case) else None
+    return TrayItem(
+        reason=reason,
+        request_id=request.id,
+        kind=request.kind,
+        label=kind_of(request).label,
+        state=request.state,
+        person_id="" if hidden else request.person_id,
+        initials="" if hidden else person.initials,
+        name=name,
+        hidden=hidden,
+        age=reminders.waited(ctx, request, now),
+        threshold=_threshold(ctx, reason, request, team),
+        audience=audience,
+        team=team,
+    )
+
+
+def order(items: list[TrayItem]) -> list[TrayItem]:
+    """Overdue first, the most overdue at the top; then the oldest first; then by request."""
+    return sorted(items, key=lambda i: (not i.overdue, -i.overdue_by if i.overdue else -i.age, i.request_id, list(REASONS).index(i.reason)))
+
+
+def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None) -> WorkTray:
+    """What is waiting for ``actor`` (in ``team`` only, if given): read-only, writes nothing."""
+    tray = WorkTray(actor=actor, team=team, as_of=local_today(ctx.clock))
+    seen: set[int] = set()
+    for each in ctx.org.teams:
+        for request in uow.requests.in_states(each.key, TRAY_STATES):
+            if request.id in seen:
+                continue
+            if team is not None and team not in (request.team, request.receiving_team):
+                continue
+            for reason, audience, threshold_team in _reasons(uow, ctx, actor, request):
+                seen.add(request.id)  # one line a request: its first reason (REASONS order of the checks)
+                tray.items.append(_item(uow, ctx, actor, request, reason, audience, threshold_team))
+                break
+    tray.items = order(tray.items)
+    for key in [team] if team is not None else ctx.org.teams_of(actor):
+        if not ctx.org.has_role(actor, key, *MANAGER_ROLES):
+            continue
+        look = radar.radar_for(uow, ctx, key, tray.as_of)
+        lines = [line for group in look.groups.values() for line in group]
+        tray.radar.append(RadarSummary(key, len(lines), sum(1 for x in lines if x.days_away is not None and x.days_away < 0), len(look.turning)))
+        tray.overdue_audits += [a for a in audits.due_audits(uow, ctx, key, tray.as_of) if a.overdue]
+    tray.overdue_audits.sort(key=lambda a: (-a.working_days_overdue, a.team, a.person_id))
+    return tray
+
+
+def tray_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, usage: str) -> WorkTray:
+    """``/worktray [team]``: the tray, in a named team only if the actor may see it
+    (``workflows.radar.team_to_show``: known, and the actor has a role in it)."""
+    if team is not None:
+        escaped = usage.replace("{", "{{").replace("}", "}}")
+        team = radar.team_to_show(
+            ctx, actor, team, "work tray", which="Say which team (yours: {yours}). " + escaped, unknown="There is no team {team} (teams: {teams}). " + escaped
+        )
+    return work_tray(uow, ctx, actor, team)
+
+
+def affected_by(uow: UnitOfWork, ctx: Context, request: Request) -> set[str]:
+    """Whose tray ``request`` may be in (or have just left): the requester, the allocated
+    worker, the holder, the assignees of its blocking work steps, and everyone but the plain
+    workers of the sending and receiving teams (managers, business support, group and service
+    managers). A superset is harmless: a republish shows the tray as it is."""
+    people = {request.requested_by, request.case.worker, *([request.holder] if request.holder else [])}
+    if request.state == BLOCKED:
+        people |= {s.assignee for s in work_steps.blocking_steps(uow, ctx, request.applies_to)}
+    for key in (request.team, request.receiving_team):
+        if key is None:
+            continue
+        try:
+            ctx.org.team(key)
+        except KeyError:
+            continue
+        for role in Role:
+            if role != Role.WORKER:
+                people |= {p.key for p in ctx.org.members(key, role)}
+    return {p for p in people if p}
