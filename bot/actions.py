@@ -323,7 +323,7 @@ class Interactions:
                 raise WorkflowError(f"That is not a work tray command. {worktray_command.USAGE}")
             look = tray.tray_on_demand(uow, self.ctx, actor, command.team, worktray_command.USAGE)
             cards = tray_views.tray_cards(uow, self.ctx, look, page_size=tray_views.MESSAGE_LINES, home=False)
-            return Reply(text=cards[0].title, cards=cards)
+            return Reply(cards=cards)
 
         return self._run(work, chat_user_id)
 

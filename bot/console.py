@@ -65,6 +65,7 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   /case status <person-id>   the case and its requests (only you see it; needs a role in its team)
   /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
   /case rereferral <person-id> <N-code>   a contact within 3 months of closure (C12)
+  /worktray [team]           what is waiting for you (all your teams, or one); only you see it
   /radar [team]              the two-week radar of transfers coming to a team (T2; only you see it)
   /audits [team]             due and overdue three-month audits of a team (C13; only you see it)
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
@@ -515,8 +516,11 @@ class Console:
         if verb.lower() == "/audits":  # C13: due and overdue three-month audits, shown to you only
             self.show_reply(person, self.app.interactions.audits(self.chat_id(person), text, source="console:/audits"))
             return
+        if verb.lower() == "/worktray":  # issue 8: your work tray, shown to you only (the App Home's)
+            self.show_reply(person, self.app.interactions.worktray(self.chat_id(person), text, source="console:/worktray"))
+            return
         if verb.lower() != "/case":
-            raise UsageError(f"Unknown command {verb[:30]}. The slash command is /case (close <id>, status <id>).")
+            raise UsageError(f"Unknown command {verb[:30]}. The slash commands are /case, /worktray, /radar and /audits.")
         self.show_reply(person, self.app.interactions.command(self.chat_id(person), text, source="console:/case"))
 
     def press(self, person: str, rest: str) -> None:
@@ -656,6 +660,8 @@ class Console:
             self.say(f"[only {person} sees] {reply.text}")
         if reply.card is not None:
             self.sender.show(reply.card, f"only {person} sees", "", None, person)
+        for card in reply.cards:  # the work tray: one card a line, each with its buttons
+            self.sender.show(card, f"only {person} sees", "", None, person)
         if reply.form is not None:
             self.forms[person] = reply.form
             self.print_form(person, reply.form)

@@ -162,7 +162,7 @@ def count_rows(uow_factory: partial[UnitOfWork]) -> tuple[int, int, int]:
 def test_unknown_commands_get_a_clear_message(db_url: str, org: Organisation, clock: FixedClock, uow_factory: partial[UnitOfWork]) -> None:
     code, out = replay(db_url, org, clock, ["frobnicate 3549723", "/cases close 3549723", "press", "as"])
     assert "Unknown command 'frobnicate'. Type help for the commands." in out
-    assert "Unknown command /cases. The slash command is /case" in out
+    assert "Unknown command /cases. The slash commands are /case, /worktray" in out
     assert "Say which button: press <N>" in out
     assert "Say who: as <person>" in out
     assert "4 line(s) could not be run." in out

@@ -1,0 +1,239 @@
+"""The work tray (issue 8, "App Home — My work tray"): what waits for whom, at a frozen time.
+
+Core and presentation on the real store (SQLite and PostgreSQL, ``db_url``), requests
+driven through the real handlers (``conftest.Journey``), the clock fixed at Thursday
+26 November 2026 10:00 UTC and moved by hand. Ages are working days (D4: weekends and
+England's bank holidays left out); a line is overdue once it has waited the team's
+reminder threshold (``teams[].reminders``: manager_after 2, unclaimed_after 1, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from functools import partial
+
+import pytest
+from conftest import Journey, fingerprint
+
+from bot import tray_views
+from bot.actions import Interactions
+from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, home_view, tray_blocks
+from bot.cards import Card
+from bot.console import Console, ConsoleSender
+from commands import worktray as worktray_command
+from commands.case import CommandError
+from store.uow import UnitOfWork
+from workflows import tray
+from workflows.access import RESTRICTED_LINE
+from workflows.clock import FixedClock
+from workflows.requests import Context
+from worktray.bootstrap import build
+
+KAI = "3549728"  # Kai Ellison (KE), fictitious: Under 12s, worker ben (supervisor maria), an open work step of ben's
+EVE = "3501779"  # Eve Sutton (ES), fictitious: Under 12s, her three-month audit overdue (C13)
+LILY = "3549723"  # Lily Marsh (LM), fictitious: Under 12s, worker amy
+
+
+def look(journey: Journey, actor: str, team: str | None = None) -> tray.WorkTray:
+    with journey.uow() as uow:
+        return tray.work_tray(uow, journey.ctx, actor, team)
+
+
+def cards(journey: Journey, chat_id: str, page: int = 1) -> list[Card]:
+    with journey.uow() as uow:
+        return tray_views.home_cards(uow, journey.ctx, chat_id, page)
+
+
+def buttons(found: list[Card], request_id: int) -> list[tuple[str, str]]:
+    line = next(c for c in found if f" {request_id} · " in c.title)
+    return [(b.action, b.value) for b in line.buttons]
+
+
+def monday_after(clock: FixedClock) -> None:
+    """Thursday 26 Nov 10:00 -> Tuesday 1 Dec 10:00: 3 working days (Fri, Mon, Tue)."""
+    clock.advance(days=5)
+
+
+def test_a_manager_sees_what_awaits_their_decision_with_its_age_and_overdue_state(journey: Journey, ctx: Context, clock: FixedClock) -> None:
+    rid = journey.request(KAI, "ben")  # C2: ben's supervisor is maria
+    now = look(journey, "maria")
+    [item] = [i for i in now.items if i.request_id == rid]
+    assert (item.reason, item.age, item.overdue) == (tray.DECIDE, 0, False)
+    assert (item.person_id, item.initials, item.name) == (KAI, "KE", "Kai Ellison")  # Home: a manager of the team may see the name
+    monday_after(clock)
+    later = look(journey, "maria")
+    [item] = [i for i in later.items if i.request_id == rid]
+    assert (item.age, item.threshold, item.overdue, item.overdue_by) == (3, 2, True, 1)  # manager_after: 2 working days
+    # The same buttons as the manager's channel card, same action and value (Home and card stay identical).
+    home = cards(journey, "U0MARIA")
+    assert ("approve", str(rid)) in buttons(home, rid) and ("return", str(rid)) in buttons(home, rid)
+    assert home[1].title.startswith(f"OVERDUE by 1 working day · Awaiting your decision · Closure request {rid} · {KAI} (KE) Kai Ellison")
+    assert "3 working days" in home[1].title
+    # The requester's own request is not "awaiting" ben; a worker elsewhere sees nothing of it.
+    assert rid not in [i.request_id for i in look(journey, "ben").items]
+    assert look(journey, "dan").items == []
+
+
+def test_a_manager_sees_the_radar_summary_and_overdue_audits(journey: Journey) -> None:
+    maria = look(journey, "maria")
+    assert [r.team for r in maria.radar] == ["u12"]
+    [audit] = maria.overdue_audits  # C13: Eve Sutton's, due Tuesday 17 Nov 2026
+    assert (audit.person_id, audit.working_days_overdue) == (EVE, 7)  # 18, 19, 20, 23, 24, 25, 26 Nov
+    summary = next(c for c in cards(journey, "U0MARIA") if c.title == "Your teams")
+    text = json.dumps([s.lines for s in summary.sections])
+    assert "overdue by 7 working days" in text and f"{EVE} (ES)" in text and "Eve" not in text
+    assert look(journey, "amy").radar == [] and look(journey, "amy").overdue_audits == []  # a worker gets no team summary
+
+
+def test_a_group_manager_sees_the_team_summary_not_the_managers_decisions(journey: Journey) -> None:
+    rid = journey.request(KAI, "ben")
+    gita = look(journey, "gita")
+    assert rid not in [i.request_id for i in gita.items]  # C2: the decision is the managers'
+    assert [r.team for r in gita.radar] == ["u12"] and gita.overdue_audits
+
+
+def test_business_support_see_the_unclaimed_queue_then_what_they_hold(journey: Journey, clock: FixedClock) -> None:
+    rid = journey.request(LILY, "amy")
+    journey.approve(rid)
+    for member in ("sam", "tess"):
+        [item] = [i for i in look(journey, member).items if i.request_id == rid]
+        assert (item.reason, item.age, item.overdue, item.name) == (tray.QUEUE, 0, False, None)  # BS: ID and initials only
+    assert buttons(cards(journey, "U0SAM"), rid) == [("claim", str(rid))]  # not Reassign: that is a manager's
+    clock.advance(days=1)  # Friday: 1 working day unclaimed, unclaimed_after 1
+    [item] = [i for i in look(journey, "sam").items if i.request_id == rid]
+    assert (item.age, item.overdue) == (1, True)
+    journey.claim(rid, "sam")
+    [item] = [i for i in look(journey, "sam").items if i.request_id == rid]
+    assert (item.reason, item.age, item.overdue) == (tray.HELD, 0, False)
+    assert buttons(cards(journey, "U0SAM"), rid) == [("audit", str(rid)), ("unclaim", str(rid))]
+    assert rid not in [i.request_id for i in look(journey, "tess").items]  # held by sam: out of tess's queue
+
+
+def test_a_worker_sees_their_returned_request_and_the_work_step_blocking_a_closure(journey: Journey) -> None:
+    returned = journey.request(LILY, "amy")
+    journey.return_(returned)
+    [item] = look(journey, "amy").items
+    assert (item.reason, item.request_id) == (tray.RETURNED_TO_YOU, returned)
+    assert [a for a, _ in buttons(cards(journey, "U0AMY"), returned)] == ["resubmit", "withdraw"]
+
+    blocked = journey.to_state("blocked", KAI, requester="ben")
+    ben = [i for i in look(journey, "ben").items if i.request_id == blocked]
+    assert [i.reason for i in ben] == [tray.STEPS]
+    with journey.uow() as uow:
+        step_id = next(s.id for s in uow.cases.open_work_steps([KAI]) if s.assignee == "ben")
+    assert buttons(cards(journey, "U0BEN"), blocked) == [("step_done", str(step_id))]  # the same button as the blocked DM
+    assert [i.reason for i in look(journey, "sam").items if i.request_id == blocked] == [tray.HELD]
+    with journey.uow() as uow:
+        blocking = {s.id: s.assignee for s in tray.work_steps.blocking_steps(uow, journey.ctx, [KAI])}
+    if "amy" in blocking.values():  # D3: her future visit (3 Dec) is within the incoming window: it blocks too
+        amy_step = next(i for i, who in blocking.items() if who == "amy")
+        assert buttons(cards(journey, "U0AMY"), blocked) == [("step_done", str(amy_step))]
+    assert blocked not in [i.request_id for i in look(journey, "tess").items]
+
+
+def test_overdue_first_the_most_overdue_at_the_top_then_the_oldest(journey: Journey, clock: FixedClock) -> None:
+    old = journey.request(KAI, "ben")
+    clock.advance(days=4)  # Monday 30 Nov
+    young = journey.request(LILY, "amy")
+    clock.advance(days=1)  # Tuesday 1 Dec: old waited 3 working days (overdue), young 1
+    order = [(i.request_id, i.overdue) for i in look(journey, "maria").items]
+    assert order == [(old, True), (young, False)]
+    items = [
+        tray.TrayItem(tray.DECIDE, n, "closure", "Closure request", "requested", "1", "AB", None, False, age, threshold, "manager", "u12")
+        for n, (age, threshold) in enumerate([(1, 2), (5, 2), (3, 1), (4, 9), (2, 2)])
+    ]
+    assert [i.request_id for i in tray.order(items)] == [1, 2, 4, 3, 0]  # overdue by 3, 2, 0; then not overdue, aged 4, 1
+
+
+def test_the_tray_writes_nothing(journey: Journey, seeded: partial[UnitOfWork]) -> None:
+    journey.to_state("blocked", KAI, requester="ben")
+    before = fingerprint(seeded)
+    for actor, chat in (("maria", "U0MARIA"), ("sam", "U0SAM"), ("ben", "U0BEN"), ("gita", "U0GITA")):
+        look(journey, actor)
+        cards(journey, chat)
+    assert fingerprint(seeded) == before
+
+
+def test_a_restricted_record_shows_details_only_to_permitted_people(journey: Journey) -> None:
+    with journey.uow() as uow:
+        person = uow.cases.person(LILY)
+        assert person is not None
+        person.restricted = True
+        uow.commit()
+    rid = journey.request(LILY, "amy")
+    maria = cards(journey, "U0MARIA")  # a manager of the team: permitted
+    assert any(f"{LILY} (LM) Lily Marsh" in c.title for c in maria)
+    journey.approve(rid)
+    sam = cards(journey, "U0SAM")  # business support: the number and the neutral line, and the button to act
+    line = next(c for c in sam if f" {rid} · " in c.title)
+    assert RESTRICTED_LINE in line.title and [b.action for b in line.buttons] == ["claim"]
+    shown = json.dumps(home_view(sam))
+    for forbidden in (LILY, "(LM)", "Lily", "Marsh"):
+        assert forbidden not in shown
+
+
+def test_home_pages_within_slacks_block_limit(journey: Journey) -> None:
+    rid = journey.request(KAI, "ben")
+    with journey.uow() as uow:
+        [item] = [i for i in tray.work_tray(uow, journey.ctx, "maria").items if i.request_id == rid]
+        many = tray.WorkTray("maria", None, dt.date(2026, 11, 26), items=[item] * 45)
+        pages = [tray_views.tray_cards(uow, journey.ctx, many, page) for page in (1, 2, 3)]
+        reply = tray_views.tray_cards(uow, journey.ctx, many, page_size=tray_views.MESSAGE_LINES, home=False)
+    for n, page in enumerate(pages, start=1):
+        view = home_view(page)
+        assert view["type"] == "home" and len(view["blocks"]) <= MAX_VIEW_BLOCKS
+        assert f"(page {n} of 3)" in page[0].title
+    assert [b.value for b in pages[0][-1].buttons] == ["2"] and pages[0][-1].buttons[0].action == tray_views.MORE
+    assert [b.value for b in pages[2][-1].buttons] == ["1"]  # the last page: back to the top
+    assert sum(1 for c in pages[0] if f" {rid} · " in c.title) == tray_views.PAGE_SIZE
+    assert len(tray_blocks(reply)) <= MAX_MESSAGE_BLOCKS and "open worktray's Home tab" in reply[-1].title
+
+
+# -- /worktray: parsing, the core's answer, the console ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", worktray_command.WorkTray(None)), ("u12", worktray_command.WorkTray("u12")), ("  U12 ", worktray_command.WorkTray("u12"))],
+)
+def test_worktray_parses(text: str, expected: worktray_command.WorkTray) -> None:
+    assert worktray_command.parse(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [("u12 extra", "Usage: `/worktray`"), ("no/such", "Usage"), ("deputy @ben until 2026-12-01", "Unknown subcommand 'deputy'")])
+def test_worktray_refuses_what_it_cannot_read(text: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message.replace("(", r"\(")) as refused:
+        worktray_command.parse(text)
+    assert worktray_command.USAGE in str(refused.value)
+
+
+def test_worktray_answers_the_asker_and_refuses_teams_they_may_not_see(journey: Journey, seeded: partial[UnitOfWork], ctx: Context) -> None:
+    rid = journey.request(KAI, "ben")
+    interactions = Interactions(seeded, ctx)
+    reply = interactions.worktray("U0MARIA", "")
+    assert reply.cards[0].title.startswith("My work tray: 1 waiting") and any(f" {rid} · " in c.title for c in reply.cards)
+    assert interactions.worktray("U0MARIA", "u12").cards[0].title.startswith("My work tray in Under 12s: 1 waiting")
+    before = fingerprint(seeded)
+    for text, message in [
+        ("adults-south", "Only people with a role in Adults South may see its work tray."),
+        ("nosuch", "There is no team 'nosuch'"),
+        ("u12 u12", "Usage: `/worktray`"),
+        ("deputy @ben", "Unknown subcommand 'deputy'"),
+    ]:
+        refused = interactions.worktray("U0MARIA", text)
+        assert refused.cards == [] and refused.text is not None and message in refused.text, (text, refused.text)
+    assert "not in worktray's organisation config" in (interactions.worktray("U0NOBODY", "").text or "")
+    assert fingerprint(seeded) == before
+
+
+def test_worktray_in_the_console(journey: Journey, db_url: str, ctx: Context) -> None:
+    rid = journey.request(KAI, "ben")
+    out = io.StringIO()
+    app = build(db_url, ctx.org, ConsoleSender(ctx.org, out), ctx.clock)
+    Console(app, out, echo=True).run(["as maria", "/worktray", "/worktray adults-south", "/worktray deputy @ben"])
+    text = out.getvalue()
+    assert f"Closure request {rid} · {KAI} (KE)" in text and "Approve" in text
+    assert "Only people with a role in Adults South may see its work tray." in text
+    assert "Unknown subcommand 'deputy'" in text
