@@ -196,13 +196,13 @@ def read_values(state_values: dict[str, dict[str, dict[str, Any]]]) -> FormValue
 # -- the work tray: the App Home and /worktray (bot.tray_views) ---------------------------------
 
 
-def _compact(card: Card) -> list[dict[str, Any]]:
+def _compact(card: Card, *, title: bool = True) -> list[dict[str, Any]]:
     """A tray line: its text in one section and its buttons in one actions block (2 blocks)."""
-    parts = [f"*{escape(card.title)}*"]
+    parts = [f"*{escape(card.title)}*"] if title else []
     parts += [f"*{escape(f.label)}*: {escape(f.value)}" for f in card.facts]
     for section in card.sections:
         parts.append(f"*{escape(section.heading)}*\n" + ("\n".join(f"• {escape(line)}" for line in section.lines) or "-"))
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn("\n".join(parts))}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn("\n".join(parts))}] if parts else []
     if card.buttons:
         blocks.append({"type": "actions", "elements": _unique_ids([_button(b) for b in card.buttons[:25]])})
     if card.footer:
@@ -216,9 +216,7 @@ def tray_blocks(cards: list[Card], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict
     blocks: list[dict[str, Any]] = []
     for n, card in enumerate(cards):
         if n == 0:
-            blocks.append({"type": "header", "text": _plain(card.title, 150)})
-            if card.footer:
-                blocks.append({"type": "context", "elements": [_mrkdwn(escape(card.footer))]})
+            blocks += [{"type": "header", "text": _plain(card.title, 150)}, *_compact(card, title=False)]
             continue
         blocks += _compact(card)
     if len(blocks) > limit:

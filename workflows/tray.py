@@ -27,6 +27,7 @@ from store.uow import UnitOfWork
 from workflows import access, audits, radar, reminders, work_steps
 from workflows import transfer_terms as terms
 from workflows.clock import local_today
+from workflows.errors import NotAllowed
 from workflows.org import Organisation, Role
 from workflows.requests import APPROVED, BLOCKED, CLAIMED, OPEN_STATES, REQUESTED, RETURNED, Context, kind_of, may
 
@@ -238,9 +239,12 @@ def tray_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, 
     (``workflows.radar.team_to_show``: known, and the actor has a role in it)."""
     if team is not None:
         escaped = usage.replace("{", "{{").replace("}", "}}")
-        team = radar.team_to_show(
-            ctx, actor, team, "work tray", which="Say which team (yours: {yours}). " + escaped, unknown="There is no team {team} (teams: {teams}). " + escaped
-        )
+        try:
+            team = radar.team_to_show(
+                ctx, actor, team, "work tray", which="Say which team (yours: {yours}). " + escaped, unknown="There is no team {team} (teams: {teams}). " + escaped
+            )
+        except NotAllowed as e:  # one line: the reason and the usage
+            raise NotAllowed(f"{e} {usage}") from None
     return work_tray(uow, ctx, actor, team)
 
 

@@ -1,0 +1,135 @@
+"""The work tray over Slack's HTTP path (issue 8): the App Home republished when something in
+it changes, acting from Home redraws the channel card, and ``/worktray``. Signed requests
+against the mock Web API (tests/slack_mock.py), SQLite and PostgreSQL, at a fixed time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_mock import Message
+from test_slack_http import (  # noqa: F401 (fixtures)
+    BS,
+    MGR,
+    NAMES_OF_CLIENTS,
+    SlackDriver,
+    Store,
+    button,
+    slack,
+    slack_api,
+    store,
+)
+
+from bot.blockkit import MAX_VIEW_BLOCKS
+
+
+def worktray(driver: SlackDriver, user: str, text: str = "") -> dict[str, Any]:
+    body = urlencode({
+        "token": "legacy-verification-token", "team_id": "T0FEN", "team_domain": "fenshire",
+        "channel_id": "C0GENERAL", "channel_name": "general", "user_id": user, "user_name": user.lower(),
+        "command": "/worktray", "text": text, "api_app_id": "A0WORKTRAY", "is_enterprise_install": "false",
+        "response_url": "https://hooks.slack.com/commands/T0FEN/1/x", "trigger_id": driver.trigger(),
+    })
+    response = driver.post(body, "application/x-www-form-urlencoded")
+    assert response.status == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def shown(value: Any) -> str:
+    """What a person reads: the JSON as text, without the zero-width joiners ``escape`` adds."""
+    return json.dumps(value, ensure_ascii=False).replace("\u200d", "")
+
+
+def homes(driver: SlackDriver, user: str) -> list[dict[str, Any]]:
+    return [c["view"] for c in driver.api.calls_to("views.publish") if c["user_id"] == user]
+
+
+def home_click(driver: SlackDriver, user: str, view: dict[str, Any], label: str) -> None:
+    """Press a button on a published Home view: the payload's container is the view, with no channel."""
+    as_message = Message(channel="", ts="", text="", blocks=view["blocks"])
+    payload = driver.click_payload(user, as_message, button(as_message, label))
+    payload["container"] = {"type": "view", "view_id": "V0HOME"}
+    payload.pop("channel")
+    payload.pop("message")
+    payload["view"] = {"id": "V0HOME", "type": "home", "blocks": view["blocks"], "callback_id": "", "state": {"values": {}}}
+    assert driver.interactive(payload).status == 200
+
+
+def request_and_approve(slack: SlackDriver) -> None:  # noqa: F811
+    slack.command("U0AMY", "close 3549723")
+    assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
+    slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Approve")
+    assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
+
+
+def test_a_manager_approving_on_the_channel_card_republishes_business_supports_home(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    slack.command("U0AMY", "close 3549723")
+    assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
+    maria = homes(slack, "U0MARIA")[-1]  # published when the request was delivered, without opening the tab
+    assert maria["type"] == "home" and "Awaiting your decision · Closure request 1 · 3549723 (LM)" in shown(maria)
+    assert [b["value"] for b in maria["blocks"] if b["type"] == "actions" for b in b["elements"]][:2] == ["1", "1"]
+    before = len(homes(slack, "U0SAM"))
+    slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Approve")
+    assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
+    assert store.request(1).state == "approved"
+    sam = homes(slack, "U0SAM")
+    assert len(sam) > before
+    text = shown(sam[-1])
+    assert "Unclaimed in the virtual worker · Closure request 1 · 3549723 (LM)" in text and '"Claim"' in text
+    for name in NAMES_OF_CLIENTS:  # business support: ID and initials only
+        assert name not in text
+    assert "Closure request 1" not in shown(homes(slack, "U0MARIA")[-1]).split("Your teams")[0]  # no longer hers to decide
+
+
+def test_claiming_from_home_updates_the_channel_card_and_the_clickers_home(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    request_and_approve(slack)
+    card = slack.card(BS, "Closure request 1")
+    edits = card.edits
+    home_click(slack, "U0SAM", homes(slack, "U0SAM")[-1], "Claim")
+    assert store.request(1).state == "claimed" and store.request(1).holder == "sam"
+    # The business-support channel card is redrawn in place through the outbox (chat.update), as after a click there.
+    updated = slack.card(BS, "Closure request 1")
+    assert updated.ts == card.ts and updated.edits > edits and "Claimed" in shown(updated.blocks)
+    assert any(c["channel"] == BS and c["ts"] == card.ts for c in slack.api.calls_to("chat.update"))
+    # No channel to answer in: the reply goes to the app's DM; the clicker's Home shows the item as theirs.
+    assert any(c.get("text", "").startswith("You hold closure request 1") for c in slack.api.calls_to("chat.postMessage") if c["channel"] == "U0SAM")
+    assert "Held by you · Closure request 1" in shown(homes(slack, "U0SAM")[-1])
+    assert "Closure request 1" not in shown(homes(slack, "U0TESS")[-1])  # out of tess's queue
+
+
+def test_opening_home_and_show_more_pages(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    request_and_approve(slack)
+    assert slack.home_opened("U0SAM").status == 200
+    view = homes(slack, "U0SAM")[-1]
+    assert len(view["blocks"]) <= MAX_VIEW_BLOCKS and "My work tray: 1 waiting" in shown(view)
+    stranger = slack.home_opened("U0STRANGER")
+    assert stranger.status == 200 and "not in worktray's organisation config" in shown(homes(slack, "U0STRANGER")[-1])
+    # "Show more" (action tray_more) republishes Home at the page asked for; an odd value shows page 1.
+    more = {"type": "actions", "elements": [{"type": "button", "action_id": "wt:tray_more", "text": {"type": "plain_text", "text": "Show more"}, "value": "x9"}]}
+    count = len(homes(slack, "U0SAM"))
+    home_click(slack, "U0SAM", {"blocks": [more]}, "Show more")
+    assert len(homes(slack, "U0SAM")) == count + 1 and "My work tray: 1 waiting" in shown(homes(slack, "U0SAM")[-1])
+    assert store.request(1).state == "approved"
+
+
+def test_worktray_command_replies_ephemerally_and_refuses_bad_input(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    request_and_approve(slack)
+    answer = worktray(slack, "U0SAM")
+    assert answer["response_type"] == "ephemeral" and answer["text"].startswith("My work tray: 1 waiting")
+    assert "Unclaimed in the virtual worker · Closure request 1 · 3549723 (LM)" in shown(answer["blocks"])
+    assert len(answer["blocks"]) <= 50
+    assert worktray(slack, "U0SAM", "adults-south")["text"].startswith("My work tray in Adults South: 0 waiting")
+    for text, reason in [
+        ("12plus", "Only people with a role in 12+ may see its work tray."),
+        ("nosuch", "There is no team 'nosuch'"),
+        ("u12 more", "Usage: `/worktray`"),
+        ("deputy <@U0TESS> until 2026-12-01", "Unknown subcommand 'deputy'"),
+    ]:
+        refused = worktray(slack, "U0SAM", text)
+        said = refused["text"].replace("\u200d", "")
+        assert refused["response_type"] == "ephemeral" and reason in said and "blocks" not in refused, (text, refused)
+        assert "Usage: `/worktray` (all your teams)" in said and "\n" not in said
+    assert "not in worktray's organisation config" in worktray(slack, "U0STRANGER")["text"]
+    assert store.request(1).state == "approved"
