@@ -16,9 +16,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.actions import FORMS, Reply
-from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, ZWJ, card_blocks, escape, form_view, read_values
+from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, ZWJ, card_blocks, escape, form_view, home_view, read_values
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
-from bot.slack_app import home_view
 from workflows.clock import FixedClock
 from workflows.org import Organisation
 from worktray.bootstrap import App, build
@@ -260,7 +259,7 @@ def test_every_form_renders_a_modal_slack_accepts(journey: Journey) -> None:
 
 def test_the_home_tab_renders_blocks_slack_accepts(journey: Journey) -> None:
     for user in ("U0MARIA", "U0SAM", "U0DAN", "U0NOBODY"):
-        view = home_view(journey.app.ctx.org, journey.app.uow, user)
+        view = home_view(journey.app.interactions.home(user))
         assert len(view["blocks"]) <= MAX_VIEW_BLOCKS
         assert_slack_accepts(view["blocks"])
 
