@@ -34,6 +34,7 @@ HELP = "\n".join(
         "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team (C12)",
         "/case transfer <person-id>: ask for the case to move to another team (T1, T4)",
         "/case help: this list",
+        "/worktray [team]: what is waiting for you (your work tray, as on the Home tab), in all your teams or one",
         "/radar [team]: the two-week radar of transfers coming to a team (T2)",
         "/audits [team]: due and overdue three-month audits of a team (C13)",
         "Every reply is shown to you only.",
