@@ -16,6 +16,7 @@ from functools import partial
 
 import pytest
 from conftest import Journey, fingerprint
+from test_transfer import CHILD, form
 
 from bot import tray_views
 from bot.actions import Interactions
@@ -25,7 +26,8 @@ from bot.console import Console, ConsoleSender
 from commands import worktray as worktray_command
 from commands.case import CommandError
 from store.uow import UnitOfWork
-from workflows import tray
+from workflows import requests as wf
+from workflows import transfer, tray
 from workflows.access import RESTRICTED_LINE
 from workflows.clock import FixedClock
 from workflows.requests import Context
@@ -237,3 +239,30 @@ def test_worktray_in_the_console(journey: Journey, db_url: str, ctx: Context) ->
     assert f"Closure request {rid} · {KAI} (KE)" in text and "Approve" in text
     assert "Only people with a role in Adults South may see its work tray." in text
     assert "Unknown subcommand 'deputy'" in text
+
+
+# -- transfers: the receiving managers' decision, the group managers' dispute, the service manager's (T5) ----
+
+
+def test_transfer_decisions_and_disputes_reach_the_right_trays(journey: Journey, clock: FixedClock) -> None:
+    def do(fn: object, *args: object) -> None:
+        with journey.uow() as uow:
+            fn(uow, journey.ctx, *args)  # type: ignore[operator]
+
+    with journey.uow() as uow:
+        rid = transfer.raise_transfer(uow, journey.ctx, "ben", CHILD, form(planned_date="2026-11-20")).id
+    assert [(i.reason, i.audience) for i in look(journey, "maria").items if i.request_id == rid] == [(tray.DECIDE, "manager")]
+    do(wf.approve, rid, "maria", wf.Approval())
+    [nadia] = [i for i in look(journey, "nadia").items if i.request_id == rid]  # the receiving manager decides now
+    assert (nadia.reason, nadia.audience, nadia.team) == (tray.DECIDE, "receiving", "12plus")
+    assert [a for a, _ in buttons(cards(journey, "U0NADIA"), rid)] == ["transfer_accept", "transfer_hold", "transfer_dispute"]
+    assert rid not in [i.request_id for i in look(journey, "maria").items]
+    do(transfer.dispute, rid, "nadia", "Not at the point of transfer yet.")
+    for group_manager, chat in (("gita", "U0GITA"), ("rafe", "U0RAFE")):  # T5: both teams' group managers
+        assert [i.reason for i in look(journey, group_manager).items if i.request_id == rid] == [tray.DISPUTE]
+        assert [a for a, _ in buttons(cards(journey, chat), rid)] == ["transfer_resolve", "transfer_escalate"]
+    assert rid not in [i.request_id for i in look(journey, "nadia").items]
+    do(transfer.escalate, rid, "gita", "Cannot agree.")
+    assert [i.reason for i in look(journey, "olu").items if i.request_id == rid] == [tray.DISPUTE]
+    assert buttons(cards(journey, "U0OLU"), rid) == [("transfer_decide", str(rid))]
+    assert rid not in [i.request_id for i in look(journey, "gita").items]
