@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slack_mock import Message
+from sqlalchemy import select
 from test_slack_http import (  # noqa: F401 (fixtures)
     BS,
     MGR,
@@ -22,6 +23,7 @@ from test_slack_http import (  # noqa: F401 (fixtures)
 )
 
 from bot.blockkit import MAX_VIEW_BLOCKS
+from store.models import OutboxMessage
 
 
 def worktray(driver: SlackDriver, user: str, text: str = "") -> dict[str, Any]:
@@ -43,7 +45,8 @@ def shown(value: Any) -> str:
 
 
 def homes(driver: SlackDriver, user: str) -> list[dict[str, Any]]:
-    return [c["view"] for c in driver.api.calls_to("views.publish") if c["user_id"] == user]
+    """The Home views published to ``user`` (that Slack accepted), oldest first."""
+    return [c.args["view"] for c in driver.api.calls if c.method == "views.publish" and c.result.get("ok") and c.args["user_id"] == user]
 
 
 def home_click(driver: SlackDriver, user: str, view: dict[str, Any], label: str) -> None:
@@ -133,3 +136,20 @@ def test_worktray_command_replies_ephemerally_and_refuses_bad_input(slack: Slack
         assert "Usage: `/worktray` (all your teams)" in said and "\n" not in said
     assert "not in worktray's organisation config" in worktray(slack, "U0STRANGER")["text"]
     assert store.request(1).state == "approved"
+
+
+def test_a_failed_home_publish_loses_no_delivery(slack: SlackDriver, store: Store, caplog: Any) -> None:  # noqa: F811
+    """Best effort: Slack refusing views.publish is logged (IDs and the error code only); the cards
+    are delivered and recorded as usual, and the next change publishes the Home again."""
+    for _ in range(3):  # the first three Home publishes are refused
+        slack.api.fail("views.publish", "invalid_auth")
+    slack.command("U0AMY", "close 3549723")
+    assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
+    assert "Closure request 1" in slack.card(MGR, "Closure request 1").text
+    with store.new() as uow:
+        assert all(row.sent_at is not None for row in uow.session.scalars(select(OutboxMessage)))
+    warnings = [r.getMessage() for r in caplog.records if "not published" in r.getMessage()]
+    assert len(warnings) == 3 and all("invalid_auth" in w and "Lily" not in w for w in warnings)
+    slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Approve")
+    assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
+    assert "Closure request 1" in shown(homes(slack, "U0SAM")[-1])
