@@ -28,7 +28,11 @@ Decisions worth knowing:
   DM. Button clicks answer with ``chat.postEphemeral`` in the message's
   channel; where Slack refuses that (e.g. a DM or channel the bot cannot post
   in) the text goes to the person's DM with the app via ``chat.postMessage``.
-  Modal results go to that DM too (a modal has no channel). Reply texts are
+  Modal results go to that DM too (a modal has no channel), and so do replies to a
+  button pressed on the App Home tab (no channel either); the presser's Home is then
+  redrawn (``views.publish``). The Home tab is each person's work tray
+  (``bot.tray_views``), published when they open it, when they page it ("Show more",
+  action ``tray_more``) and, by the deliverer, whenever a request in it changes. Reply texts are
   plain text (they may quote what someone typed) and are escaped on the way.
 * **Logs** carry IDs only (Slack user IDs, request and person IDs), never
   names or text a user typed. Bolt and slack_sdk log request and response

@@ -120,6 +120,14 @@ def may_see_name(org: Organisation, actor: str, case: Case) -> bool:
     return org.has_role(actor, case.team, *NAME_ROLES)
 
 
+def may_see_restricted(org: Organisation, actor: str, request: Request) -> bool:
+    """Issue 8: a restricted record's details (ID, initials, name) on Home: its allocated worker
+    and the managers and practice supervisors of the sending or receiving team; anyone else who
+    has it in their tray sees the request number and "a restricted record needs your action"."""
+    teams = [t for t in (request.case.team, request.team, request.receiving_team) if t]
+    return actor == request.case.worker or any(org.has_role(actor, t, *RESTRICTED_ROLES) for t in teams)
+
+
 def _may(org: Organisation, actor: str, action: str, request: Request) -> bool:
     """``requests.may``, false for an action the request's kind has no roles for."""
     try:
@@ -179,11 +187,7 @@ def _threshold(ctx: Context, reason: str, request: Request, team: str) -> int:
 def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: str, audience: str, team: str) -> TrayItem:
     now = ctx.clock.now()
     case = request.case
-    hidden = access.is_restricted(uow, request) and not (
-        actor == case.worker or ctx.org.has_role(actor, case.team, *RESTRICTED_ROLES) or (
-            request.receiving_team is not None and ctx.org.has_role(actor, request.receiving_team, *RESTRICTED_ROLES)
-        )
-    )
+    hidden = access.is_restricted(uow, request) and not may_see_restricted(ctx.org, actor, request)
     person = request.person
     name = f"{person.first_name} {person.last_name}" if not hidden and may_see_name(ctx.org, actor, case) else None
     return TrayItem(
