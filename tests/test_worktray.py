@@ -113,12 +113,17 @@ def test_business_support_see_the_unclaimed_queue_then_what_they_hold(journey: J
     assert rid not in [i.request_id for i in look(journey, "tess").items]  # held by sam: out of tess's queue
 
 
-def test_a_worker_sees_their_returned_request_and_the_work_step_blocking_a_closure(journey: Journey) -> None:
+def test_a_worker_sees_their_returned_request_and_the_work_step_blocking_a_closure(journey: Journey, clock: FixedClock) -> None:
     returned = journey.request(LILY, "amy")
     journey.return_(returned)
     [item] = look(journey, "amy").items
-    assert (item.reason, item.request_id) == (tray.RETURNED_TO_YOU, returned)
+    assert (item.reason, item.request_id, item.age, item.overdue) == (tray.RETURNED_TO_YOU, returned, 0, False)
+    assert (item.person_id, item.initials, item.name) == (LILY, "LM", "Lily Marsh")  # her own case: the name on Home
     assert [a for a, _ in buttons(cards(journey, "U0AMY"), returned)] == ["resubmit", "withdraw"]
+    clock.advance(days=5)  # Tuesday 1 Dec: 3 working days since it was returned
+    [item] = look(journey, "amy").items
+    assert (item.age, item.overdue, item.overdue_by) == (3, True, 1)
+    clock.advance(days=-5)
 
     blocked = journey.to_state("blocked", KAI, requester="ben")
     ben = [i for i in look(journey, "ben").items if i.request_id == blocked]
