@@ -67,7 +67,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.actions import FORMS, Interactions, Reply
+from bot.actions import FORMS, Interactions, Reply, id_number
 from bot.blockkit import button_action, card_blocks, escape, form_view, home_view, read_values, tray_blocks
 from bot.cards import Card, Form, FormValues
 from bot.deliver import Posted
@@ -391,7 +391,7 @@ def create_bolt_app(
         name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
         if name == MORE:  # the Home tab's "Show more": the same tray, another page
-            publish_home(click.user.id, int(action.value) if action.value.isdigit() and len(action.value) < 5 else 1)
+            publish_home(click.user.id, id_number(action.value) or 1)  # past the last page: the last
             return
         reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
         replies.to_click(click, reply)

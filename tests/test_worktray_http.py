@@ -114,6 +114,10 @@ def test_opening_home_and_show_more_pages(slack: SlackDriver, store: Store) -> N
     count = len(homes(slack, "U0SAM"))
     home_click(slack, "U0SAM", {"blocks": [more]}, "Show more")
     assert len(homes(slack, "U0SAM")) == count + 1 and "My work tray: 1 waiting" in shown(homes(slack, "U0SAM")[-1])
+    for odd in ("²", "99999999999", "3"):  # not a page number, too long, past the last page: page 1 of 1
+        more["elements"][0]["value"] = odd
+        home_click(slack, "U0SAM", {"blocks": [more]}, "Show more")
+    assert len(homes(slack, "U0SAM")) == count + 4 and "My work tray: 1 waiting" in shown(homes(slack, "U0SAM")[-1])
     assert store.request(1).state == "approved"
 
 
