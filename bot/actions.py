@@ -101,19 +101,19 @@ class Interactions:
     def _return(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "return")
-        requests.check_allowed(self.ctx.org, actor, "return", request)
+        requests.check_allowed(self.ctx.org, actor, "return", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.return_form(request))
 
     def _resubmit(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "resubmit")
-        requests.check_allowed(self.ctx.org, actor, "resubmit", request)
+        requests.check_allowed(self.ctx.org, actor, "resubmit", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.closure_form(uow, self.ctx, request.case, request.details, request.id))
 
     def _reassign(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "reassign")
-        requests.check_allowed(self.ctx.org, actor, "reassign", request)
+        requests.check_allowed(self.ctx.org, actor, "reassign", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.reassign_form(self.ctx, request))
 
     def _cancel_step(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
@@ -122,7 +122,7 @@ class Interactions:
             raise WorkflowError("That button carries no valid work step; nothing changed.")
         request = requests.load(uow, request_id)
         closure.refuse_unless_steps_cancellable(self.ctx, request)
-        requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
+        requests.check_allowed(self.ctx.org, actor, "cancel_step", request, requests.covering(uow, self.ctx, actor))
         step = uow.cases.work_step(step_id)
         if step is None or step.status != "open":
             raise WorkflowError(f"Work step {step_id} is no longer open; nothing to cancel.")
@@ -169,12 +169,12 @@ class Interactions:
 
     def _accept(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.precheck(self.ctx, request, "accept", actor)
+        requests.precheck(self.ctx, request, "accept", actor, uow)
         return Reply(form=views.accept_form(self.ctx, request))
 
     def _decline(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.precheck(self.ctx, request, "decline", actor)
+        requests.precheck(self.ctx, request, "decline", actor, uow)
         return Reply(form=views.decline_form(request))
 
     def _submit_reopen(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
@@ -403,7 +403,7 @@ def record_choices(values: FormValues) -> record_items.RecordChoices:
 
 def _resubmit_purchase(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
     request = requests.load(uow, self._request_id(value))
-    requests.precheck(self.ctx, request, "resubmit", actor)
+    requests.precheck(self.ctx, request, "resubmit", actor, uow)
     return Reply(form=views.resubmit_purchase_form(request))
 
 
@@ -459,7 +459,7 @@ def _request_transfer(self: Interactions, uow: UnitOfWork, actor: str, value: st
 def _transfer_request(self: Interactions, uow: UnitOfWork, actor: str, value: str, action: str) -> requests.Request:
     """The transfer a button is about, once the action is legal now and the person may do it."""
     request = requests.load(uow, self._request_id(value))
-    requests.precheck(self.ctx, request, action, actor)
+    requests.precheck(self.ctx, request, action, actor, uow)
     return request
 
 

@@ -28,6 +28,8 @@ from workflows.requests import (
     CLAIMED,
     CLOSED,
     DECLINED,
+    DEPUTY_FOR,
+    ON_BEHALF_OF,
     OPEN_STATES,
     REQUESTED,
     RETURNED,
@@ -258,7 +260,19 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     builder = MESSAGE_BUILDERS.get(request.kind, _message_card)
     card = builder(uow, ctx, request, body)
     card.facts.append(Fact("Now", state_label(request)))
+    if body.get(DEPUTY_FOR):  # act-for (issue 8): a copy for the absent person's deputy
+        card.facts.insert(0, Fact("For", f"{ctx.org.name_of(str(body[DEPUTY_FOR]))} (you are their deputy)"))
     return card
+
+
+def by_whom(ctx: Context, request: Request, by: str | None) -> str:
+    """Who did the request's last action, as cards name them: "Ben Hale on behalf of Maria Lopez"
+    when a deputy acted for an absent person (act-for, issue 8)."""
+    name = ctx.org.name_of(by)
+    absent = request.details.get(ON_BEHALF_OF)
+    if absent and by == request.last_actor:
+        return f"{name} on behalf of {ctx.org.name_of(str(absent))}"
+    return name
 
 
 def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
@@ -269,7 +283,7 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
     if view == "returned":
         return Card(
             title=f"{kind_of(request).label} {request.id} · {who} · returned",
-            facts=[Fact("Returned by", ctx.org.name_of(body.get("by") or request.last_actor))],
+            facts=[Fact("Returned by", by_whom(ctx, request, body.get("by") or request.last_actor))],
             sections=[Section("What is needed", [request.note or ""])],
             # C11: never a dead end: the worker may resubmit, or withdraw the request
             buttons=[Button("Resubmit", "resubmit", str(request.id), "primary"), *_withdraw_button(ctx, request)]
@@ -293,7 +307,7 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
     if view == "approved":
         return Card(
             title=f"{kind_of(request).label} {request.id} · {who} · approved",
-            facts=[Fact("Approved by", ctx.org.name_of(body.get("by"))), Fact("Next", "Business support will run the closure audit")],
+            facts=[Fact("Approved by", by_whom(ctx, request, body.get("by"))), Fact("Next", "Business support will run the closure audit")],
             buttons=_withdraw_button(ctx, request),
         )
     if view == "assigned":
