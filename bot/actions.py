@@ -19,9 +19,11 @@ from bot import audit_views, transfer_views, views
 from bot.cards import Card, Form, FormValues
 from commands import audits as audits_command
 from commands import case as case_command
+from commands import deputy as deputy_command
 from commands import radar as radar_command
 from store.uow import UnitOfWork
-from workflows import access, audits, closure, purchasing, radar, record_items, reopen, requests, transfer
+from workflows import access, audits, closure, deputies, purchasing, radar, record_items, reopen, requests, transfer
+from workflows.clock import local_today
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -309,6 +311,34 @@ class Interactions:
             command = audits_command.parse(text)
             look = audits.audits_on_demand(uow, self.ctx, actor, command.team, audits_command.USAGE)
             return Reply(card=audit_views.audits_card(self.ctx, look))
+
+        return self._run(work, chat_user_id)
+
+    def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
+        """``/worktray ...``: only ``deputy`` for now (the tray itself is another change); anything
+        else gets the usage."""
+        words = text.split(maxsplit=1)
+        if words and words[0].lower() == "deputy":
+            return self.deputy(chat_user_id, words[1] if len(words) > 1 else "", source)
+        return Reply(text=f"`/worktray` here knows `deputy` only. {deputy_command.USAGE}")
+
+    def deputy(self, chat_user_id: str, args: str, source: str | None = None) -> Reply:
+        """``/worktray deputy ...`` (issue 8, act-for): the words after "deputy"; shown to the asker only."""
+
+        def work(uow: UnitOfWork, actor: str) -> Reply:
+            command = deputy_command.parse_deputy(args)
+            if command.verb == "show":
+                return Reply(text=deputies.show(uow, self.ctx, actor))
+            if command.verb == "end":
+                return Reply(text=deputies.end(uow, self.ctx, actor, source=source))
+            assert command.until is not None
+            found = (
+                self.ctx.org.person_by_chat_id(command.chat_user_id)
+                if command.chat_user_id
+                else self.ctx.org.person(command.person_key or "")
+            )
+            until = command.until.resolve(local_today(self.ctx.clock))
+            return Reply(text=deputies.appoint(uow, self.ctx, actor, found.key if found else None, until, source=source))
 
         return self._run(work, chat_user_id)
 

@@ -91,6 +91,7 @@ HOME_HELP = [
     "/case rereferral <person-id> <N-code>: a contact within 3 months of closure goes back to the previous team",
     "/radar [team]: the two-week radar of transfers coming to a team (T2), shown to you only",
     "/audits [team]: due and overdue three-month audits of a team (C13), shown to you only",
+    "/worktray deputy @person until <date>: name who acts for you while you are away; /worktray deputy: who does",
 ]
 
 
@@ -365,6 +366,13 @@ def create_bolt_app(
         cmd: SlashCommand = context["wt"]
         reply = interactions.audits(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
         log.info("slack /audits by %s", cmd.user_id)
+        replies.to_command(ack, cmd, reply)
+
+    @bolt.command("/worktray")
+    def on_worktray(ack: Callable[..., None], context: dict[str, Any]) -> None:
+        cmd: SlashCommand = context["wt"]
+        reply = interactions.worktray(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
+        log.info("slack /worktray by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
     @bolt.block_action(re.compile(r"^wt:"))

@@ -32,7 +32,7 @@ def test_manifest_rejects_what_the_schema_forbids():
 def test_least_privilege_scopes_and_features():
     manifest = _manifest()
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["chat:write", "commands"]
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/case", "/radar", "/audits"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/case", "/radar", "/audits", "/worktray"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
