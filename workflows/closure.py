@@ -707,15 +707,19 @@ def _raise_end_purchases(
     }
 
 
+def may_agree_never_seen(org: Organisation, actor: str, request: Request, covering: Sequence[str] = ()) -> bool:
+    """C4: a service manager or head of service of the team (the table's ``approve_never_seen``),
+    or the deputy of one (act-for)."""
+    return any(permissions.has(org, p, CLOSURE.name, "approve_never_seen", request.team) for p in (actor, *covering))
+
+
 def _check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
     """C4, the adults' rule: an adult never seen face to face needs a service manager's
     or a head of service's agreement. Children's closures have no such rule."""
     if not is_adult(request.case):
         return
     never_seen = never_seen_face_to_face(uow, request)
-    if never_seen and not any(
-        permissions.has(ctx.org, p, CLOSURE.name, "approve_never_seen", request.team) for p in (actor, *covering(uow, ctx, actor))
-    ):
+    if never_seen and not may_agree_never_seen(ctx.org, actor, request, covering(uow, ctx, actor)):
         raise NotAllowed(
             f"Nothing changed: {', '.join(never_seen)} never seen face to face: a service manager or head of service must agree this closure (C4)."
         )
