@@ -43,7 +43,7 @@ class Until:
         """The date meant, given today (Europe/London): a yearless day is the next such day."""
         if self.year is not None:
             return dt.date(self.year, self.month, self.day)
-        for year in (today.year, today.year + 1, today.year + 4):  # +4: a 29 Feb typed in a common year
+        for year in range(today.year, today.year + 9):  # a 29 Feb may be years away
             try:
                 day = dt.date(year, self.month, self.day)
             except ValueError:
