@@ -149,7 +149,7 @@ def test_four_eyes_holds_for_the_deputy(seeded: partial[UnitOfWork], ctx: Contex
     mine = journey.request(actor="maria")
     appoint(seeded, ctx)
     before = counts(seeded)
-    with pytest.raises(NotAllowed, match="Maria Lopez, whom you act for, made request .*four eyes, C3"):
+    with pytest.raises(NotAllowed, match=r"Maria Lopez, whom you act for, made request .*four eyes, C3"):
         journey.approve(mine, "pia")
     assert counts(seeded) == before
     journey.approve(mine, "olu")  # another approver may
