@@ -260,7 +260,12 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     builder = MESSAGE_BUILDERS.get(request.kind, _message_card)
     card = builder(uow, ctx, request, body)
     card.facts.append(Fact("Now", state_label(request)))
-    if body.get(DEPUTY_FOR):  # act-for (issue 8): a copy for the absent person's deputy
+    return for_deputy(ctx, card, body)
+
+
+def for_deputy(ctx: Context, card: Card, body: dict[str, Any]) -> Card:
+    """Act-for (issue 8): a DM's copy for the absent person's deputy says whom it is for."""
+    if body.get(DEPUTY_FOR):
         card.facts.insert(0, Fact("For", f"{ctx.org.name_of(str(body[DEPUTY_FOR]))} (you are their deputy)"))
     return card
 

@@ -242,3 +242,28 @@ def test_a_day_without_a_year_is_the_next_such_day() -> None:
     assert Until(26, 11).resolve(today) == today
     assert Until(5, 1).resolve(today) == dt.date(2027, 1, 5)
     assert Until(29, 2).resolve(today) == dt.date(2028, 2, 29)
+
+
+def test_reminders_to_the_absent_manager_reach_the_deputy_while_it_lasts(
+    seeded: partial[UnitOfWork], ctx: Context, clock: FixedClock, journey: Journey
+) -> None:
+    """The chasing engine's DM to Maria (waiting for a decision, 2 working days) is copied to Pia
+    while she deputises, drawn with "For Maria Lopez (you are their deputy)"; after, it is not."""
+    from bot.views import for_deputy, reminders_card
+    from workflows import reminders
+
+    def run_at(when: dt.datetime) -> None:
+        clock.at = when
+        with seeded() as uow:
+            reminders.run(uow, ctx)
+
+    journey.request()  # Thu 26 Nov, for the managers of Under 12s: Maria
+    appoint(seeded, ctx, until=dt.date(2026, 11, 30))
+    run_at(dt.datetime(2026, 11, 30, 9, 0, tzinfo=LONDON))  # Mon: 2 working days
+    [to_pia] = [b for b in dms_to(seeded, "U0PIA") if b["view"] == reminders.VIEW]
+    assert to_pia["deputy_for"] == "maria"
+    assert for_deputy(ctx, reminders_card(to_pia), to_pia).facts[0].value == "Maria Lopez (you are their deputy)"
+    journey.request("3549728", actor="ben")  # Mon 30 Nov, 9:00, Pia's last day; Ben's supervisor: Maria
+    run_at(dt.datetime(2026, 12, 2, 10, 0, tzinfo=LONDON))  # Wed: its 2 working days, after Pia's period
+    assert any(line.startswith("Closure request 2 ") for line in dms_to(seeded, "U0MARIA")[-1]["lines"])
+    assert [b for b in dms_to(seeded, "U0PIA") if b["view"] == reminders.VIEW] == [to_pia]  # nothing more for Pia
