@@ -16,6 +16,8 @@ import pytest
 from conftest import Journey
 from sqlalchemy import func, select
 
+from bot.cards import Fact
+from bot.views import request_card
 from commands.case import CommandError
 from commands.deputy import DeputyCommand, Until, parse_deputy
 from store.models import Deputy, Event, OutboxMessage
@@ -169,6 +171,10 @@ def test_the_deputy_of_the_holder_acts_as_the_holder(seeded: partial[UnitOfWork]
     with pytest.raises(NotAllowed):
         journey.unclaim(request_id, "tess")  # not hers
     appoint(seeded, ctx, "sam", "tess")
+    with seeded() as uow:  # the card names the holder, and who acts for him while he is away
+        request = load(uow, request_id)
+        facts = {f.label: f.value for f in request_card(uow, ctx, request, "queue", request.revision).facts}
+        assert facts["Held by"] == "Sam Patel (away until Fri 27 Nov 2026: Tess Wong acts for them)"
     journey.unclaim(request_id, "tess")
     with seeded() as uow:
         assert "released by Tess Wong on behalf of Sam Patel" in describe(ctx.org, load(uow, request_id))
@@ -248,7 +254,7 @@ def test_reminders_to_the_absent_manager_reach_the_deputy_while_it_lasts(
     seeded: partial[UnitOfWork], ctx: Context, clock: FixedClock, journey: Journey
 ) -> None:
     """The chasing engine's DM to Maria (waiting for a decision, 2 working days) is copied to Pia
-    while she deputises, drawn with "For Maria Lopez (you are their deputy)"; after, it is not."""
+    while she deputises, drawn with "You are deputy for: Maria Lopez"; after, it is not."""
     from bot.views import for_deputy, reminders_card
     from workflows import reminders
 
@@ -262,7 +268,7 @@ def test_reminders_to_the_absent_manager_reach_the_deputy_while_it_lasts(
     run_at(dt.datetime(2026, 11, 30, 9, 0, tzinfo=LONDON))  # Mon: 2 working days
     [to_pia] = [b for b in dms_to(seeded, "U0PIA") if b["view"] == reminders.VIEW]
     assert to_pia["deputy_for"] == "maria"
-    assert for_deputy(ctx, reminders_card(to_pia), to_pia).facts[0].value == "Maria Lopez (you are their deputy)"
+    assert for_deputy(ctx, reminders_card(to_pia), to_pia).facts[0] == Fact("You are deputy for", "Maria Lopez")
     journey.request("3549728", actor="ben")  # Mon 30 Nov, 9:00, Pia's last day; Ben's supervisor: Maria
     run_at(dt.datetime(2026, 12, 2, 10, 0, tzinfo=LONDON))  # Wed: its 2 working days, after Pia's period
     assert any(line.startswith("Closure request 2 ") for line in dms_to(seeded, "U0MARIA")[-1]["lines"])

@@ -72,7 +72,7 @@ def test_deputy_over_signed_http_routes_and_acts_on_behalf(
     slack.app.deliverer.drain()
     [to_pia] = slack.dms("U0PIA")
     assert f"Closure request {request_id}" in to_pia.text
-    assert "For" in json.dumps(to_pia.blocks) and "Maria Lopez (you are their deputy)" in json.dumps(to_pia.blocks)
+    assert "You are deputy for" in json.dumps(to_pia.blocks) and "Maria Lopez" in json.dumps(to_pia.blocks)
     assert len(slack.dms("U0MARIA")) == 1
 
     # Pia approves from the manager channel card; the card names her on behalf of Maria.

@@ -8,7 +8,7 @@ Europe/London), the deputy
   treats the deputy as holding the absent person's roles in the absent person's teams,
   and the person rules as them (a deputy of the holder completes the held item);
 - gets what is addressed to the absent person: every direct message, reminders included
-  (``workflows.requests.direct_message``), marked "For <absent> (you are their deputy)";
+  (``workflows.requests.direct_message``), marked "You are deputy for: <absent>";
 - is named on the cards for what they do: "approved by Ben Hale on behalf of Maria Lopez"
   (``workflows.requests.describe``; the event's detail says ``on_behalf_of``).
 
@@ -69,6 +69,15 @@ def could_cover(org: Organisation, absent: str, deputy: str) -> bool:
     if found is None:
         return False
     return any(m.role in COVER_ROLES and org.has_role(deputy, m.team, *COVER_ROLES[m.role]) for m in found.roles)
+
+
+def named(uow: UnitOfWork, ctx: Context, person: str) -> str:
+    """A person a card names (an approver, a holder), and who acts for them while they are away:
+    "Sam Patel (away until Fri 27 Nov 2026: Tess Wong acts for them)"."""
+    name = ctx.org.name_of(person)
+    for period in uow.deputies.active(ctx.clock.now(), absent=person):
+        name += f" (away until {day_label(period.ends_at)}: {ctx.org.name_of(period.deputy)} acts for them)"
+    return name
 
 
 def appoint(uow: UnitOfWork, ctx: Context, actor: str, deputy: str | None, until: dt.date, *, source: str | None = None) -> str:
