@@ -19,10 +19,12 @@ from bot import audit_views, transfer_views, tray_views, views
 from bot.cards import Card, Form, FormValues
 from commands import audits as audits_command
 from commands import case as case_command
+from commands import deputy as deputy_command
 from commands import radar as radar_command
 from commands import worktray as worktray_command
 from store.uow import UnitOfWork
-from workflows import access, audits, closure, purchasing, radar, record_items, reopen, requests, transfer, tray
+from workflows import access, audits, closure, deputies, purchasing, radar, record_items, reopen, requests, transfer, tray
+from workflows.clock import local_today
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
 from workflows.requests import Context
 
@@ -103,19 +105,19 @@ class Interactions:
     def _return(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "return")
-        requests.check_allowed(self.ctx.org, actor, "return", request)
+        requests.check_allowed(self.ctx.org, actor, "return", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.return_form(request))
 
     def _resubmit(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "resubmit")
-        requests.check_allowed(self.ctx.org, actor, "resubmit", request)
+        requests.check_allowed(self.ctx.org, actor, "resubmit", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.closure_form(uow, self.ctx, request.case, request.details, request.id))
 
     def _reassign(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
         requests.next_state(self.ctx.org, request, "reassign")
-        requests.check_allowed(self.ctx.org, actor, "reassign", request)
+        requests.check_allowed(self.ctx.org, actor, "reassign", request, requests.covering(uow, self.ctx, actor))
         return Reply(form=views.reassign_form(self.ctx, request))
 
     def _cancel_step(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
@@ -124,7 +126,7 @@ class Interactions:
             raise WorkflowError("That button carries no valid work step; nothing changed.")
         request = requests.load(uow, request_id)
         closure.refuse_unless_steps_cancellable(self.ctx, request)
-        requests.check_allowed(self.ctx.org, actor, "cancel_step", request)
+        requests.check_allowed(self.ctx.org, actor, "cancel_step", request, requests.covering(uow, self.ctx, actor))
         step = uow.cases.work_step(step_id)
         if step is None or step.status != "open":
             raise WorkflowError(f"Work step {step_id} is no longer open; nothing to cancel.")
@@ -171,12 +173,12 @@ class Interactions:
 
     def _accept(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.precheck(self.ctx, request, "accept", actor)
+        requests.precheck(self.ctx, request, "accept", actor, uow)
         return Reply(form=views.accept_form(self.ctx, request))
 
     def _decline(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.precheck(self.ctx, request, "decline", actor)
+        requests.precheck(self.ctx, request, "decline", actor, uow)
         return Reply(form=views.decline_form(request))
 
     def _submit_reopen(self, uow: UnitOfWork, actor: str, metadata: str, values: FormValues, source: str | None) -> Reply:
@@ -315,12 +317,14 @@ class Interactions:
         return self._run(work, chat_user_id)
 
     def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only."""
+        """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only.
+        ``/worktray deputy ...`` is the act-for command (``deputy``)."""
+        words = text.split(maxsplit=1)
+        if words and words[0].lower() == "deputy":
+            return self.deputy(chat_user_id, words[1] if len(words) > 1 else "", source)
 
         def work(uow: UnitOfWork, actor: str) -> Reply:
             command = worktray_command.parse(text)
-            if not isinstance(command, worktray_command.WorkTray):  # the deputy command plugs in here
-                raise WorkflowError(f"That is not a work tray command. {worktray_command.USAGE}")
             look = tray.tray_on_demand(uow, self.ctx, actor, command.team, worktray_command.USAGE)
             cards = tray_views.tray_cards(uow, self.ctx, look, page_size=tray_views.MESSAGE_LINES, home=False)
             return Reply(cards=cards)
@@ -331,6 +335,26 @@ class Interactions:
         """The App Home of a chat user (their work tray, page ``page``), drawn from the store now. Writes nothing."""
         with self.new_uow() as uow:
             return tray_views.home_cards(uow, self.ctx, chat_user_id, page)
+
+    def deputy(self, chat_user_id: str, args: str, source: str | None = None) -> Reply:
+        """``/worktray deputy ...`` (issue 8, act-for): the words after "deputy"; shown to the asker only."""
+
+        def work(uow: UnitOfWork, actor: str) -> Reply:
+            command = deputy_command.parse_deputy(args)
+            if command.verb == "show":
+                return Reply(text=deputies.show(uow, self.ctx, actor))
+            if command.verb == "end":
+                return Reply(text=deputies.end(uow, self.ctx, actor, source=source))
+            assert command.until is not None
+            found = (
+                self.ctx.org.person_by_chat_id(command.chat_user_id)
+                if command.chat_user_id
+                else self.ctx.org.person(command.person_key or "")
+            )
+            until = command.until.resolve(local_today(self.ctx.clock))
+            return Reply(text=deputies.appoint(uow, self.ctx, actor, found.key if found else None, until, source=source))
+
+        return self._run(work, chat_user_id)
 
 
 ID_DIGITS = re.compile(r"[0-9]{1,9}")  # a database ID: ASCII digits, within a 32-bit integer column
@@ -423,7 +447,7 @@ def record_choices(values: FormValues) -> record_items.RecordChoices:
 
 def _resubmit_purchase(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
     request = requests.load(uow, self._request_id(value))
-    requests.precheck(self.ctx, request, "resubmit", actor)
+    requests.precheck(self.ctx, request, "resubmit", actor, uow)
     return Reply(form=views.resubmit_purchase_form(request))
 
 
@@ -479,7 +503,7 @@ def _request_transfer(self: Interactions, uow: UnitOfWork, actor: str, value: st
 def _transfer_request(self: Interactions, uow: UnitOfWork, actor: str, value: str, action: str) -> requests.Request:
     """The transfer a button is about, once the action is legal now and the person may do it."""
     request = requests.load(uow, self._request_id(value))
-    requests.precheck(self.ctx, request, action, actor)
+    requests.precheck(self.ctx, request, action, actor, uow)
     return request
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Request
 from store.uow import UnitOfWork
-from workflows import audits
+from workflows import audits, deputies
 from workflows.clock import local_today
 from workflows.requests import APPROVED, CLAIMED, CLOSED, Context, describe
 
@@ -57,7 +57,7 @@ def audit_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, r
         Fact("State", STATE_WORDS.get(request.state, request.state)),
     ]
     if request.holder and request.state == CLAIMED:
-        facts.append(Fact("Held by", ctx.org.name_of(request.holder)))
+        facts.append(Fact("Held by", deputies.named(uow, ctx, request.holder)))
     if request.case.closed_on is not None and request.state != CLOSED:  # closed or transferred since it was raised
         facts.append(Fact("Case", f"Closed on {_day(request.case.closed_on)}: nothing more is due on it; record this audit to clear it"))
     if request.state == CLOSED and recorded:

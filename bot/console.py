@@ -68,6 +68,8 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   /worktray [team]           what is waiting for you (all your teams, or one); only you see it
   /radar [team]              the two-week radar of transfers coming to a team (T2; only you see it)
   /audits [team]             due and overdue three-month audits of a team (C13; only you see it)
+  /worktray deputy @<person> until <date>   name who acts for you until the end of <date> (YYYY-MM-DD or 12 Dec)
+  /worktray deputy [end]     who acts for you (and for whom you act); end: your deputy stops now
   press <N> [label]          press button [N] on any card shown so far; with its label (press 3 Return)
                              nothing is sent unless button [N] has that label
   press <label>              press the button with that label on a card you can see (press Approve)
@@ -516,7 +518,7 @@ class Console:
         if verb.lower() == "/audits":  # C13: due and overdue three-month audits, shown to you only
             self.show_reply(person, self.app.interactions.audits(self.chat_id(person), text, source="console:/audits"))
             return
-        if verb.lower() == "/worktray":  # issue 8: your work tray, shown to you only (the App Home's)
+        if verb.lower() == "/worktray":  # issue 8: your work tray, or /worktray deputy ... (act-for); shown to you only
             self.show_reply(person, self.app.interactions.worktray(self.chat_id(person), text, source="console:/worktray"))
             return
         if verb.lower() != "/case":

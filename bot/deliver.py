@@ -30,7 +30,7 @@ from sqlalchemy import Engine, or_, select, text
 from bot import tray_views
 from bot.cards import Card
 from bot.safe_log import log_failure
-from bot.views import channel_card, digest_card, message_card, reminders_card
+from bot.views import channel_card, digest_card, for_deputy, message_card, reminders_card
 from store.models import ChatMessage, OutboxMessage
 from store.uow import UnitOfWork
 from workflows.reminders import VIEW as REMINDERS_VIEW
@@ -226,7 +226,7 @@ class Deliverer:
         if "digest" in body:  # T2, T3: a scheduled digest (workflows.radar)
             return digest_card(uow, self.ctx, body)
         if body.get("view") == REMINDERS_VIEW:  # the chasing engine's batch (workflows.reminders)
-            return reminders_card(body)
+            return for_deputy(self.ctx, reminders_card(body), body)
         if "request_id" in body and uow.requests.get(int(body["request_id"])) is None:
             return None  # nothing left to show
         if row.kind == "dm":

@@ -14,7 +14,7 @@ from typing import Any
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, Request
 from store.uow import UnitOfWork
-from workflows import transfer
+from workflows import deputies, transfer
 from workflows.org import Role
 from workflows.requests import APPROVED, CLAIMED, REQUESTED, RETURNED, Context, describe
 from workflows.transfer_terms import DISPUTED, ESCALATED, ON_DUTY, POINTS_OF_TRANSFER, POTENTIAL, RADAR_STATES, STANDARDS
@@ -166,7 +166,7 @@ def audit_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str, r
         Fact("State", {APPROVED: "In the virtual worker, unclaimed", CLAIMED: "Claimed", "closed": "Audit done"}.get(request.state, request.state)),
     ]
     if request.holder and request.state == CLAIMED:
-        facts.append(Fact("Held by", ctx.org.name_of(request.holder)))
+        facts.append(Fact("Held by", deputies.named(uow, ctx, request.holder)))
     buttons: list[Button] = []
     if audience == "queue" and request.state == APPROVED:
         buttons.append(Button("Claim", "claim", rid, "primary"))

@@ -53,12 +53,12 @@ BUTTON_ACTIONS = {
 CARD_AUDIENCES = ("manager", "queue", "receiving")
 
 
-def _allowed(org: Organisation, actor: str, button: Button, request: Request) -> bool:
+def _allowed(org: Organisation, actor: str, button: Button, request: Request, covering: tuple[str, ...] = ()) -> bool:
     action = BUTTON_ACTIONS.get(button.action)
     if action is None:  # step_done (the assignee's own), anything new: the core checks the press
         return True
     try:
-        return may(org, actor, action, request)
+        return may(org, actor, action, request, covering)
     except KeyError:
         return False
 
@@ -72,7 +72,8 @@ def line_buttons(uow: UnitOfWork, ctx: Context, actor: str, item: tray.TrayItem,
         if item.audience == "blocked":
             body["steps"] = [s.id for s in work_steps.blocking_steps(uow, ctx, request.applies_to)]
         card = views.MESSAGE_BUILDERS.get(request.kind, views._message_card)(uow, ctx, request, body)
-    buttons = [b for b in card.buttons if _allowed(ctx.org, actor, b, request)]
+    acting_for = (item.on_behalf_of,) if item.on_behalf_of else ()  # a deputy's line: the absent person's buttons
+    buttons = [b for b in card.buttons if _allowed(ctx.org, actor, b, request, acting_for)]
     if item.hidden:  # a confirmation text may name the case (as on a channel card)
         buttons = [replace(b, confirm="Are you sure? This acts on a restricted record.") if b.confirm else b for b in buttons]
     return buttons
@@ -87,9 +88,10 @@ def line_text(ctx: Context, item: tray.TrayItem, request: Request) -> str:
     name = f" {item.name}" if item.name else ""
     who = RESTRICTED_LINE if item.hidden else f"{item.person_id} ({item.initials}){name}"
     late = f"OVERDUE by {_days(item.overdue_by)} · " if item.overdue else ""
+    behalf = f" · on behalf of {ctx.org.name_of(item.on_behalf_of)}" if item.on_behalf_of else ""
     return (
         f"{late}{tray.REASONS[item.reason]} · {item.label} {item.request_id} · {who} · "
-        f"{views.state_label(request)} · {_days(item.age)}"
+        f"{views.state_label(request)} · {_days(item.age)}{behalf}"
     )
 
 

@@ -15,7 +15,7 @@ from bot import audit_views, transfer_views
 from bot.cards import Button, Card, Fact, Form, FormField, Option, Section
 from store.models import Case, RecordItem, Request
 from store.uow import UnitOfWork
-from workflows import access, closure, purchasing, radar, record_items, reopen, transfer_terms
+from workflows import access, closure, deputies, purchasing, radar, record_items, reopen, transfer_terms
 from workflows.access import RESTRICTED_LINE, CaseLook, is_restricted
 from workflows.clock import LONDON, local_today
 from workflows.org import Role
@@ -28,6 +28,8 @@ from workflows.requests import (
     CLAIMED,
     CLOSED,
     DECLINED,
+    DEPUTY_FOR,
+    ON_BEHALF_OF,
     OPEN_STATES,
     REQUESTED,
     RETURNED,
@@ -120,12 +122,12 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
         Fact("State", STATE_LABELS.get(request.state, request.state)),
     ]
     if audience == "manager":  # C2: whom the request is for
-        facts.insert(3, Fact("For", _routed_to(ctx, request)))
+        facts.insert(3, Fact("For", _routed_to(uow, ctx, request)))
     others = [p for p in closure.applies_to(request) if p != request.person_id]
     if others:
         facts.append(Fact("Also applies to", ", ".join(others)))
     if request.holder and request.state in (CLAIMED, BLOCKED):
-        facts.append(Fact("Held by", org.name_of(request.holder)))
+        facts.append(Fact("Held by", deputies.named(uow, ctx, request.holder)))
     facts += _late_facts(ctx, request)
     sections: list[Section] = []
     if audience == "manager":
@@ -155,11 +157,11 @@ def closure_card(uow: UnitOfWork, ctx: Context, request: Request, audience: str,
     )
 
 
-def _routed_to(ctx: Context, request: Request) -> str:
+def _routed_to(uow: UnitOfWork, ctx: Context, request: Request) -> str:
     """C2: who the request is for: the requester's supervising manager, else the team's managers."""
     supervisor = ctx.org.supervisor_of(request.requested_by, request.team)
     if supervisor is not None:
-        return f"{supervisor.name} (supervising manager; any manager of the team may act)"
+        return f"{deputies.named(uow, ctx, supervisor.key)} (supervising manager; any manager of the team may act)"
     team = ctx.org.team(request.team).name
     if not ctx.org.supervisors_for(request.requested_by, request.team):  # a manager asked: four eyes
         return f"a manager or service manager of {team} other than {ctx.org.name_of(request.requested_by)} (four eyes, C3)"
@@ -258,7 +260,24 @@ def message_card(uow: UnitOfWork, ctx: Context, body: dict[str, Any]) -> Card:
     builder = MESSAGE_BUILDERS.get(request.kind, _message_card)
     card = builder(uow, ctx, request, body)
     card.facts.append(Fact("Now", state_label(request)))
+    return for_deputy(ctx, card, body)
+
+
+def for_deputy(ctx: Context, card: Card, body: dict[str, Any]) -> Card:
+    """Act-for (issue 8): a DM's copy for the absent person's deputy says whom it is for."""
+    if body.get(DEPUTY_FOR):
+        card.facts.insert(0, Fact("You are deputy for", ctx.org.name_of(str(body[DEPUTY_FOR]))))
     return card
+
+
+def by_whom(ctx: Context, request: Request, by: str | None) -> str:
+    """Who did the request's last action, as cards name them: "Ben Hale on behalf of Maria Lopez"
+    when a deputy acted for an absent person (act-for, issue 8)."""
+    name = ctx.org.name_of(by)
+    absent = request.details.get(ON_BEHALF_OF)
+    if absent and by == request.last_actor:
+        return f"{name} on behalf of {ctx.org.name_of(str(absent))}"
+    return name
 
 
 def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[str, Any]) -> Card:
@@ -269,7 +288,7 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
     if view == "returned":
         return Card(
             title=f"{kind_of(request).label} {request.id} · {who} · returned",
-            facts=[Fact("Returned by", ctx.org.name_of(body.get("by") or request.last_actor))],
+            facts=[Fact("Returned by", by_whom(ctx, request, body.get("by") or request.last_actor))],
             sections=[Section("What is needed", [request.note or ""])],
             # C11: never a dead end: the worker may resubmit, or withdraw the request
             buttons=[Button("Resubmit", "resubmit", str(request.id), "primary"), *_withdraw_button(ctx, request)]
@@ -293,7 +312,7 @@ def _message_card(uow: UnitOfWork, ctx: Context, request: Request, body: dict[st
     if view == "approved":
         return Card(
             title=f"{kind_of(request).label} {request.id} · {who} · approved",
-            facts=[Fact("Approved by", ctx.org.name_of(body.get("by"))), Fact("Next", "Business support will run the closure audit")],
+            facts=[Fact("Approved by", by_whom(ctx, request, body.get("by"))), Fact("Next", "Business support will run the closure audit")],
             buttons=_withdraw_button(ctx, request),
         )
     if view == "assigned":

@@ -2,7 +2,7 @@
 
 /worktray                       what is waiting for you, in all your teams
 /worktray <team>                only what is in one team of yours, e.g. /worktray u12
-/worktray deputy ...            act-for delegation (not here yet: its own command plugs in below)
+/worktray deputy ...            act-for delegation: commands.deputy parses the rest (bot.actions dispatches it)
 
 Like ``commands.radar``, it knows no chat platform and no cards: it returns a ``WorkTray``
 command (or raises a ``CommandError`` carrying the usage). Subcommands are dispatched on the
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from commands.case import CommandError
 from commands.radar import TEAM_KEY
 
-USAGE = "Usage: `/worktray` (all your teams) or `/worktray <team>` (one team of yours, a team key, e.g. u12)."
+USAGE = (
+    "Usage: `/worktray` (all your teams), `/worktray <team>` (one team of yours, a team key, e.g. u12) "
+    "or `/worktray deputy @person until <date>` (who acts for you while you are away)."
+)
 
 
 @dataclass(frozen=True)

@@ -422,3 +422,26 @@ class Reminder(Base):
     key: Mapped[str] = mapped_column(String(200))
     recipient: Mapped[str] = mapped_column(String(64), doc="person key (a DM) or channel ID (a team nudge)")
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Deputy(Base):
+    """An act-for period (issue 8): while ``starts_at <= now < ends_at`` the ``deputy`` may act
+    as the ``absent`` person and gets what is addressed to them (``workflows.deputies``).
+
+    Periods of one absent person never overlap (checked when one is set up). Ending a period
+    early moves ``ends_at`` to that moment; the set-up and the ending are events in the log.
+    """
+
+    __tablename__ = "deputies"
+    __table_args__ = (
+        Index("ix_deputies_absent_ends_at", "absent", "ends_at"),
+        Index("ix_deputies_deputy_ends_at", "deputy", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    absent: Mapped[str] = mapped_column(String(64), doc="person key of the one who is away")
+    deputy: Mapped[str] = mapped_column(String(64), doc="person key of the one who acts for them")
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), doc="exclusive: the end of the named day, Europe/London")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -23,6 +23,7 @@ from store.models import (
     Assessment,
     Case,
     ChatMessage,
+    Deputy,
     Event,
     FileRetention,
     JobRun,
@@ -183,6 +184,32 @@ class Requests:
             raise ConcurrentChange(str(e)) from e
 
 
+class Deputies:
+    """Act-for periods (issue 8, ``workflows.deputies``); ``ends_at`` is exclusive."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, deputy: Deputy) -> None:
+        self.session.add(deputy)
+        self.session.flush()
+
+    def of(self, absent: str, after: dt.datetime) -> Sequence[Deputy]:
+        """The absent person's periods not over at ``after`` (current and future), earliest first."""
+        return self.session.scalars(
+            select(Deputy).where(Deputy.absent == absent, Deputy.ends_at > after).order_by(Deputy.starts_at, Deputy.id)
+        ).all()
+
+    def active(self, at: dt.datetime, *, absent: str | None = None, deputy: str | None = None) -> Sequence[Deputy]:
+        """The periods running at ``at`` (for one absent person, or one deputy)."""
+        query = select(Deputy).where(Deputy.starts_at <= at, Deputy.ends_at > at)
+        if absent is not None:
+            query = query.where(Deputy.absent == absent)
+        if deputy is not None:
+            query = query.where(Deputy.deputy == deputy)
+        return self.session.scalars(query.order_by(Deputy.id)).all()
+
+
 class UnitOfWork:
     """One transaction over the case store, the requests, the event log and the outbox."""
 
@@ -194,6 +221,7 @@ class UnitOfWork:
         self._events: list[Event] = []  # recorded, chained and inserted by commit()
         self.cases = CaseStore(self.session)
         self.requests = Requests(self.session)
+        self.deputies = Deputies(self.session)
         return self
 
     def __exit__(self, *exc: object) -> None:

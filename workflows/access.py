@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from store.models import Case, Event, Person, Request
 from store.uow import UnitOfWork
-from workflows import reopen, transfer
+from workflows import permissions, reopen, transfer
 from workflows.errors import NotAllowed, WorkflowError
-from workflows.org import Organisation, Role
-from workflows.requests import CLOSED, OPEN_STATES, ROLES_FOR, Context
+from workflows.org import Organisation
+from workflows.requests import CLOSED, OPEN_STATES, Context
 
-VIEW_ROLES = tuple(Role)  # any role in the case's team
+VIEW_ROLES = tuple(permissions.rule(permissions.VIEW, "view_case").roles)  # any role in the case's team
 
 
 class NotAllowedToView(NotAllowed):
@@ -61,14 +61,20 @@ class CaseLook:
     can_request_transfer: bool = False
 
 
-def may_view_case(org: Organisation, actor: str, case: Case) -> bool:
-    """A role in the case's team, whatever the role."""
-    return org.has_role(actor, case.team, *VIEW_ROLES)
+def may_view_case(org: Organisation, actor: str, case: Case, action: str = "view_case") -> bool:
+    """A role in the case's team, whatever the role (the permission table's ``view_case``,
+    ``view_history``)."""
+    return permissions.may_view(org, actor, action, case.team)
 
 
 def may_request_closure(org: Organisation, actor: str, case: Case) -> bool:
     """C2: a worker or manager of the case's team (the permission table's "request")."""
-    return org.has_role(actor, case.team, *ROLES_FOR["request"])
+    return permissions.has(org, actor, "closure", "request", case.team)
+
+
+def may_request_transfer(org: Organisation, actor: str, case: Case) -> bool:
+    """T1: a worker or manager of the case's team (the table's "request" of a transfer)."""
+    return permissions.has(org, actor, "transfer", "request", case.team)
 
 
 def refusal(person_id: str) -> str:
@@ -116,7 +122,7 @@ def case_history(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, page
     ``look_at_case``) may see its history; the look is an event too, refused or not."""
     now = ctx.clock.now()
     person = uow.cases.person(person_id)
-    cases = [c for c in uow.cases.cases_of(person_id) if may_view_case(ctx.org, actor, c)] if person else []
+    cases = [c for c in uow.cases.cases_of(person_id) if may_view_case(ctx.org, actor, c, "view_history")] if person else []
     if person is None or not cases:
         uow.record(at=now, actor=actor, action="view_history_refused", person_id=person_id, source=source)
         uow.commit()
@@ -159,7 +165,7 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
     can_reopen = [r.id for r in requests if r.state == CLOSED and reopen.may_reopen(uow, ctx, actor, r)]
     can_transfer = (
         open_case is not None
-        and ctx.org.has_role(actor, open_case.team, Role.WORKER, Role.MANAGER)
+        and may_request_transfer(ctx.org, actor, open_case)
         and transfer.pending_transfer(uow, person_id) is None
     )
     uow.commit()

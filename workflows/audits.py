@@ -226,7 +226,7 @@ def check_record(uow: UnitOfWork, ctx: Context, request_id: int, actor: str) -> 
     """May this person record this audit now? The holder, in business support (asked before the
     form opens, and again on submit)."""
     request = audit_request(uow, request_id)
-    precheck(ctx, request, "complete", actor)
+    precheck(ctx, request, "complete", actor, uow)
     return request
 
 

@@ -27,7 +27,7 @@ from store.models import (
     WorkStep,
 )
 from store.uow import UnitOfWork
-from workflows import audits, purchasing, record_items, retention, work_steps
+from workflows import audits, permissions, purchasing, record_items, retention, work_steps
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation, Role
@@ -43,6 +43,7 @@ from workflows.requests import (
     RequestKind,
     announce,
     check_allowed,
+    covering,
     describe,
     direct_message,
     load,
@@ -249,7 +250,7 @@ def request_closure(
 ) -> Request:
     """C2: the worker's closure step sends a request to the supervising manager."""
     case = open_case_or_refuse(uow, person_id)
-    if not ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
+    if not permissions.has(ctx.org, actor, CLOSURE.name, "request", case.team):
         raise NotAllowed(f"You cannot request closure of {person_id}: you are not a worker or manager in {ctx.org.team(case.team).name}.")
     _refuse_second_open_request(uow, person_id)
     members = member_cases(uow, form)
@@ -287,7 +288,7 @@ def resubmit(
 ) -> str:
     """After a return: the worker resubmits; a fresh card, the old one superseded."""
     request = load(uow, request_id)
-    precheck(ctx, request, "resubmit", actor)
+    precheck(ctx, request, "resubmit", actor, uow)
     case = request.case
     members = member_cases(uow, form)
     applies_to = validate_form(form, case, family_members(uow, request.person_id), local_today(ctx.clock), members)
@@ -469,7 +470,7 @@ def open_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, so
         # Say what already happened (a second click after the audit finished, or before a claim).
         hint = " Claim it before opening its audit." if request.state == APPROVED else ""
         raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)}{hint}")
-    check_allowed(ctx.org, actor, "complete", request)
+    check_allowed(ctx.org, actor, "complete", request, covering(uow, ctx, actor))
     plan = closure_plan(uow, ctx, request)
     if plan.blocking_steps and request.state == CLAIMED:
         step_ids = [s.id for s in plan.blocking_steps]
@@ -505,7 +506,7 @@ def recheck(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, sourc
     not yet incoming (D3) does not keep it blocked."""
     request = load(uow, request_id)
     next_state(ctx.org, request, "recheck")  # not blocked (any more): say what already happened
-    check_allowed(ctx.org, actor, "recheck", request)
+    check_allowed(ctx.org, actor, "recheck", request, covering(uow, ctx, actor))
     remaining = work_steps.blocking_steps(uow, ctx, applies_to(request))
     if remaining:
         names = "; ".join(f"{s.title} ({ctx.org.name_of(s.assignee)})" for s in remaining)
@@ -547,7 +548,7 @@ def cancel_step(
     """C7: a manager cancels an incoming or future step with a reason; never an incomplete one."""
     request = load(uow, request_id)
     refuse_unless_steps_cancellable(ctx, request)
-    check_allowed(ctx.org, actor, "cancel_step", request)
+    check_allowed(ctx.org, actor, "cancel_step", request, covering(uow, ctx, actor))
     step = uow.cases.work_step(step_id)
     if step is None or step.person_id not in applies_to(request):
         raise NotFound(f"Work step {step_id} is not on this request's record.")
@@ -628,7 +629,7 @@ def complete(
     request = load(uow, request_id)
     if request.state == BLOCKED:
         raise IllegalTransition(f"Nothing changed. {describe(ctx.org, request)} Re-check once its work steps are done.")
-    precheck(ctx, request, "complete", actor)
+    precheck(ctx, request, "complete", actor, uow)
     plan = closure_plan(uow, ctx, request)
     if plan.blocking_steps:
         raise IllegalTransition("Work steps are still open on the record: open the audit again to block the item (C6.1).")
@@ -706,13 +707,19 @@ def _raise_end_purchases(
     }
 
 
+def may_agree_never_seen(org: Organisation, actor: str, request: Request, covering: Sequence[str] = ()) -> bool:
+    """C4: a service manager or head of service of the team (the table's ``approve_never_seen``),
+    or the deputy of one (act-for)."""
+    return any(permissions.has(org, p, CLOSURE.name, "approve_never_seen", request.team) for p in (actor, *covering))
+
+
 def _check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
     """C4, the adults' rule: an adult never seen face to face needs a service manager's
     or a head of service's agreement. Children's closures have no such rule."""
     if not is_adult(request.case):
         return
     never_seen = never_seen_face_to_face(uow, request)
-    if never_seen and not ctx.org.has_role(actor, request.team, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE):
+    if never_seen and not may_agree_never_seen(ctx.org, actor, request, covering(uow, ctx, actor)):
         raise NotAllowed(
             f"Nothing changed: {', '.join(never_seen)} never seen face to face: a service manager or head of service must agree this closure (C4)."
         )

@@ -99,7 +99,7 @@ def raise_request(
 def resubmit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, end_date: dt.date | None, *, source: str | None = None) -> str:
     """After a return: the worker (or a manager) resubmits, with the end date corrected if need be."""
     request = load(uow, request_id)
-    precheck(ctx, request, "resubmit", actor)
+    precheck(ctx, request, "resubmit", actor, uow)
     if end_date is None:
         raise FieldErrors({"end_date": "Give the date the services end."})
     starts = [dt.date.fromisoformat(str(i["from_date"])) for i in request.details.get("items", [])]

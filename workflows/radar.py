@@ -16,10 +16,10 @@ from typing import Any
 
 from store.models import Request
 from store.uow import UnitOfWork
+from workflows import permissions
 from workflows import transfer_terms as terms
 from workflows.clock import LONDON, WorkingCalendar, add_months, local_today
 from workflows.errors import NotAllowed, NotFound, WorkflowError
-from workflows.org import Role
 from workflows.requests import Context
 
 RADAR_DAYS = 14  # T2: a two-week look ahead, in calendar days (each line also says how many working days away, D4)
@@ -28,8 +28,8 @@ AGENDA = "agenda"
 JOBS = (RADAR, AGENDA)
 DEFAULT_SCHEDULE = {RADAR: "0 12 * * fri", AGENDA: "0 9 * * mon"}  # T2, T3 (workflows.org.TeamSchedule's defaults)
 OUTCOMES = {"agreed": "Agreed", "deferred": "Deferred"}  # T3: the meeting's outcome per transfer
-# Who may look at a team's radar and record a meeting outcome (in the receiving or the sending team).
-MEETING_ROLES = (Role.MANAGER, Role.GROUP_MANAGER, Role.SERVICE_MANAGER, Role.PRACTICE_SUPERVISOR)
+# Who may record a meeting outcome (in the receiving or the sending team): the permission table's row.
+MEETING_ROLES = tuple(permissions.rule(terms.KIND, "record_meeting").roles)
 
 STATE_LABELS = {
     terms.POTENTIAL: "Potential",
@@ -222,16 +222,23 @@ def digest_as_of(body: dict[str, Any]) -> dt.date:
 # -- on demand, and T3: the meeting's outcome per transfer ------------------------------
 
 
-def may_see(ctx: Context, actor: str, team: str) -> bool:
+def may_see(ctx: Context, actor: str, team: str, action: str = "view_radar") -> bool:
     """A team's radar shows IDs and initials of children coming to it: people with a role in
-    the team (its group and service managers have one) may look."""
-    return team in ctx.org.teams_of(actor)
+    the team (its group and service managers have one) may look (the permission table's
+    ``view_radar``; ``view_audits`` for /audits)."""
+    return permissions.may_view(ctx.org, actor, action, team)
 
 
-def team_to_show(ctx: Context, actor: str, team: str | None, what: str, *, which: str, unknown: str) -> str:
+def may_record_outcome(ctx: Context, actor: str, request: Request) -> bool:
+    """T3: a manager of the sending or the receiving team (the table's ``record_meeting``)."""
+    return permissions.has(ctx.org, actor, terms.KIND, "record_meeting", request.team, request.receiving_team)
+
+
+def team_to_show(ctx: Context, actor: str, team: str | None, what: str, *, which: str, unknown: str, action: str | None = None) -> str:
     """The team a team view (``/radar``, ``/audits``) is for: the named one or the actor's only
     team, known and one the actor has a role in (``may_see``). ``which`` and ``unknown`` word the
-    refusals: ``which`` takes {yours}, ``unknown`` takes {team} and {teams}."""
+    refusals: ``which`` takes {yours}, ``unknown`` takes {team} and {teams}. ``action`` is the
+    permission table's view row (``view_<what>`` unless given)."""
     teams = ctx.org.teams_of(actor)
     if team is None:
         if len(teams) != 1:
@@ -241,7 +248,7 @@ def team_to_show(ctx: Context, actor: str, team: str | None, what: str, *, which
         ctx.org.team(team)
     except KeyError:
         raise NotFound(unknown.format(team=repr(team[:30]), teams=", ".join(t.key for t in ctx.org.teams))) from None
-    if not may_see(ctx, actor, team):
+    if not may_see(ctx, actor, team, action or f"view_{what}"):
         raise NotAllowed(f"Only people with a role in {ctx.org.team(team).name} may see its {what}.")
     return team
 
@@ -267,8 +274,7 @@ def record_outcome(uow: UnitOfWork, ctx: Context, request_id: int, outcome: str,
         raise NotFound(f"There is no transfer {request_id}.")
     if request.state not in terms.RADAR_STATES:
         raise WorkflowError(f"Transfer {request_id} is no longer for discussion; nothing changed.")
-    teams = (request.receiving_team, request.team)
-    if not any(ctx.org.has_role(actor, t, *MEETING_ROLES) for t in teams):
+    if not may_record_outcome(ctx, actor, request):
         raise NotAllowed("Only managers of the sending or receiving team record the Transfer Meeting's outcome.")
     now = ctx.clock.now()
     meeting: dict[str, Any] = {"outcome": outcome, "period": period, "by": actor, "at": now.isoformat()}

@@ -34,9 +34,11 @@ from workflows.requests import (
     Context,
     RequestKind,
     check_allowed,
+    covering,
     direct_message,
     load,
     manager_card_key,
+    may,
     open_request,
     precheck,
     register_kind,
@@ -171,7 +173,7 @@ def reopenable_people(uow: UnitOfWork, request: Request) -> list[str]:
 
 def may_reopen(uow: UnitOfWork, ctx: Context, actor: str | None, request: Request) -> bool:
     """Whether to offer Reopen to ``actor`` (C11: Manager or Practice Supervisor of the team)."""
-    if actor is None or not ctx.org.has_role(actor, request.team, Role.MANAGER, Role.PRACTICE_SUPERVISOR):
+    if actor is None or not may(ctx.org, actor, "reopen", request, covering(uow, ctx, actor)):
         return False
     return bool(reopenable_people(uow, request))
 
@@ -183,7 +185,7 @@ def check_reopen(uow: UnitOfWork, ctx: Context, request: Request, actor: str) ->
             f"Request {request.id} is not a finished closure ({request.state}): nothing is closed to reopen."
             + (" An open request can be withdrawn instead (C11)." if request.state in OPEN_STATES else "")
         )
-    check_allowed(ctx.org, actor, "reopen", request)
+    check_allowed(ctx.org, actor, "reopen", request, covering(uow, ctx, actor))
     people = reopenable_people(uow, request)
     if not people:
         raise IllegalTransition(f"Everyone closed by request {request.id} has an open case again: nothing to reopen.")
@@ -335,7 +337,7 @@ def accept(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, worker: s
     worker, or another worker of the team the manager chooses."""
     request = load(uow, request_id)
     precheck(  # next_state refuses accept/decline on a kind without them
-        ctx, request, "accept", actor)
+        ctx, request, "accept", actor, uow)
     worker = worker or str(request.details.get("proposed_worker") or "")
     cases = open_involvement(
         uow, ctx, origin=request, actor=actor, people=[request.person_id], previous={request.person_id: request.case}, worker=worker, source=source,
@@ -355,7 +357,7 @@ def decline(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, reason: 
     """C12: not agreed; a reason is needed and the team's group managers are told (a DM each)."""
     request = load(uow, request_id)
     precheck(  # next_state refuses accept/decline on a kind without them
-        ctx, request, "decline", actor)
+        ctx, request, "decline", actor, uow)
     reason = reason.strip()
     if not reason:
         raise FieldErrors({"reason": "Say why the re-referral is declined: the group managers decide next (C12)."})

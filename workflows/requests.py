@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from store.models import Case, Request
 from store.uow import ConcurrentChange, DuplicateOpenRequest, UnitOfWork
+from workflows import permissions
 from workflows.clock import LONDON, Clock
 from workflows.errors import Conflict, FieldErrors, IllegalTransition, NotAllowed, NotFound
 from workflows.org import Organisation, Role
@@ -35,6 +37,9 @@ DECLINED = "declined"
 # The actor of what worktray does by itself (the morning jobs); no person in the config.
 # It takes a transition only where the caller says so (``transition(..., system=True)``).
 SYSTEM_ACTOR = "worktray"
+
+# request.details / event detail key: the absent person a deputy took the last action for (act-for).
+ON_BEHALF_OF = "on_behalf_of"
 
 IN_QUEUE = (APPROVED, CLAIMED, BLOCKED)
 OPEN_STATES = (REQUESTED, RETURNED, APPROVED, CLAIMED, BLOCKED)
@@ -110,11 +115,8 @@ class RequestKind:
     actions: frozenset[str] = QUEUE_ACTIONS  # which actions of TRANSITIONS apply to this kind
     # A kind with states of its own (transfer) declares its own table; None: the shared TRANSITIONS.
     transitions: Mapping[tuple[str, str], str] | None = None
-    # Who may do the kind's own actions (role sets), over the shared ROLES_FOR.
-    roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
-    # A request may involve two teams (T: sending ``team`` and ``receiving_team``): in which
-    # team the actor's role counts for an action: "sending" (the default), "receiving" or "either".
-    acting_team: Mapping[str, str] = field(default_factory=dict)
+    # Who may do the kind's actions, and in which of a transfer's teams (sending ``team``,
+    # ``receiving_team``), is the permission table's (``workflows.permissions``), never the kind's.
     # An action of the kind checked with the person rule of a shared one (transfer: mark_ready as resubmit).
     person_rule_as: Mapping[str, str] = field(default_factory=dict)
     # Cards the kind shows besides the manager card and the queue: (channel, audience) pairs, e.g. the
@@ -141,29 +143,10 @@ def kind_of(request: Request) -> RequestKind:
     """The request's kind; an unregistered one gets the shared behaviour only."""
     return KINDS.get(request.kind) or RequestKind(request.kind, request.kind.replace("_", " ").capitalize() + " request")
 
-# Who may do what, by role in the request's team. Some actions also need the
-# actor to be a particular person (see _check_person); checked in the core for
-# every action, not only by hiding buttons.
-ROLES_FOR: dict[str, frozenset[Role]] = {
-    "request": frozenset({Role.WORKER, Role.MANAGER}),
-    "approve": frozenset({Role.MANAGER, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
-    "return": frozenset({Role.MANAGER, Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
-    "resubmit": frozenset({Role.WORKER, Role.MANAGER}),
-    "claim": frozenset({Role.BUSINESS_SUPPORT}),
-    "unclaim": frozenset({Role.BUSINESS_SUPPORT, Role.MANAGER}),
-    "reassign": frozenset({Role.MANAGER}),
-    "block": frozenset({Role.BUSINESS_SUPPORT}),
-    "recheck": frozenset({Role.BUSINESS_SUPPORT}),
-    "complete": frozenset({Role.BUSINESS_SUPPORT}),
-    "withdraw": frozenset({Role.WORKER, Role.MANAGER}),
-    "cancel_step": frozenset({Role.MANAGER}),  # C7
-    "send_on": frozenset({Role.MANAGER, Role.SERVICE_MANAGER}),  # done by the approver, with the approval
-    # C11, C12: a Manager or Practice Supervisor starts a new social care request (reopen),
-    # and decides on a re-referral to their team.
-    "reopen": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
-    "accept": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
-    "decline": frozenset({Role.MANAGER, Role.PRACTICE_SUPERVISOR}),
-}
+# Who may do what, by role in the request's team: the shared rows of the one permission
+# table (``workflows.permissions``), read-only here. Some actions also need the actor to be a
+# particular person (see _person_rule); checked in the core for every action, not only by hiding buttons.
+ROLES_FOR: Mapping[str, frozenset[Role]] = MappingProxyType({a: r.roles for a, r in permissions.scope_rules(permissions.SHARED).items()})
 
 ACTION_WORDS = {
     "request": "requested",
@@ -209,36 +192,57 @@ def describe(org: Organisation, request: Request) -> str:
         return f"Request {request.id} is {request.state}."
     when = request.last_action_at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
     word = kind_of(request).action_words.get(request.last_action) or ACTION_WORDS.get(request.last_action, request.last_action)
-    text = f"Request {request.id} was {word} by {org.name_of(request.last_actor)} at {when}; it is now {request.state}"
+    by = org.name_of(request.last_actor)
+    if request.details.get(ON_BEHALF_OF):  # act-for (issue 8): the deputy, for the absent person
+        by += f" on behalf of {org.name_of(str(request.details[ON_BEHALF_OF]))}"
+    text = f"Request {request.id} was {word} by {by} at {when}; it is now {request.state}"
     if request.state in (CLAIMED, BLOCKED) and request.holder:
         text += f", held by {org.name_of(request.holder)}"
     return text + "."
 
 
 def acting_teams(request: Request, action: str) -> tuple[str, ...]:
-    """The team(s) in which a role counts for ``action`` on this request (its kind says; the
-    sending team by default, the receiving team for a transfer's accept, hold and dispute)."""
-    side = kind_of(request).acting_team.get(action, "sending")
-    receiving = request.receiving_team
-    if side == "receiving" and receiving:
-        return (receiving,)
-    if side == "either" and receiving:
-        return (request.team, receiving)
-    return (request.team,)
+    """The team(s) in which a role counts for ``action`` on this request (the permission table
+    says: the sending team by default, the receiving team for a transfer's accept, hold and dispute)."""
+    return permissions.teams_for(permissions.rule(request.kind, action), request.team, request.receiving_team)
 
 
 def roles_for(request: Request, action: str) -> frozenset[Role]:
-    """The roles that may do ``action`` on this request: its kind's own, else the shared table."""
-    own = kind_of(request).roles.get(action)
-    return own if own is not None else ROLES_FOR[action]
+    """The roles that may do ``action`` on this request: the permission table's row for its kind."""
+    return permissions.rule(request.kind, action).roles
 
 
-def may(org: Organisation, actor: str, action: str, request: Request) -> bool:
-    """The permission rule, in one place, for every kind of request."""
+def may(org: Organisation, actor: str, action: str, request: Request, covering: Sequence[str] = ()) -> bool:
+    """The permission rule, in one place, for every kind of request. ``covering``: the absent
+    people ``actor`` is deputy for now (``workflows.deputies.covering``)."""
+    return acting_as(org, actor, action, request, covering) is not None
+
+
+def acting_as(org: Organisation, actor: str, action: str, request: Request, covering: Sequence[str] = ()) -> str | None:
+    """Whose authority ``actor`` may do ``action`` on: their own (``actor``), else that of an
+    absent person they are deputy for (their roles in their teams, and the person rules as
+    them: a deputy of the holder completes the held item), else None.
+
+    C3 four eyes holds for the person and the authority both: a deputy never approves or
+    returns a request they made, nor, as its maker's deputy, one the absent person made
+    (that would be the maker's own authority deciding on their own request)."""
+    for principal in (actor, *(c for c in covering if c != actor)):
+        if principal != actor and _breaks_four_eyes(actor, action, request):
+            continue
+        if _may_as(org, principal, action, request):
+            return principal
+    return None
+
+
+def _breaks_four_eyes(actor: str, action: str, request: Request) -> bool:
+    return action in FOUR_EYES and actor == request.requested_by
+
+
+def _may_as(org: Organisation, person: str, action: str, request: Request) -> bool:
     roles = roles_for(request, action)
-    if not any(org.has_role(actor, team, *roles) for team in acting_teams(request, action)):
+    if not any(org.has_role(person, team, *roles) for team in acting_teams(request, action)):
         return False
-    return _person_rule(org, actor, kind_of(request).person_rule_as.get(action, action), request)
+    return _person_rule(org, person, kind_of(request).person_rule_as.get(action, action), request)
 
 
 # C3 four eyes: nobody approves or returns their own request.
@@ -258,15 +262,23 @@ def _person_rule(org: Organisation, actor: str, action: str, request: Request) -
     return True
 
 
-def check_allowed(org: Organisation, actor: str, action: str, request: Request) -> None:
+def check_allowed(org: Organisation, actor: str, action: str, request: Request, covering: Sequence[str] = ()) -> str:
+    """Refuse with a one-line reason, or return whose authority the actor acts on (``acting_as``)."""
     if action in FOUR_EYES and actor == request.requested_by:
         raise NotAllowed(
             f"Nothing changed: you made request {request.id} yourself, so another manager must {action} it (four eyes, C3)."
         )
-    if not may(org, actor, action, request):
+    principal = acting_as(org, actor, action, request, covering)
+    if principal is None and action in FOUR_EYES and request.requested_by in covering:
+        raise NotAllowed(
+            f"Nothing changed: {org.name_of(request.requested_by)}, whom you act for, made request {request.id}, "
+            f"so another manager must {action} it (four eyes, C3)."
+        )
+    if principal is None:
         word = action.replace("_", " ")
         teams = " or ".join(org.team(t).name for t in acting_teams(request, action))
         raise NotAllowed(f"You cannot {word} request {request.id}: your role in {teams} does not allow it.")
+    return principal
 
 
 def next_state(org: Organisation, request: Request, action: str) -> str:
@@ -278,11 +290,18 @@ def next_state(org: Organisation, request: Request, action: str) -> str:
     return new
 
 
-def precheck(ctx: Context, request: Request, action: str, actor: str) -> None:
+def covering(uow: UnitOfWork, ctx: Context, actor: str) -> tuple[str, ...]:
+    """The absent people ``actor`` is deputy for now (issue 8, act-for; ``workflows.deputies``)."""
+    return tuple(d.absent for d in uow.deputies.active(ctx.clock.now(), deputy=actor))
+
+
+def precheck(ctx: Context, request: Request, action: str, actor: str, uow: UnitOfWork | None = None) -> str:
     """Is the action legal now, and may this person do it? Asked before a form is
-    checked, so a second click or a refusal is told as such, not as field errors."""
+    checked, so a second click or a refusal is told as such, not as field errors.
+    With the unit of work, a deputy may act for the absent person they cover (act-for);
+    returns whose authority the actor acts on."""
     next_state(ctx.org, request, action)
-    check_allowed(ctx.org, actor, action, request)
+    return check_allowed(ctx.org, actor, action, request, covering(uow, ctx, actor) if uow is not None else ())
 
 
 def withdrawable(request: Request, now: dt.datetime | None = None) -> bool:
@@ -319,13 +338,19 @@ def transition(
     """
     now = ctx.clock.now()
     new_state = next_state(ctx.org, request, action)
+    principal = actor
     if system:
-        actor = SYSTEM_ACTOR
+        actor = principal = SYSTEM_ACTOR
     else:
-        check_allowed(ctx.org, actor, action, request)
+        principal = check_allowed(ctx.org, actor, action, request, covering(uow, ctx, actor))
     old_state = request.state
     if apply is not None:
         apply(request)
+    if principal != actor:  # act-for: the card says "<deputy> on behalf of <absent>" (describe)
+        request.details = {**request.details, ON_BEHALF_OF: principal}
+        detail = {**(detail or {}), ON_BEHALF_OF: principal}
+    elif ON_BEHALF_OF in request.details:
+        request.details = {k: v for k, v in request.details.items() if k != ON_BEHALF_OF}
     request.state = new_state
     request.last_actor = actor
     request.last_action = action
@@ -498,9 +523,20 @@ def direct_message(uow: UnitOfWork, ctx: Context, person_key: str, body: dict[st
     if chat_id is None:
         return False
     request = uow.requests.get(int(body["request_id"])) if "request_id" in body else None
+    _send_dm(uow, ctx, chat_id, request, body)
+    for deputy in uow.deputies.active(ctx.clock.now(), absent=person_key):  # act-for: the deputy gets it too
+        deputy_chat = ctx.org.chat_id_of(deputy.deputy)
+        if deputy_chat is not None and deputy_chat != chat_id:
+            _send_dm(uow, ctx, deputy_chat, request, {**body, DEPUTY_FOR: person_key})
+    return True
+
+
+DEPUTY_FOR = "deputy_for"  # a DM's body key: sent to a deputy, for this absent person
+
+
+def _send_dm(uow: UnitOfWork, ctx: Context, chat_id: str, request: Request | None, body: dict[str, Any]) -> None:
     card_key = dm_card_key(request, chat_id, str(body.get("view", "message"))) if request is not None else None
     uow.send(at=ctx.clock.now(), kind="dm", channel=chat_id, card_key=card_key, body=body)
-    return True
 
 
 def dm_card_key_prefix(request_id: int) -> str:
@@ -541,7 +577,7 @@ def checklist_for(request: Request) -> list[ChecklistItem]:
 def check_approve(uow: UnitOfWork, ctx: Context, request: Request, actor: str) -> None:
     """May this person approve this request now? Asked before the approve form is
     shown and again on submit: legal now, their role, four eyes (C3) and the kind's own rule (C4)."""
-    precheck(ctx, request, "approve", actor)
+    precheck(ctx, request, "approve", actor, uow)
     kind = kind_of(request)
     if kind.check_approve is not None:
         kind.check_approve(uow, ctx, request, actor)
@@ -615,7 +651,7 @@ def route_to_supervisor(uow: UnitOfWork, ctx: Context, request: Request) -> str 
 def return_request(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, note: str, *, source: str | None = None) -> str:
     """C3: return to the worker with a note of what is needed; the worker gets a DM."""
     request = load(uow, request_id)
-    precheck(ctx, request, "return", actor)
+    precheck(ctx, request, "return", actor, uow)
     note = note.strip()
     if not note:
         raise FieldErrors({"note": "Say what is needed before the request can be approved."})

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from store.models import Case, OrganisationRelationship, Request, WorkerRelationship
 from store.uow import UnitOfWork
-from workflows import audits
+from workflows import audits, permissions
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation, Role
@@ -101,30 +101,11 @@ TRANSFER_TRANSITIONS: dict[tuple[str, str], str] = {
     **{(s, "withdraw"): WITHDRAWN for s in RADAR_STATES},  # the sending team may drop it while it is to come
 }
 
-MANAGERS = frozenset({Role.MANAGER, Role.GROUP_MANAGER})
-TRANSFER_ROLES: dict[str, frozenset[Role]] = {
-    "mark_ready": frozenset({Role.WORKER, Role.MANAGER}),
-    "accept": MANAGERS,  # the receiving team's managers
-    "hold_on_duty": MANAGERS,
-    "dispute": MANAGERS,
-    "resolve_transfer": frozenset({Role.GROUP_MANAGER}),  # T5: group managers of either team
-    "resolve_stay": frozenset({Role.GROUP_MANAGER}),
-    "escalate": frozenset({Role.GROUP_MANAGER}),
-    "decide_transfer": frozenset({Role.SERVICE_MANAGER}),  # T5: the service manager
-    "decide_stay": frozenset({Role.SERVICE_MANAGER}),
-    "complete_transfer": MANAGERS,  # done on behalf of the accepting manager, at the date
-}
-ACTING_TEAM = {
-    "accept": "receiving",
-    "hold_on_duty": "receiving",
-    "dispute": "receiving",
-    "complete_transfer": "receiving",
-    "resolve_transfer": "either",
-    "resolve_stay": "either",
-    "escalate": "either",
-    "decide_transfer": "either",
-    "decide_stay": "either",
-}
+# Who may do a transfer's own actions, and in which team: the permission table's "transfer"
+# rows (``workflows.permissions``): the sending team raises it, the receiving team accepts,
+# holds on duty or disputes (T4-T6), group managers of either team resolve, the service manager decides (T5).
+TRANSFER_ROLES: dict[str, frozenset[Role]] = {a: r.roles for a, r in permissions.scope_rules(KIND).items()}
+ACTING_TEAM: dict[str, str] = {a: r.side for a, r in permissions.scope_rules(KIND).items() if r.side != "sending"}
 
 
 def _also_announce(org: Organisation, request: Request) -> Sequence[tuple[str, str]]:
@@ -161,8 +142,6 @@ TRANSFER = register_kind(
         approved_text=_approved_text,
         actions=frozenset(action for _, action in TRANSFER_TRANSITIONS),
         transitions=TRANSFER_TRANSITIONS,
-        roles=TRANSFER_ROLES,
-        acting_team=ACTING_TEAM,
         person_rule_as={"mark_ready": "resubmit"},
         also_announce=_also_announce,
         state_labels=STATE_LABELS,
@@ -263,7 +242,7 @@ def case_to_transfer(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) 
     case = uow.cases.open_case(person_id)
     if case is None:
         raise WorkflowError(f"{person_id} has no open case to transfer.")
-    if not ctx.org.has_role(actor, case.team, Role.WORKER, Role.MANAGER):
+    if not permissions.has(ctx.org, actor, KIND, "request", case.team):
         raise NotAllowed(f"You cannot transfer {person_id}: you are not a worker or manager in {ctx.org.team(case.team).name}.")
     pending = pending_transfer(uow, person_id)
     if pending is not None:
@@ -308,7 +287,7 @@ def mark_ready(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, *, so
 def resubmit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, values: Mapping[str, Any], *, source: str | None = None) -> str:
     """A returned transfer, corrected, goes back to the sending manager (a fresh card)."""
     request = load(uow, request_id)
-    precheck(ctx, request, "resubmit", actor)
+    precheck(ctx, request, "resubmit", actor, uow)
     details = validate(ctx, request.case, {**values, "readiness": "ready"})
 
     def _apply(r: Request) -> None:  # what others recorded on it (e.g. a Transfer Meeting outcome) stays
@@ -333,7 +312,7 @@ def accept(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, worker: s
     """The receiving team's manager allocates one of their workers; the case moves at the
     point of transfer: at once if its date has come, else by ``apply_due_transfers``."""
     request = load(uow, request_id)
-    precheck(ctx, request, "accept", actor)
+    precheck(ctx, request, "accept", actor, uow)
     receiving = str(request.receiving_team)
     if not worker or not ctx.org.has_role(worker, receiving, Role.WORKER):
         who = ctx.org.name_of(worker) if worker else "Nobody"
@@ -357,7 +336,7 @@ def hold_on_duty(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, rea
     """T6: the receiving team cannot allocate at once: held on duty with a delay reason,
     reviewed weekly until a worker is allocated (Accept from the same card)."""
     request = load(uow, request_id)
-    precheck(ctx, request, "hold_on_duty", actor)
+    precheck(ctx, request, "hold_on_duty", actor, uow)
     reason = reason.strip()
     if not reason:
         raise FieldErrors({"reason": "Record the delay reason: why the case cannot be allocated now (T6)."})
@@ -382,7 +361,7 @@ def dispute(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, reason: 
     """T5: the receiving team disputes the transfer; the group managers of both teams get it.
     Nothing in the store moves: the case stays with the sending team meanwhile."""
     request = load(uow, request_id)
-    precheck(ctx, request, "dispute", actor)
+    precheck(ctx, request, "dispute", actor, uow)
     if (request.details.get("dispute") or {}).get("outcome"):
         raise IllegalTransition(f"Nothing changed: the dispute of transfer {request.id} was decided; accept or hold it on duty.")
     reason = reason.strip()
@@ -416,7 +395,7 @@ def decide(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, outcome: 
 def _settle(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, outcome: str, note: str, *, prefix: str, source: str | None) -> str:
     request = load(uow, request_id)
     action = f"{prefix}_{outcome}" if outcome in OUTCOMES else f"{prefix}_transfer"
-    precheck(ctx, request, action, actor)
+    precheck(ctx, request, action, actor, uow)
     note = note.strip()
     errors = {}
     if outcome not in OUTCOMES:
@@ -442,7 +421,7 @@ def _settle(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, outcome:
 def escalate(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, note: str, *, source: str | None = None) -> str:
     """T5: the group managers cannot resolve it: the service manager decides, finally."""
     request = load(uow, request_id)
-    precheck(ctx, request, "escalate", actor)
+    precheck(ctx, request, "escalate", actor, uow)
     note = note.strip()
     if not note:
         raise FieldErrors({"note": "Say why the dispute is escalated to the service manager (T5)."})
@@ -560,7 +539,7 @@ def _accepted(uow: UnitOfWork) -> list[Request]:
 def complete_audit(uow: UnitOfWork, ctx: Context, request_id: int, actor: str, confirmed: Sequence[str], *, source: str | None = None) -> str:
     """C13: business support's audit at transfer, by the holder, every check ticked."""
     request = load(uow, request_id)
-    precheck(ctx, request, "complete", actor)
+    precheck(ctx, request, "complete", actor, uow)
     missing = [label for key, label in AUDIT_CHECKS.items() if key not in confirmed]
     if missing:
         raise FieldErrors({"checklist": "Tick every item of the audit at transfer: " + "; ".join(missing) + "."})

@@ -29,7 +29,7 @@ from workflows import transfer_terms as terms
 from workflows.clock import local_today
 from workflows.errors import NotAllowed
 from workflows.org import Organisation, Role
-from workflows.requests import APPROVED, BLOCKED, CLAIMED, OPEN_STATES, REQUESTED, RETURNED, Context, kind_of, may
+from workflows.requests import APPROVED, BLOCKED, CLAIMED, OPEN_STATES, REQUESTED, RETURNED, Context, covering, kind_of, may
 
 # Why a line is in the tray, in the order the sections read (the key is also the presentation's).
 DECIDE = "decide"  # awaiting your decision (approve/return, accept/decline, accept/hold/dispute)
@@ -78,6 +78,7 @@ class TrayItem:
     threshold: int  # working days after which it is overdue (the team's reminders)
     audience: str  # "manager" | "queue" | "receiving" | "returned" | "transfer_dispute" | "transfer_escalated" | "blocked"
     team: str
+    on_behalf_of: str | None = None  # act-for: the absent person whose item this is, when the viewer is their deputy
 
     @property
     def overdue(self) -> bool:
@@ -184,7 +185,9 @@ def _threshold(ctx: Context, reason: str, request: Request, team: str) -> int:
     return limits.manager_after  # decisions, disputes, and a returned request (as long as a manager may take)
 
 
-def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: str, audience: str, team: str) -> TrayItem:
+def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: str, audience: str, team: str, viewer: str) -> TrayItem:
+    """``actor``: whose item it is (the viewer, or the absent person the viewer is deputy for);
+    what may be shown is what ``actor`` may see, as the deputy acts with their roles."""
     now = ctx.clock.now()
     case = request.case
     hidden = access.is_restricted(uow, request) and not may_see_restricted(ctx.org, actor, request)
@@ -204,6 +207,7 @@ def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: s
         threshold=_threshold(ctx, reason, request, team),
         audience=audience,
         team=team,
+        on_behalf_of=actor if actor != viewer else None,
     )
 
 
@@ -215,6 +219,8 @@ def order(items: list[TrayItem]) -> list[TrayItem]:
 def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None) -> WorkTray:
     """What is waiting for ``actor`` (in ``team`` only, if given): read-only, writes nothing."""
     tray = WorkTray(actor=actor, team=team, as_of=local_today(ctx.clock))
+    # Act-for (issue 8): a deputy's tray holds the items of the absent people they cover too.
+    principals = (actor, *(p for p in covering(uow, ctx, actor) if p != actor))
     seen: set[int] = set()
     for each in ctx.org.teams:
         for request in uow.requests.in_states(each.key, TRAY_STATES):
@@ -222,10 +228,11 @@ def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None
                 continue
             if team is not None and team not in (request.team, request.receiving_team):
                 continue
-            for reason, audience, threshold_team in _reasons(uow, ctx, actor, request):
-                seen.add(request.id)  # one line a request: its first reason (REASONS order of the checks)
-                tray.items.append(_item(uow, ctx, actor, request, reason, audience, threshold_team))
-                break
+            found = next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
+            if found is not None:  # one line a request: its first reason (REASONS order of the checks)
+                principal, (reason, audience, threshold_team) = found
+                seen.add(request.id)
+                tray.items.append(_item(uow, ctx, principal, request, reason, audience, threshold_team, actor))
     tray.items = order(tray.items)
     for key in [team] if team is not None else ctx.org.teams_of(actor):
         if not ctx.org.has_role(actor, key, *MANAGER_ROLES):
@@ -245,7 +252,13 @@ def tray_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, 
         escaped = usage.replace("{", "{{").replace("}", "}}")
         try:
             team = radar.team_to_show(
-                ctx, actor, team, "work tray", which="Say which team (yours: {yours}). " + escaped, unknown="There is no team {team} (teams: {teams}). " + escaped
+                ctx,
+                actor,
+                team,
+                "work tray",
+                which="Say which team (yours: {yours}). " + escaped,
+                unknown="There is no team {team} (teams: {teams}). " + escaped,
+                action="view_tray",
             )
         except NotAllowed as e:  # one line: the reason and the usage
             raise NotAllowed(f"{e} {usage}") from None
@@ -270,4 +283,5 @@ def affected_by(uow: UnitOfWork, ctx: Context, request: Request) -> set[str]:
         for role in Role:
             if role != Role.WORKER:
                 people |= {p.key for p in ctx.org.members(key, role)}
+    people |= {d.deputy for d in uow.deputies.active(ctx.clock.now()) if d.absent in people}  # act-for
     return {p for p in people if p}
