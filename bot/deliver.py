@@ -154,20 +154,27 @@ class Deliverer:
                     conn.commit()
 
     def _deliver_batch(self) -> tuple[int, int]:
-        """Render in one short transaction, send with no transaction open, record in another.
+        """Render in one short transaction, send with no transaction open, record each
+        message in a transaction of its own as soon as it is sent.
 
         Chat calls can be slow; holding a transaction over them would hold
-        SQLite's write lock. The cost: a crash between sending and recording
-        sends that message again (at least once, never lost).
+        SQLite's write lock. The cost: a crash (kill -9) between sending a message
+        and recording it sends that one message again (at least once, never lost).
+        For an edit that is harmless (the same card drawn again); for a first post it
+        is a second copy of the card, and only of the one post in flight: recording
+        the whole batch at its end would repost every card the batch had posted
+        (tests/test_crash_restart.py). Slack has no idempotency key for
+        chat.postMessage, and finding the lost post again (conversations.history)
+        would need read scopes the app does not ask for (manifest.yml: chat:write only).
         Returns (messages picked, messages delivered).
         """
         now = self.ctx.clock.now()
         jobs = self._render_due(now)
         if not jobs:
             return 0, 0
-        results = [self._send(job) for job in jobs]
-        self._record(results, now)
-        return len(results), sum(1 for r in results if not r.error)
+        for job in jobs:
+            self._record([self._send(job)], now)
+        return len(jobs), sum(1 for job in jobs if not job.error)
 
     def _render_due(self, now: dt.datetime) -> list[_Job]:
         with self._new_uow() as uow:

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import re
 import signal
@@ -31,15 +32,17 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import psycopg
 import pytest
-from slack_mock import Message, SlackApiMock
+from slack_mock import Call, Message, SlackApiMock
 from sqlalchemy import select
 from test_slack_http import SECRET, Response, SlackDriver, labels, options_of
 
@@ -57,7 +60,9 @@ from store.models import (
 )
 from store.uow import UnitOfWork
 from workflows import audits
+from workflows.org import load_organisation
 from worktray import demo
+from worktray.scheduler import scheduled_jobs
 
 POSTGRES_ADMIN_URL = os.environ.get("WORKTRAY_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("WORKTRAY_REQUIRE_POSTGRES") == "1"
@@ -250,33 +255,49 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = WAIT) ->
 # -- Slack's side -------------------------------------------------------------------------------
 
 
+@dataclass
+class Hold:
+    """One held answer: ``arrived`` once the call came in (``call``), answered after ``release()``."""
+
+    wanted: Callable[[Call, list[Call]], bool]
+    armed_at: int
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    call: Call | None = None
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class HoldingSlackApi(SlackApiMock):
-    """The mock Web API, able to hold the answer to the next call of a method open.
+    """The mock Web API, able to hold the answer to a call open.
 
     The call is received and recorded (Slack has acted on it) but its answer is not
-    written until ``release``: a bot killed meanwhile never hears that it went through.
+    written until the hold is released: a bot killed meanwhile never hears that it went through.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._hold_method: str | None = None
-        self.arrived = threading.Event()
-        self._released = threading.Event()
+        self._holds: list[Hold] = []
 
-    def hold_next(self, method: str) -> None:
-        self.arrived.clear()
-        self._released.clear()
-        self._hold_method = method
-
-    def release(self) -> None:
-        self._released.set()
+    def hold(self, wanted: Callable[[Call, list[Call]], bool]) -> Hold:
+        """Hold the first successful call for which ``wanted(call, calls since now)`` is true."""
+        with self._lock:
+            found = Hold(wanted, len(self.calls))
+            self._holds.append(found)
+        return found
 
     def answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         result = super().answer(method, args, token)
-        if method == self._hold_method and result.get("ok"):
-            self._hold_method = None
-            self.arrived.set()
-            self._released.wait(timeout=WAIT)
+        with self._lock:
+            call = next(c for c in reversed(self.calls) if c.result is result)
+            mine = next((h for h in self._holds if result.get("ok") and h.wanted(call, self.calls[h.armed_at:])), None)
+            if mine is not None:
+                self._holds.remove(mine)
+                mine.call = call
+        if mine is not None:
+            mine.arrived.set()
+            mine.released.wait(timeout=WAIT)
         return result
 
 
@@ -365,21 +386,45 @@ RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 def closure_journey(bots: Bots, pid: str, first: int) -> int:
     """C2 -> C3 -> C5 -> C6: request, approve, claim, audit; instances alternate from ``first``.
 
-    The approve button is double-clicked on both instances; the claim is clicked on one
-    and Slack's retry of it (X-Slack-Retry-Num) lands on the other."""
-    marker = f"· {pid} ("
+    The approve button is double-clicked on both instances and its form submitted to
+    both; the claim is clicked on one and Slack's retry of it (X-Slack-Retry-Num)
+    lands on the other."""
+    rid, card = request_closure(bots, pid, first)
+    approve_closure(bots, card, rid, first, twice=True)
+    claim_and_audit(bots, pid, rid, first)
+    return rid
+
+
+def request_closure(bots: Bots, pid: str, first: int) -> tuple[int, Message]:
+    """amy asks to close the case (the C2 form); the manager's card appears. Returns (request id, card)."""
     assert bots.slash("U0AMY", f"close {pid}", to=first).status == 200
     form = bots.wait_view("request_closure", pid)
     done = options_of(form, "done")
     answer = bots.submit("U0AMY", form, {"reason": "RC7", "summary": "Needs met; family stable.", "done": done, "applies_to": []}, to=first + 1)
     assert answer.status == 200 and answer.body == "", answer.body
-    card = bots.wait_card(MGR, "Closure request", marker, "Approve")
-    rid = request_number(card)
+    card = bots.wait_card(MGR, "Closure request", f"· {pid} (", "Approve")
+    return request_number(card), card
+
+
+def approve_closure(bots: Bots, card: Message, rid: int, first: int, *, twice: bool = False) -> None:
+    """maria approves (C3); with ``twice`` the click and the form both reach every instance."""
     approve = bots.click_payload("U0MARIA", card, _button(card, "Approve"))
-    assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(approve, to=i)))
+    if twice:
+        assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(approve, to=i)))
+    else:
+        assert bots.interactive(approve, to=first).status == 200
     approve_form = bots.wait_view("approve", str(rid))
     submitted = bots.submission_payload("U0MARIA", approve_form, {})
-    assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(submitted, to=i)))
+    if twice:
+        assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(submitted, to=i)))
+    else:
+        answer = bots.interactive(submitted, to=first + 1)
+        assert answer.status == 200 and answer.body == "", answer.body
+
+
+def claim_and_audit(bots: Bots, pid: str, rid: int, first: int) -> None:
+    """sam claims the item (C5; Slack's retry of the click reaches the other instance) and completes the closure audit (C6)."""
+    marker = f"· {pid} ("
     queue = bots.wait_card(BS, f"Closure request {rid}", marker, "Claim")
     claim = bots.click_payload("U0SAM", queue, _button(queue, "Claim"))
     assert bots.interactive(claim, to=first).status == 200
@@ -387,10 +432,8 @@ def closure_journey(bots: Bots, pid: str, first: int) -> int:
     queue = bots.wait_card(BS, f"Closure request {rid}", marker, "Open closure audit")
     assert bots.click("U0SAM", queue, "Open closure audit", to=first + 1).status == 200
     audit = bots.wait_view("audit", str(rid))
-    chosen: dict[str, Any] = {"checklist": options_of(audit, "checklist")}
-    answer = bots.submit("U0SAM", audit, chosen, to=first)
+    answer = bots.submit("U0SAM", audit, {"checklist": options_of(audit, "checklist")}, to=first)
     assert answer.status == 200 and answer.body == "", answer.body
-    return rid
 
 
 def transfer_journey(bots: Bots, pid: str, first: int) -> int:
@@ -435,3 +478,62 @@ def _button(message: Message, label: str) -> dict[str, Any]:
     from test_slack_http import button
 
     return button(message, label)
+
+
+AFTER_FINISH = {"Reopen"}  # C12: reopening a closed case is a new journey, not a finished step
+FINISHED = {"closure": "closed", "transfer": "transferred", audits.KIND: "closed"}
+
+
+# -- what is checked once everything is drained -----------------------------------------------------
+
+
+def assert_each_message_sent_once(store: Store, api: SlackApiMock) -> None:
+    """Every outbox row was sent, and every post stands for exactly one message.
+
+    A keyed card is posted once (its ts is in ``chat_messages``) and edited afterwards;
+    an unkeyed direct message is one post per outbox row. A second post of a card,
+    from a second deliverer or a resend after a crash, would be a post too many here."""
+    rows = store.outbox()
+    assert all(r.sent_at is not None and r.dropped_at is None for r in rows), [(r.id, r.card_key, r.error) for r in rows if r.sent_at is None]
+    # The outbox's posts: a card always has blocks. A reply to a form (bot.slack_app's
+    # ``direct``, text only) is the request's answer, not an outbox message.
+    posted = [c for c in api.calls if c.method == "chat.postMessage" and c.result.get("ok") and c.args.get("blocks")]
+    cards = store.chat_messages()
+    unkeyed = [r for r in rows if r.card_key is None]
+    posted_ts = Counter(c.result["ts"] for c in posted)
+    assert all(n == 1 for n in posted_ts.values())
+    recorded = {ts for _channel, ts in cards.values()}
+    assert recorded <= set(posted_ts), "a card's recorded message was never posted"
+    assert len(posted) == len(cards) + len(unkeyed), (
+        f"{len(posted)} posts for {len(cards)} cards and {len(unkeyed)} direct messages: "
+        f"{[(c.args.get('channel'), c.args.get('text', '')[:70]) for c in posted if c.result['ts'] not in recorded][:12]}"
+    )
+    for call in api.calls:  # every edit is of a message that was posted, in the channel it was posted to
+        if call.method == "chat.update":
+            assert call.args["ts"] in posted_ts
+
+
+def assert_one_digest_per_team_and_period(store: Store) -> None:
+    """T2, T3: each (job, team, period) posted once, and every scheduled team's latest period was."""
+    posted = Counter((action, detail["team"], detail["period"]) for action, _rid, detail in store.events()
+                     if action in ("radar_posted", "agenda_posted"))
+    assert posted and all(n == 1 for n in posted.values()), posted
+    planned = {(f"{p.job}_posted", p.team) for p in scheduled_jobs(load_organisation(demo.DEMO_ORG))}
+    assert planned <= {(action, team) for action, team, _period in posted}
+    keys = Counter(r.card_key for r in store.outbox() if "digest" in r.body)
+    assert len(keys) == len(posted), (keys, posted)
+
+
+def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tuple[str, str, str]]) -> None:
+    """A finished journey's channel cards show no button for any of its steps (only
+    Reopen on a closed closure, C12: a new journey, not a finished step)."""
+    channels = {c.args.get("channel") for c in api.calls if c.method == "chat.postMessage" and str(c.args.get("channel", "")).startswith("C")}
+    for channel in channels:
+        for message in api.messages(str(channel)):
+            title = message.text.split(" · ")[0]
+            for prefix in ("Closure request ", "Transfer ", "Three-month audit "):
+                number = title.removeprefix(prefix).split(" ")[0]
+                if title.startswith(prefix) and number.isdigit() and int(number) in states:
+                    kind, _person, state = states[int(number)]
+                    if state == FINISHED.get(kind):
+                        assert set(labels(message)) <= AFTER_FINISH, (channel, message.text, labels(message), json.dumps(message.blocks)[:300])

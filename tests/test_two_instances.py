@@ -20,8 +20,6 @@ submitted twice, Slack's retry with X-Slack-Retry-Num). When the outbox is drain
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,28 +27,24 @@ import pytest
 from bot_processes import (
     AUDIT_PEOPLE,
     CLOSURE_PEOPLE,
+    FINISHED,
     TRANSFER_PEOPLE,
-    Bots,
     BotProcess,
+    Bots,
     HoldingSlackApi,
     Store,
+    assert_each_message_sent_once,
+    assert_no_buttons_on_finished_cards,
+    assert_one_digest_per_team_and_period,
     audit_journey,
     closure_journey,
     fresh_postgres,
-    labels,
     transfer_journey,
     wait_for,
     worktray_cli,
 )
-from slack_mock import SlackApiMock, dm_channel_of
 
 from workflows import audits
-from worktray.demo import DEMO_ORG
-from workflows.org import load_organisation
-from worktray.scheduler import scheduled_jobs
-
-AFTER_FINISH = {"Reopen"}
-FINISHED = {"closure": "closed", "transfer": "transferred", audits.KIND: "closed"}
 
 
 @pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -106,58 +100,3 @@ def _audits_raised(store: Store) -> list[int] | None:
     ids = sorted(rid for rid, (kind, _person, _state) in store.states().items() if kind == audits.KIND)
     people = {store.states()[rid][1] for rid in ids}
     return ids if len(ids) >= 5 and set(AUDIT_PEOPLE) <= people else None
-
-
-# -- what is checked once everything is drained (test_crash_restart.py uses these too) ------------------
-
-
-def assert_each_message_sent_once(store: Store, api: SlackApiMock) -> None:
-    """Every outbox row was sent, and every post stands for exactly one message.
-
-    A keyed card is posted once (its ts is in ``chat_messages``) and edited afterwards;
-    an unkeyed direct message is one post per outbox row. A second post of a card,
-    from a second deliverer or a resend after a crash, would be a post too many here."""
-    rows = store.outbox()
-    assert all(r.sent_at is not None and r.dropped_at is None for r in rows), [(r.id, r.card_key, r.error) for r in rows if r.sent_at is None]
-    # The outbox's posts: a card always has blocks. A reply to a form (bot.slack_app's
-    # ``direct``, text only) is the request's answer, not an outbox message.
-    posted = [c for c in api.calls if c.method == "chat.postMessage" and c.result.get("ok") and c.args.get("blocks")]
-    cards = store.chat_messages()
-    unkeyed = [r for r in rows if r.card_key is None]
-    posted_ts = Counter(c.result["ts"] for c in posted)
-    assert all(n == 1 for n in posted_ts.values())
-    recorded = {ts for _channel, ts in cards.values()}
-    assert recorded <= set(posted_ts), "a card's recorded message was never posted"
-    assert len(posted) == len(cards) + len(unkeyed), (
-        f"{len(posted)} posts for {len(cards)} cards and {len(unkeyed)} direct messages: "
-        f"{[(c.args.get('channel'), c.args.get('text', '')[:70]) for c in posted if c.result['ts'] not in recorded][:12]}"
-    )
-    for call in api.calls:  # every edit is of a message that was posted, in the channel it was posted to
-        if call.method == "chat.update":
-            assert call.args["ts"] in posted_ts
-
-
-def assert_one_digest_per_team_and_period(store: Store) -> None:
-    """T2, T3: each (job, team, period) posted once, and every scheduled team's latest period was."""
-    posted = Counter((action, detail["team"], detail["period"]) for action, _rid, detail in store.events()
-                     if action in ("radar_posted", "agenda_posted"))
-    assert posted and all(n == 1 for n in posted.values()), posted
-    planned = {(f"{p.job}_posted", p.team) for p in scheduled_jobs(load_organisation(DEMO_ORG))}
-    assert planned <= {(action, team) for action, team, _period in posted}
-    keys = Counter(r.card_key for r in store.outbox() if "digest" in r.body)
-    assert len(keys) == len(posted), (keys, posted)
-
-
-def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tuple[str, str, str]]) -> None:
-    """A finished journey's channel cards show no button for any of its steps (only
-    Reopen on a closed closure, C12: a new journey, not a finished step)."""
-    channels = {c.args.get("channel") for c in api.calls if c.method == "chat.postMessage" and str(c.args.get("channel", "")).startswith("C")}
-    for channel in channels:
-        for message in api.messages(str(channel)):
-            title = message.text.split(" · ")[0]
-            for prefix in ("Closure request ", "Transfer ", "Three-month audit "):
-                number = title.removeprefix(prefix).split(" ")[0]
-                if title.startswith(prefix) and number.isdigit() and int(number) in states:
-                    kind, _person, state = states[int(number)]
-                    if state == FINISHED.get(kind):
-                        assert set(labels(message)) <= AFTER_FINISH, (channel, message.text, labels(message), json.dumps(message.blocks)[:300])
