@@ -20,6 +20,7 @@ submitted twice, Slack's retry with X-Slack-Retry-Num). When the outbox is drain
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -69,6 +70,10 @@ def test_two_instances_share_the_clicks_of_concurrent_journeys(database: str, tm
                 runs = list(pool.map(lambda _: worktray_cli(url, api, "jobs", "run", "radar", "--team", "u12", "--at", next_week), range(2)))
             outcomes = sorted(r.stdout.strip() for r in runs)
             assert outcomes == ["radar for u12: already done", "radar for u12: posted"], [r.stdout + r.stderr for r in runs]
+            # And the due audits raised again from two processes at once: nothing more (a case has one open audit).
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                runs = list(pool.map(lambda _: worktray_cli(url, api, "jobs", "run", "audits"), range(2)))
+            assert [r.stdout.strip() for r in runs] == ["audits: 0 raised"] * 2, [r.stdout + r.stderr for r in runs]
 
             with ThreadPoolExecutor(max_workers=20) as pool:
                 closures = [pool.submit(closure_journey, driver, pid, i) for i, pid in enumerate(CLOSURE_PEOPLE)]
@@ -83,6 +88,8 @@ def test_two_instances_share_the_clicks_of_concurrent_journeys(database: str, tm
                 assert state == FINISHED[kind], (rid, kind, person, state)
             assert {states[r][1] for r in finished} >= set(CLOSURE_PEOPLE + TRANSFER_PEOPLE)
             assert_each_message_sent_once(store, api)
+            replies = Counter((c.args.get("channel"), c.args.get("text")) for c in api.calls if c.method == "chat.postMessage" and not c.args.get("blocks"))
+            assert all(n == 1 for n in replies.values()), replies.most_common(5)  # each form's answer once, to one instance
             assert_one_digest_per_team_and_period(store)
             assert_no_buttons_on_finished_cards(api, states)
             verified = worktray_cli(url, api, "events", "verify")
