@@ -41,6 +41,9 @@ ADVISORY_LOCK_KEY = 0x776F726B74726179  # 'worktray': the outbox deliverer's Pos
 BATCH_SIZE = 100
 FIRST_RETRY_DELAY = dt.timedelta(seconds=30)
 LONGEST_RETRY_DELAY = dt.timedelta(hours=1)
+# Another instance held the advisory lock: it may have taken its last look at the outbox
+# just before our rows were committed, so look again this soon, not at the next poll.
+BUSY_ELSEWHERE_RETRY_SECONDS = 0.5
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 
 
@@ -114,6 +117,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.busy_elsewhere = False  # the last drain found another instance delivering (PostgreSQL)
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -125,6 +129,7 @@ class Deliverer:
         nothing more is due.
         """
         with self._lock, self._only_deliverer() as mine:
+            self.busy_elsewhere = not mine
             if not mine:
                 return 0
             delivered = 0
@@ -282,7 +287,7 @@ class Deliverer:
 
     def run_forever(self, poll_seconds: float = 5.0) -> None:
         while not self._stop.is_set():
-            self._wake.wait(poll_seconds)
+            self._wake.wait(BUSY_ELSEWHERE_RETRY_SECONDS if self.busy_elsewhere else poll_seconds)
             self._wake.clear()
             try:
                 self.drain()
