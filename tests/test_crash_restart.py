@@ -42,6 +42,8 @@ from bot_processes import (
 )
 from slack_mock import Call
 
+from store.db import make_session_factory
+from store.eventlog import verify
 from store.models import Event, Request
 
 
@@ -94,7 +96,7 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
             second.release()
 
             # 3. Right after the kill: consistent, nothing half done.
-            assert_store_consistent(store, url, api)
+            assert_store_consistent(store, url, api, cli=False)
 
             # 4. A new process delivers what was pending; the journeys are finished.
             again = BotProcess(url, api, tmp_path / "after.log").start()
@@ -123,11 +125,16 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
             api.stop()
 
 
-def assert_store_consistent(store: Store, url: str, api: HoldingSlackApi) -> None:
-    """The event log verifies; each request is in the state its last event left it in;
-    every outbox row is sent or pending, none given up."""
-    verified = worktray_cli(url, api, "events", "verify")
-    assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
+def assert_store_consistent(store: Store, url: str, api: HoldingSlackApi, *, cli: bool = True) -> None:
+    """The event log verifies (`worktray events verify`, or its function in-process);
+    each request is in the state its last event left it in; every outbox row is sent
+    or pending, none given up."""
+    if cli:
+        verified = worktray_cli(url, api, "events", "verify")
+        assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
+    else:
+        found = verify(make_session_factory(store.engine))
+        assert found.ok, found.problems
     with store.new() as uow:
         for request in uow.session.query(Request):
             moves = [e.to_state for e in uow.session.query(Event).filter(Event.request_id == request.id).order_by(Event.id) if e.to_state]
