@@ -525,15 +525,17 @@ def assert_one_digest_per_team_and_period(store: Store) -> None:
 
 
 def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tuple[str, str, str]]) -> None:
-    """A finished journey's channel cards show no button for any of its steps (only
-    Reopen on a closed closure, C12: a new journey, not a finished step)."""
-    channels = {c.args.get("channel") for c in api.calls if c.method == "chat.postMessage" and str(c.args.get("channel", "")).startswith("C")}
+    """A finished journey's cards, in channels and in DMs, show no button for any of its
+    steps (only Reopen on a closed closure, C12: a new journey, not a finished step)."""
+    channels = {str(c.args.get("channel")) for c in api.calls if c.method == "chat.postMessage" and c.args.get("blocks")}
     for channel in channels:
-        for message in api.messages(str(channel)):
-            title = message.text.split(" · ")[0]
-            for prefix in ("Closure request ", "Transfer ", "Three-month audit "):
-                number = title.removeprefix(prefix).split(" ")[0]
-                if title.startswith(prefix) and number.isdigit() and int(number) in states:
-                    kind, _person, state = states[int(number)]
-                    if state == FINISHED.get(kind):
-                        assert set(labels(message)) <= AFTER_FINISH, (channel, message.text, labels(message), json.dumps(message.blocks)[:300])
+        for message in api.messages(channel):
+            about = ABOUT_A_REQUEST.search(message.text)
+            if about is None or int(about.group(2)) not in states:
+                continue
+            kind, _person, state = states[int(about.group(2))]
+            if state == FINISHED.get(kind):
+                assert set(labels(message)) <= AFTER_FINISH, (channel, message.text, labels(message), json.dumps(message.blocks)[:300])
+
+
+ABOUT_A_REQUEST = re.compile(r"\b(Closure request|Transfer|Three-month audit) (\d+)\b")
