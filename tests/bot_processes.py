@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -487,17 +487,23 @@ FINISHED = {"closure": "closed", "transfer": "transferred", audits.KIND: "closed
 # -- what is checked once everything is drained -----------------------------------------------------
 
 
-def assert_each_message_sent_once(store: Store, api: SlackApiMock) -> None:
+def assert_each_message_sent_once(store: Store, api: SlackApiMock, in_flight: Sequence[Call] = ()) -> None:
     """Every outbox row was sent, and every post stands for exactly one message.
 
     A keyed card is posted once (its ts is in ``chat_messages``) and edited afterwards;
     an unkeyed direct message is one post per outbox row. A second post of a card,
-    from a second deliverer or a resend after a crash, would be a post too many here."""
+    from a second deliverer or a resend after a crash, would be a post too many here.
+    ``in_flight``: posts whose answer the bot never heard (killed while Slack held it);
+    each was posted again, once, and the copy the bot heard about is the one it keeps."""
     rows = store.outbox()
     assert all(r.sent_at is not None and r.dropped_at is None for r in rows), [(r.id, r.card_key, r.error) for r in rows if r.sent_at is None]
     # The outbox's posts: a card always has blocks. A reply to a form (bot.slack_app's
     # ``direct``, text only) is the request's answer, not an outbox message.
     posted = [c for c in api.calls if c.method == "chat.postMessage" and c.result.get("ok") and c.args.get("blocks")]
+    for lost in in_flight:
+        again = [c for c in posted if c is not lost and c.args["channel"] == lost.args["channel"] and c.args["text"] == lost.args["text"]]
+        assert len(again) == 1, (lost.args["channel"], lost.args["text"], len(again))
+        posted = [c for c in posted if c is not lost]
     cards = store.chat_messages()
     unkeyed = [r for r in rows if r.card_key is None]
     posted_ts = Counter(c.result["ts"] for c in posted)
