@@ -47,6 +47,7 @@ from sqlalchemy import select
 from test_slack_http import SECRET, Response, SlackDriver, labels, options_of
 
 from store.db import make_engine, make_session_factory
+from store.eventlog import verify
 from store.migrate import upgrade
 from store.models import (
     Case,
@@ -115,21 +116,27 @@ def new_uow(url: str) -> Iterator[UnitOfWork]:
 
 
 def add_people(uow: UnitOfWork) -> None:
-    """Children of Under 12s to close (amy's), to move to 12+ (ben's, 11½) and to audit (overdue)."""
-    d = dt.date
+    """Children of Under 12s to close (amy's), to move to 12+ (ben's, 11 years 5 months old) and
+    to audit (overdue). Dated from today: the bot processes run on the real clock."""
+    today = dt.date.today()
+
+    def ago(days: int) -> dt.date:
+        return today - dt.timedelta(days=days)
+
     for n, pid in enumerate(CLOSURE_PEOPLE + TRANSFER_PEOPLE + AUDIT_PEOPLE):
         moving = pid in TRANSFER_PEOPLE
         worker = ("ben", "Ben Okafor") if moving else ("amy", "Amy Brooke")
-        uow.session.add(Person(id=pid, first_name="Test", last_name=f"Child{chr(65 + n)}", date_of_birth=d(2015, 6, 3) if moving else d(2017, 4, 1),
-                               last_seen_face_to_face=d(2026, 11, 16), last_supervision_on=d(2026, 11, 2)))
+        born = ago(11 * 365 + 5 * 30) if moving else ago(9 * 365)
+        uow.session.add(Person(id=pid, first_name="Test", last_name=f"Child{chr(65 + n)}", date_of_birth=born,
+                               last_seen_face_to_face=ago(10), last_supervision_on=ago(24)))
         uow.session.flush()
-        case = Case(person_id=pid, team="u12", worker=worker[0], case_type="CIN", opened_on=d(2024, 9, 2), primary_need="N4")
-        audits.mark_audited(case, d(2026, 8, 1) if pid in AUDIT_PEOPLE else d(2026, 10, 20))
+        case = Case(person_id=pid, team="u12", worker=worker[0], case_type="CIN", opened_on=ago(800), primary_need="N4")
+        audits.mark_audited(case, ago(120) if pid in AUDIT_PEOPLE else ago(20))
         uow.session.add_all([
             case,
-            WorkerRelationship(person_id=pid, worker=worker[1], relationship_type="Key Worker (Childrens Social Care)", from_date=d(2024, 9, 2)),
+            WorkerRelationship(person_id=pid, worker=worker[1], relationship_type="Key Worker (Childrens Social Care)", from_date=ago(800)),
             OrganisationRelationship(person_id=pid, organisation="Under 12s", organisation_kind="team",
-                                     relationship_type="Key Team (Childrens Social Care)", from_date=d(2024, 9, 2)),
+                                     relationship_type="Key Team (Childrens Social Care)", from_date=ago(800)),
         ])
     uow.commit()
 
@@ -138,6 +145,7 @@ class Store:
     """What the processes left in the shared database."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = make_engine(url)
         self.new = lambda: UnitOfWork(make_session_factory(self.engine))
 
@@ -177,11 +185,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bot_env(url: str, api: SlackApiMock) -> dict[str, str]:
+def bot_env(url: str, api: SlackApiMock | None) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WORKTRAY_", "DATABASE_URL", "LOG_LEVEL"))}
-    return {**base, "PYTHONPATH": str(REPO), "DATABASE_URL": url, "WORKTRAY_CONFIG": str(demo.DEMO_ORG),
-            "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_BASE_URL": api.base_url,
-            "WORKTRAY_HTTP_THREADS": "8"}
+    env = {**base, "PYTHONPATH": str(REPO), "DATABASE_URL": url, "WORKTRAY_CONFIG": str(demo.DEMO_ORG),
+           "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "WORKTRAY_HTTP_THREADS": "8"}
+    return {**env, "SLACK_API_BASE_URL": api.base_url} if api is not None else env
 
 
 class BotProcess:
@@ -235,7 +243,7 @@ def healthz(port: int) -> bool:
         return False
 
 
-def worktray_cli(url: str, api: SlackApiMock, *args: str) -> subprocess.CompletedProcess[str]:
+def worktray_cli(url: str, api: SlackApiMock | None, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "worktray.cli", *args], env=bot_env(url, api), cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=False)
 
@@ -545,3 +553,20 @@ def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tup
 
 
 ABOUT_A_REQUEST = re.compile(r"\b(Closure request|Transfer|Three-month audit) (\d+)\b")
+
+
+def assert_store_consistent(store: Store, *, cli: bool) -> None:
+    """The event log verifies (`worktray events verify`, or its function in-process);
+    each request is in the state its last event left it in; every outbox row is sent
+    or pending, none given up."""
+    if cli:
+        verified = worktray_cli(store.url, None, "events", "verify")
+        assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
+    else:
+        found = verify(make_session_factory(store.engine))
+        assert found.ok, found.problems
+    with store.new() as uow:
+        for request in uow.session.query(Request):
+            moves = [e.to_state for e in uow.session.query(Event).filter(Event.request_id == request.id).order_by(Event.id) if e.to_state]
+            assert moves and moves[-1] == request.state, (request.id, request.state, moves)
+    assert all(row.dropped_at is None for row in store.outbox())

@@ -40,17 +40,13 @@ from bot_processes import (
     approve_closure,
     assert_each_message_sent_once,
     assert_no_buttons_on_finished_cards,
+    assert_store_consistent,
     claim_and_audit,
     fresh_postgres,
     request_closure,
     wait_for,
-    worktray_cli,
 )
 from slack_mock import Call
-
-from store.db import make_session_factory
-from store.eventlog import verify
-from store.models import Event, Request
 
 
 def an_edit_after_a_post(call: Call, since: list[Call]) -> bool:
@@ -102,7 +98,7 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
             second.release()
 
             # 3. Right after the kill: consistent, nothing half done.
-            assert_store_consistent(store, url, api, cli=False)
+            assert_store_consistent(store, cli=False)
 
             # 4. A new process delivers what was pending; the journeys are finished.
             again = BotProcess(url, api, tmp_path / "after.log").start()
@@ -122,7 +118,7 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
             assert third.arrived.wait(WAIT), again.output()
             again.kill()
             third.release()
-            assert_store_consistent(store, url, api, cli=False)
+            assert_store_consistent(store, cli=False)
             last = BotProcess(url, api, tmp_path / "last.log").start()
             processes.append(last)
             last.wait_ready()
@@ -133,7 +129,7 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
 
             states = store.states()
             assert [states[rid][2] for rid, _card in requested] == ["closed"] * 6
-            assert_store_consistent(store, url, api)
+            assert_store_consistent(store, cli=True)
             assert third.call is not None
             assert_each_message_sent_once(store, api, in_flight=[third.call])
             assert_no_buttons_on_finished_cards(api, states)
@@ -146,20 +142,3 @@ def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: 
                 process.stop()
             store.close()
             api.stop()
-
-
-def assert_store_consistent(store: Store, url: str, api: HoldingSlackApi, *, cli: bool = True) -> None:
-    """The event log verifies (`worktray events verify`, or its function in-process);
-    each request is in the state its last event left it in; every outbox row is sent
-    or pending, none given up."""
-    if cli:
-        verified = worktray_cli(url, api, "events", "verify")
-        assert verified.returncode == 0 and verified.stdout.startswith("OK"), verified.stdout + verified.stderr
-    else:
-        found = verify(make_session_factory(store.engine))
-        assert found.ok, found.problems
-    with store.new() as uow:
-        for request in uow.session.query(Request):
-            moves = [e.to_state for e in uow.session.query(Event).filter(Event.request_id == request.id).order_by(Event.id) if e.to_state]
-            assert moves and moves[-1] == request.state, (request.id, request.state, moves)
-    assert all(row.dropped_at is None for row in store.outbox())
