@@ -3,7 +3,7 @@
 What tests/test_two_instances.py and tests/test_crash_restart.py share:
 
 * ``fresh_postgres()``: a PostgreSQL database of the test's own, migrated and seeded
-  with the demo store plus a few dozen fictitious people, dropped afterwards.
+  with the demo store plus 18 fictitious children, dropped afterwards.
 * ``BotProcess``: ``python -m worktray.cli run --http`` as a separate process, signing
   secret and ``SLACK_API_BASE_URL`` pointing at the local mock Web API; ``kill()`` is
   SIGKILL (no clean-up of any kind runs).
@@ -44,7 +44,7 @@ import psycopg
 import pytest
 from slack_mock import Call, Message, SlackApiMock
 from sqlalchemy import select
-from test_slack_http import SECRET, Response, SlackDriver, labels, options_of
+from test_slack_http import SECRET, Response, SlackDriver, button, labels, options_of
 
 from store.db import make_engine, make_session_factory
 from store.eventlog import verify
@@ -416,7 +416,7 @@ def request_closure(bots: Bots, pid: str, first: int) -> tuple[int, Message]:
 
 def approve_closure(bots: Bots, card: Message, rid: int, first: int, *, twice: bool = False) -> None:
     """maria approves (C3); with ``twice`` the click and the form both reach every instance."""
-    approve = bots.click_payload("U0MARIA", card, _button(card, "Approve"))
+    approve = bots.click_payload("U0MARIA", card, button(card, "Approve"))
     if twice:
         assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(approve, to=i)))
     else:
@@ -434,7 +434,7 @@ def claim_and_audit(bots: Bots, pid: str, rid: int, first: int) -> None:
     """sam claims the item (C5; Slack's retry of the click reaches the other instance) and completes the closure audit (C6)."""
     marker = f"· {pid} ("
     queue = bots.wait_card(BS, f"Closure request {rid}", marker, "Claim")
-    claim = bots.click_payload("U0SAM", queue, _button(queue, "Claim"))
+    claim = bots.click_payload("U0SAM", queue, button(queue, "Claim"))
     assert bots.interactive(claim, to=first).status == 200
     assert bots.interactive(claim, to=first + 1, headers=RETRY).status == 200
     queue = bots.wait_card(BS, f"Closure request {rid}", marker, "Open closure audit")
@@ -459,7 +459,7 @@ def transfer_journey(bots: Bots, pid: str, first: int) -> int:
     approve_form = bots.wait_view("approve", str(rid))
     assert bots.submit("U0MARIA", approve_form, {}, to=first + 1).body == ""
     receiving = bots.wait_card(P12_MGR, f"Transfer {rid}", marker, "Accept")
-    accept = bots.click_payload("U0NADIA", receiving, _button(receiving, "Accept"))
+    accept = bots.click_payload("U0NADIA", receiving, button(receiving, "Accept"))
     assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(accept, to=i)))
     accept_form = bots.wait_view("transfer_accept", str(rid))
     submitted = bots.submission_payload("U0NADIA", accept_form, {"worker": "femi"})
@@ -471,7 +471,7 @@ def audit_journey(bots: Bots, rid: int, first: int) -> int:
     """C13: business support claim the raised three-month audit and record it compliant."""
     prefix = f"Three-month audit {rid} "
     card = bots.wait_card(BS, prefix, "", "Claim")
-    claim = bots.click_payload("U0SAM", card, _button(card, "Claim"))
+    claim = bots.click_payload("U0SAM", card, button(card, "Claim"))
     assert all(a.status == 200 for a in both(bots, lambda i: bots.interactive(claim, to=i)))
     card = bots.wait_card(BS, prefix, "", "Record audit")
     assert bots.click("U0SAM", card, "Record audit", to=first + 1).status == 200
@@ -481,11 +481,6 @@ def audit_journey(bots: Bots, rid: int, first: int) -> int:
     assert answer.status == 200 and answer.body == "", answer.body
     return rid
 
-
-def _button(message: Message, label: str) -> dict[str, Any]:
-    from test_slack_http import button
-
-    return button(message, label)
 
 
 AFTER_FINISH = {"Reopen"}  # C12: reopening a closed case is a new journey, not a finished step
