@@ -106,6 +106,21 @@ def fresh_postgres() -> Iterator[str]:
 
 
 @contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """``fresh_postgres()``, or a SQLite file in ``folder`` made the same way (one process at a time on it)."""
+    if kind == "postgresql":
+        with fresh_postgres() as url:
+            yield url
+        return
+    url = f"sqlite:///{folder / 'worktray.db'}"
+    upgrade(url)
+    with new_uow(url) as uow:
+        demo.seed(uow)
+        add_people(uow)
+    yield url
+
+
+@contextmanager
 def new_uow(url: str) -> Iterator[UnitOfWork]:
     engine = make_engine(url)
     try:

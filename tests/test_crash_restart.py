@@ -1,6 +1,6 @@
 """``kill -9`` the bot in the middle of journeys, restart it, finish them (issue 9).
 
-One real ``worktray run --http`` process on a fresh PostgreSQL database, Slack's Web
+One real ``worktray run --http`` process on a fresh SQLite or PostgreSQL database, Slack's Web
 API being the local mock (tests/slack_mock.py) that can hold an answer open. Six
 closures are requested; then, while the deliverer waits for Slack's answer to the first
 approval's card edit, the other five are approved, so their cards pile up in the outbox.
@@ -42,7 +42,7 @@ from bot_processes import (
     assert_no_buttons_on_finished_cards,
     assert_store_consistent,
     claim_and_audit,
-    fresh_postgres,
+    fresh_database,
     request_closure,
     wait_for,
 )
@@ -62,11 +62,11 @@ def _manager_edit(call: Call) -> bool:
     return call.method == "chat.update" and call.args.get("channel") == MGR
 
 
-@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_kill_9_in_the_middle_of_journeys_then_restart(database: str, tmp_path: Path) -> None:
     api = HoldingSlackApi().start()
     holds = []
-    with fresh_postgres() as url:
+    with fresh_database(database, tmp_path) as url:
         store = Store(url)
         bot = BotProcess(url, api, tmp_path / "before.log").start()
         processes = [bot]
