@@ -321,3 +321,34 @@ def report(backend: str, results: dict[str, Latencies], clients: int) -> list[st
         f"  {backend:<10} (samples: {len(ours.one_client)} sequential, {len(ours.concurrent)} concurrent; "
         f"mean 1 client {statistics.fmean(ours.one_client):.1f} ms)",
     ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.click``: the click-latency figures alone, per back end."""
+    import argparse
+
+    from bench.__main__ import postgres_database, postgres_reachable, sqlite_database
+
+    parser = argparse.ArgumentParser(prog="python -m bench.click", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clickers")
+    parser.add_argument("--sequential", type=int, default=40, help="clicks timed one after another")
+    parser.add_argument("--rounds", type=int, default=5, help="bursts of --clients concurrent clicks")
+    args = parser.parse_args(argv)
+    size = {"clients": args.clients, "sequential": args.sequential, "rounds": args.rounds}
+    lines: list[str] = []
+    if args.backend in ("sqlite", "both"):
+        with sqlite_database() as url:
+            lines += report("sqlite", run(url, **size), args.clients)
+    if args.backend in ("postgresql", "both"):
+        why = postgres_reachable()
+        if why is None:
+            with postgres_database() as url:
+                lines += report("postgresql", run(url, **size), args.clients)
+        else:
+            lines.append(f"  postgresql: not run ({why})")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
