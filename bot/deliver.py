@@ -12,6 +12,24 @@ with no cap on time or attempts. Only due rows are picked, so a failing row
 never starves the rows behind it. Each failure is logged at WARNING with IDs
 only (row IDs, card key, error code); ``worktray outbox`` shows the rows that
 keep failing and retries or drops them (a dropped row is kept, never deleted).
+
+Fast where people wait (issue 9): a click's commit kicks the deliverer, which
+sends the due messages of different channels at once (``DELIVERY_THREADS``),
+each channel's in order, one after another. Card updates, new posts and DMs of
+one approve therefore go out side by side instead of one after the other.
+
+Slack's rate limits and outages (issue 9): when the platform says "wait"
+(``RateLimited``: Slack's HTTP 429 with Retry-After) or cannot be reached
+(``Unavailable``: connection refused, time-out, HTTP 5xx; the sender says
+which), the message stays pending and its
+channel is held: nothing later in that channel is sent before it, so a backlog
+drains in order per channel, at the pace the platform allows, while other
+channels go on. A rate-limited message is due again after Retry-After. A
+message the platform could not take is due again after ``retry_delay``; the
+background loop meanwhile tries the oldest of them every ``PROBE_SECONDS``,
+and the first message that goes through makes all of them due at once, so
+the backlog drains as soon as the platform is back, oldest first. The stored
+error says which (``RateLimited: …``, ``Unavailable: …``).
 """
 
 from __future__ import annotations
@@ -20,18 +38,20 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import Engine, or_, select, text
+from sqlalchemy import Engine, exists, func, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from bot.cards import Card
 from bot.safe_log import log_failure
 from bot.views import channel_card, digest_card, message_card, reminders_card
 from store.models import ChatMessage, OutboxMessage
-from store.uow import UnitOfWork
+from store.uow import UnitOfWork, UowFactory
 from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import Context
 
@@ -41,6 +61,9 @@ ADVISORY_LOCK_KEY = 0x776F726B74726179  # 'worktray': the outbox deliverer's Pos
 BATCH_SIZE = 100
 FIRST_RETRY_DELAY = dt.timedelta(seconds=30)
 LONGEST_RETRY_DELAY = dt.timedelta(hours=1)
+PROBE_SECONDS = 30.0  # while the platform is unreachable, the background loop tries one held message this often
+DELIVERY_THREADS = 4  # channels sent to at once; each channel's messages one after another, in order
+HOLDING = ("RateLimited", "Unavailable")  # stored errors that hold their channel back (see the module docstring)
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 
 
@@ -65,6 +88,19 @@ def failure_code(error: BaseException) -> str:
     if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
         return f"{name}: {code}"
     return name
+
+
+class RateLimited(Exception):
+    """The chat platform asked to wait before sending to this channel again (Slack: HTTP 429, Retry-After)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class Unavailable(Exception):
+    """The chat platform could not be reached or failed on its side (connection refused,
+    a time-out, HTTP 5xx): the sender raises it ``from`` the original error."""
 
 
 class Posted(NamedTuple):
@@ -100,20 +136,25 @@ class _Job:
     kind: str
     channel: str
     card_key: str | None
+    lane: str = ""  # the outbox row's channel: one lane's messages are sent in order
     card: Card | None = None
     message_id: str | None = None  # set: edit this message in place
     new_message_id: str | None = None
     error: str | None = None  # exception type and error code only (no personal data)
+    wait_until: dt.datetime | None = None  # rate-limited or unreachable: the channel is held until then
+    skipped: bool = False  # not tried: an earlier message of its channel is being held
 
 
 class Deliverer:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], ctx: Context, sender: ChatSender) -> None:
+    def __init__(self, uow_factory: UowFactory, ctx: Context, sender: ChatSender, threads: int = DELIVERY_THREADS) -> None:
         self._new_uow = uow_factory
         self.ctx = ctx
         self.sender = sender
+        self.threads = threads
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -165,18 +206,53 @@ class Deliverer:
         jobs = self._render_due(now)
         if not jobs:
             return 0, 0
-        results = [self._send(job) for job in jobs]
-        self._record(results, now)
-        return len(results), sum(1 for r in results if not r.error)
+        self._send_all(jobs)
+        self._record(jobs, now)
+        tried = [j for j in jobs if not j.skipped]
+        return len(tried), sum(1 for j in tried if not j.error)
+
+    def _send_all(self, jobs: list[_Job]) -> None:
+        """Each channel's messages in order, one after another; different channels at once."""
+        lanes: dict[str, list[_Job]] = {}
+        for job in jobs:
+            lanes.setdefault(job.lane, []).append(job)
+        if len(lanes) == 1 or self.threads <= 1:
+            for lane in lanes.values():
+                self._send_lane(lane)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="outbox-send")
+        for done in [self._pool.submit(self._send_lane, lane) for lane in lanes.values()]:
+            done.result()
+
+    def _send_lane(self, jobs: list[_Job]) -> None:
+        """Once a message of the channel is held (rate limit, outage), the ones after it wait too."""
+        held = False
+        for job in jobs:
+            if held:
+                job.skipped = True
+                continue
+            self._send(job)
+            held = job.wait_until is not None
 
     def _render_due(self, now: dt.datetime) -> list[_Job]:
-        with self._new_uow() as uow:
+        earlier = aliased(OutboxMessage)
+        held_back = exists().where(  # an earlier message of the channel waits out a rate limit or an outage
+            earlier.sent_at.is_(None),
+            earlier.dropped_at.is_(None),
+            earlier.next_attempt_at > now,
+            earlier.channel == OutboxMessage.channel,
+            earlier.id < OutboxMessage.id,
+            or_(*(earlier.error.startswith(f"{code}:") for code in HOLDING)),
+        )
+        with self._new_uow(readonly=True) as uow:
             rows = uow.session.scalars(
                 select(OutboxMessage)
                 .where(
                     OutboxMessage.sent_at.is_(None),
                     OutboxMessage.dropped_at.is_(None),
                     or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                    ~held_back,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(BATCH_SIZE)
@@ -187,7 +263,7 @@ class Deliverer:
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
                     continue
-                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key)
+                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key, lane=row.channel)
                 try:
                     job.card = self._render(uow, row)
                 except Exception as e:  # a card that cannot be drawn must not block the others
@@ -246,26 +322,74 @@ class Deliverer:
                 job.channel, job.new_message_id = posted.channel, posted.message_id
             else:
                 job.new_message_id = self.sender.post(job.channel, job.card)
+        except RateLimited as e:  # the channel waits as long as the platform asks (at least a second)
+            job.error = "RateLimited: ratelimited"
+            job.wait_until = self.ctx.clock.now() + dt.timedelta(seconds=max(1.0, e.retry_after))
+        except Unavailable as e:
+            job.error = f"Unavailable: {failure_code(e.__cause__) if e.__cause__ else 'unreachable'}"
+            job.wait_until = self.ctx.clock.now() + retry_delay(self._attempts_after_this(job))
         except Exception as e:  # a chat failure must not lose the message: it stays pending
             job.error = failure_code(e)
         return job
 
+    def _attempts_after_this(self, job: _Job) -> int:
+        with self._new_uow(readonly=True) as uow:
+            attempts = uow.session.scalar(select(func.max(OutboxMessage.attempts)).where(OutboxMessage.id.in_(job.row_ids)))
+        return int(attempts or 0) + 1
+
     def _record(self, jobs: list[_Job], now: dt.datetime) -> None:
         with self._new_uow() as uow:
             for job in jobs:
+                if job.skipped:
+                    continue  # still due; held back until the message before it has gone
                 rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
                 for row in rows:
                     if job.error:
                         row.attempts += 1
                         row.error = job.error
-                        row.next_attempt_at = now + retry_delay(row.attempts)
+                        row.next_attempt_at = _next_attempt(job, row.attempts, now)
                     else:
                         row.sent_at, row.error, row.next_attempt_at = now, None, None
                 if job.error:
                     _log_failure(job, rows)
                 if job.new_message_id and job.card_key:
                     uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
+            if any(not job.error and not job.skipped for job in jobs):
+                self._platform_is_back(uow, now)
             uow.commit()
+
+    @staticmethod
+    def _platform_is_back(uow: UnitOfWork, now: dt.datetime) -> None:
+        """A message went through: the ones held by an outage are due now (oldest first, as always)."""
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.dropped_at.is_(None),
+                OutboxMessage.next_attempt_at > now,
+                OutboxMessage.error.startswith("Unavailable:"),
+            )
+            .values(next_attempt_at=now)
+        )
+
+    def _probe(self) -> None:
+        """While the platform is unreachable, make the oldest message it could not take due now:
+        if it goes through, ``_platform_is_back`` releases the rest."""
+        now = self.ctx.clock.now()
+        with self._new_uow() as uow:
+            oldest = uow.session.scalar(
+                select(func.min(OutboxMessage.id)).where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.dropped_at.is_(None),
+                    OutboxMessage.next_attempt_at > now,
+                    OutboxMessage.error.startswith("Unavailable:"),
+                )
+            )
+            if oldest is None:
+                return
+            uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == oldest).values(next_attempt_at=now))
+            uow.commit()
+        self.kick()
 
     # -- background running ---------------------------------------------------
 
@@ -274,13 +398,34 @@ class Deliverer:
         self._wake.set()
 
     def run_forever(self, poll_seconds: float = 5.0) -> None:
+        """Deliver when kicked, when a held message is due again, and every ``poll_seconds``."""
+        wait, probed = poll_seconds, self.ctx.clock.now()
         while not self._stop.is_set():
-            self._wake.wait(poll_seconds)
+            self._wake.wait(wait)
             self._wake.clear()
             try:
                 self.drain()
+                wait = self._seconds_to_next_due(poll_seconds)
+                if (self.ctx.clock.now() - probed).total_seconds() >= PROBE_SECONDS:
+                    probed = self.ctx.clock.now()
+                    self._probe()
             except Exception as e:
                 log_failure(log, "outbox delivery failed", e)
+                wait = poll_seconds
+
+    def _seconds_to_next_due(self, longest: float) -> float:
+        """Until the earliest pending row is due again (a rate limit lifts), at most ``longest``."""
+        with self._new_uow(readonly=True) as uow:
+            due = uow.session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None)
+                )
+            )
+        if due is None:
+            return longest
+        if due.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+            due = due.replace(tzinfo=dt.UTC)
+        return min(longest, max(0.01, (due - self.ctx.clock.now()).total_seconds()))
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="outbox", daemon=True)
@@ -290,6 +435,15 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+
+def _next_attempt(job: _Job, attempts: int, now: dt.datetime) -> dt.datetime:
+    """Rate-limited or unreachable: when ``_send`` said (Retry-After, or ``retry_delay``
+    from the moment it failed); any other failure: ``retry_delay`` from the batch's start."""
+    return job.wait_until if job.wait_until is not None else now + retry_delay(attempts)
 
 
 def _log_failure(job: _Job, rows: Sequence[OutboxMessage]) -> None:

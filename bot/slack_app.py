@@ -45,9 +45,11 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -66,7 +68,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.actions import FORMS, Interactions, Reply
 from bot.blockkit import button_action, card_blocks, escape, form_view, read_values
 from bot.cards import Card, Form, FormValues, Section
-from bot.deliver import Posted
+from bot.deliver import Posted, RateLimited, Unavailable
 from bot.views import STATE_LABELS
 from store.uow import UnitOfWork
 from workflows.org import Organisation
@@ -159,25 +161,68 @@ def slack_logger(part: str) -> logging.Logger:
 
 
 class SlackSender:
-    """``bot.deliver.ChatSender`` for Slack: cards as Block Kit, the title as notification text."""
+    """``bot.deliver.ChatSender`` for Slack: cards as Block Kit, the title as notification text.
+
+    Rate limits are the deliverer's to wait out, channel by channel: this
+    sender's client does not sleep on a 429 (``make_client``'s does) but raises
+    ``RateLimited`` with Slack's Retry-After, so a rate-limited channel holds no
+    delivery thread and the other channels go on.
+    """
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+        self.client = WebClient(
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=handlers, logger=client.logger
+        )
 
     def post(self, channel: str, card: Card) -> str:
-        response = self.client.chat_postMessage(channel=channel, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            response = self.client.chat_postMessage(channel=channel, text=escape(card.fallback_text), blocks=card_blocks(card))
         return str(response["ts"])
 
     def update(self, channel: str, message_id: str, card: Card) -> None:
-        self.client.chat_update(channel=channel, ts=message_id, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            self.client.chat_update(channel=channel, ts=message_id, text=escape(card.fallback_text), blocks=card_blocks(card))
 
     def direct(self, user: str, card: Card) -> Posted:
         """chat.postMessage with a user ID as channel posts in the app's DM with them.
 
         Slack answers with the DM channel's ID (D...): chat.update needs that one,
         not the user ID, to redraw the DM later."""
-        response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
         return Posted(str(response.get("channel") or user), str(response["ts"]))
+
+
+@contextlib.contextmanager
+def _failures_told_apart() -> Iterator[None]:
+    """What the deliverer waits out, told apart from what is wrong with one message:
+    HTTP 429 is ``RateLimited`` (with Retry-After); Slack unreachable (connection
+    refused, a time-out, a broken answer) or failing on its side (HTTP 5xx) is
+    ``Unavailable``. Anything else (``channel_not_found``...) goes on as it is."""
+    try:
+        yield
+    except SlackApiError as e:
+        status = getattr(e.response, "status_code", None)
+        if status == 429:
+            raise RateLimited(retry_after(getattr(e.response, "headers", None) or {})) from None
+        if isinstance(status, int) and status >= 500:
+            raise Unavailable() from e
+        raise
+    except (OSError, http.client.HTTPException) as e:  # URLError, ConnectionRefusedError, TimeoutError
+        raise Unavailable() from e
+
+
+def retry_after(headers: dict[str, Any]) -> float:
+    """Slack's Retry-After header (seconds); 1 when it is absent or unreadable."""
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            first = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(0.0, float(first))
+            except (TypeError, ValueError):
+                break
+    return 1.0
 
 
 # -- payload models: only the parts we read ----------------------------------------------
