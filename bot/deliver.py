@@ -170,9 +170,9 @@ class Deliverer:
                 return 0
             delivered = 0
             while True:
-                picked, sent = self._deliver_batch()
+                more, sent = self._deliver_batch()
                 delivered += sent
-                if picked == 0:
+                if not more:
                     return delivered
 
     @contextmanager
@@ -200,16 +200,18 @@ class Deliverer:
         Chat calls can be slow; holding a transaction over them would hold
         SQLite's write lock. The cost: a crash between sending and recording
         sends that message again (at least once, never lost).
-        Returns (messages picked, messages delivered).
+        Returns (whether more may be due now, messages delivered): more when the
+        batch was full, or when the platform came back and held rows are due again
+        (a click's kick needs one batch, not a second query that finds nothing).
         """
         now = self.ctx.clock.now()
-        jobs = self._render_due(now)
+        jobs, full = self._render_due(now)
         if not jobs:
-            return 0, 0
+            return False, 0
         self._send_all(jobs)
-        self._record(jobs, now)
+        released = self._record(jobs, now)
         tried = [j for j in jobs if not j.skipped]
-        return len(tried), sum(1 for j in tried if not j.error)
+        return full or released, sum(1 for j in tried if not j.error)
 
     def _send_all(self, jobs: list[_Job]) -> None:
         """Each channel's messages in order, one after another; different channels at once."""
@@ -235,7 +237,8 @@ class Deliverer:
             self._send(job)
             held = job.wait_until is not None
 
-    def _render_due(self, now: dt.datetime) -> list[_Job]:
+    def _render_due(self, now: dt.datetime) -> tuple[list[_Job], bool]:
+        """The due rows' messages, and whether the batch was full (more may be due)."""
         earlier = aliased(OutboxMessage)
         held_back = exists().where(  # an earlier message of the channel waits out a rate limit or an outage
             earlier.sent_at.is_(None),
@@ -275,7 +278,7 @@ class Deliverer:
                     by_key[row.card_key] = job
                 jobs.append(job)
             self._add_waiting_rows_of_the_same_cards(uow, by_key, {row.id for row in rows})
-            return jobs
+            return jobs, len(rows) == BATCH_SIZE
 
     @staticmethod
     def _add_waiting_rows_of_the_same_cards(uow: UnitOfWork, by_key: dict[str, _Job], picked: set[int]) -> None:
@@ -337,7 +340,9 @@ class Deliverer:
             attempts = uow.session.scalar(select(func.max(OutboxMessage.attempts)).where(OutboxMessage.id.in_(job.row_ids)))
         return int(attempts or 0) + 1
 
-    def _record(self, jobs: list[_Job], now: dt.datetime) -> None:
+    def _record(self, jobs: list[_Job], now: dt.datetime) -> bool:
+        """Store what happened; True when rows held by an outage became due again."""
+        released = False
         with self._new_uow() as uow:
             for job in jobs:
                 if job.skipped:
@@ -355,13 +360,14 @@ class Deliverer:
                 if job.new_message_id and job.card_key:
                     uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
             if any(not job.error and not job.skipped for job in jobs):
-                self._platform_is_back(uow, now)
+                released = self._platform_is_back(uow, now)
             uow.commit()
+        return released
 
     @staticmethod
-    def _platform_is_back(uow: UnitOfWork, now: dt.datetime) -> None:
+    def _platform_is_back(uow: UnitOfWork, now: dt.datetime) -> bool:
         """A message went through: the ones held by an outage are due now (oldest first, as always)."""
-        uow.session.execute(
+        result = uow.session.execute(
             update(OutboxMessage)
             .where(
                 OutboxMessage.sent_at.is_(None),
@@ -371,6 +377,7 @@ class Deliverer:
             )
             .values(next_attempt_at=now)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     def _probe(self) -> None:
         """While the platform is unreachable, make the oldest message it could not take due now:
