@@ -38,8 +38,8 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -155,6 +155,7 @@ class Deliverer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
+        self._outage_seen = True  # rows held by an outage may be waiting (from before a restart): look once
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -194,51 +195,33 @@ class Deliverer:
                     conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
                     conn.commit()
 
-    def _deliver_batch(self) -> tuple[int, int]:
-        """Render in one short transaction, send with no transaction open, record in another.
+    def _deliver_batch(self) -> tuple[bool, int]:
+        """Render in one read-only transaction, each message sent as soon as it is drawn,
+        then record in one short writing transaction.
 
-        Chat calls can be slow; holding a transaction over them would hold
-        SQLite's write lock. The cost: a crash between sending and recording
-        sends that message again (at least once, never lost).
+        Chat calls can be slow; holding a writing transaction over them would hold
+        SQLite's write lock (a read-only one holds no lock: a snapshot). The cost:
+        a crash between sending and recording sends that message again (at least
+        once, never lost).
         Returns (whether more may be due now, messages delivered): more when the
         batch was full, or when the platform came back and held rows are due again
         (a click's kick needs one batch, not a second query that finds nothing).
         """
         now = self.ctx.clock.now()
-        jobs, full = self._render_due(now)
+        if self.threads > 1 and self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="outbox-send")
+        lanes = _Lanes(self._send, self._pool if self.threads > 1 else None)
+        jobs, full = self._render_due(now, lanes.add)
+        lanes.wait()
         if not jobs:
             return False, 0
-        self._send_all(jobs)
         released = self._record(jobs, now)
         tried = [j for j in jobs if not j.skipped]
         return full or released, sum(1 for j in tried if not j.error)
 
-    def _send_all(self, jobs: list[_Job]) -> None:
-        """Each channel's messages in order, one after another; different channels at once."""
-        lanes: dict[str, list[_Job]] = {}
-        for job in jobs:
-            lanes.setdefault(job.lane, []).append(job)
-        if len(lanes) == 1 or self.threads <= 1:
-            for lane in lanes.values():
-                self._send_lane(lane)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="outbox-send")
-        for done in [self._pool.submit(self._send_lane, lane) for lane in lanes.values()]:
-            done.result()
-
-    def _send_lane(self, jobs: list[_Job]) -> None:
-        """Once a message of the channel is held (rate limit, outage), the ones after it wait too."""
-        held = False
-        for job in jobs:
-            if held:
-                job.skipped = True
-                continue
-            self._send(job)
-            held = job.wait_until is not None
-
-    def _render_due(self, now: dt.datetime) -> tuple[list[_Job], bool]:
-        """The due rows' messages, and whether the batch was full (more may be due)."""
+    def _render_due(self, now: dt.datetime, send: Callable[[_Job], None]) -> tuple[list[_Job], bool]:
+        """The due rows' messages, each handed to ``send`` once drawn, and whether the
+        batch was full (more may be due)."""
         earlier = aliased(OutboxMessage)
         held_back = exists().where(  # an earlier message of the channel waits out a rate limit or an outage
             earlier.sent_at.is_(None),
@@ -262,6 +245,8 @@ class Deliverer:
             ).all()
             jobs: list[_Job] = []
             by_key: dict[str, _Job] = {}
+            keys = {row.card_key for row in rows if row.card_key}
+            where = {m.card_key: m for m in uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key.in_(keys)))} if keys else {}
             for row in rows:
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
@@ -272,11 +257,12 @@ class Deliverer:
                 except Exception as e:  # a card that cannot be drawn must not block the others
                     job.error = f"render: {failure_code(e)}"
                 if row.card_key:
-                    posted = uow.posted_message(row.card_key)
+                    posted = where.get(row.card_key)  # one card key, one message (uq_chat_messages_card_key)
                     if posted is not None:
                         job.channel, job.message_id = posted.channel, posted.ts
                     by_key[row.card_key] = job
                 jobs.append(job)
+                send(job)  # rows of the same card further on join it before it is recorded
             self._add_waiting_rows_of_the_same_cards(uow, by_key, {row.id for row in rows})
             return jobs, len(rows) == BATCH_SIZE
 
@@ -344,23 +330,27 @@ class Deliverer:
         """Store what happened; True when rows held by an outage became due again."""
         released = False
         with self._new_uow() as uow:
+            sent = [row_id for job in jobs if not job.skipped and not job.error for row_id in job.row_ids]
+            if sent:  # the usual case in one statement
+                uow.session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(sent)).values(sent_at=now, error=None, next_attempt_at=None)
+                )
             for job in jobs:
-                if job.skipped:
-                    continue  # still due; held back until the message before it has gone
+                if job.new_message_id and job.card_key and not job.error:
+                    uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
+                if job.skipped or not job.error:
+                    continue  # skipped: still due, held back until the message before it has gone
                 rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
                 for row in rows:
-                    if job.error:
-                        row.attempts += 1
-                        row.error = job.error
-                        row.next_attempt_at = _next_attempt(job, row.attempts, now)
-                    else:
-                        row.sent_at, row.error, row.next_attempt_at = now, None, None
-                if job.error:
-                    _log_failure(job, rows)
-                if job.new_message_id and job.card_key:
-                    uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
-            if any(not job.error and not job.skipped for job in jobs):
+                    row.attempts += 1
+                    row.error = job.error
+                    row.next_attempt_at = _next_attempt(job, row.attempts, now)
+                _log_failure(job, rows)
+            if any(job.error and job.error.startswith("Unavailable:") for job in jobs):
+                self._outage_seen = True
+            elif sent and self._outage_seen:
                 released = self._platform_is_back(uow, now)
+                self._outage_seen = False
             uow.commit()
         return released
 
@@ -445,6 +435,42 @@ class Deliverer:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
+
+
+class _Lanes:
+    """Sends messages as they are drawn: each channel's one after another, in order,
+    different channels side by side on ``pool`` (None: here, at once). Once a
+    message of a channel is held (rate limit, outage), the ones after it are skipped."""
+
+    def __init__(self, send: Callable[[_Job], object], pool: ThreadPoolExecutor | None) -> None:
+        self._send = send
+        self._pool = pool
+        self._last: dict[str, tuple[Future[None] | None, _Job]] = {}
+        self._running: list[Future[None]] = []
+
+    def add(self, job: _Job) -> None:
+        before = self._last.get(job.lane)
+        if self._pool is None:
+            self._after(job, before)
+            self._last[job.lane] = (None, job)
+            return
+        future = self._pool.submit(self._after, job, before)
+        self._last[job.lane] = (future, job)
+        self._running.append(future)
+
+    def _after(self, job: _Job, before: tuple[Future[None] | None, _Job] | None) -> None:
+        if before is not None:
+            future, previous = before
+            if future is not None:
+                future.result()  # submitted earlier, so already running or done: no deadlock
+            if previous.skipped or previous.wait_until is not None:
+                job.skipped = True
+                return
+        self._send(job)
+
+    def wait(self) -> None:
+        for future in self._running:
+            future.result()
 
 
 def _next_attempt(job: _Job, attempts: int, now: dt.datetime) -> dt.datetime:
