@@ -478,24 +478,29 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m bench.click``: the click-latency figures alone, per back end."""
     import argparse
 
-    from bench.__main__ import postgres_database, postgres_reachable, sqlite_database
+    from bench.__main__ import postgres_database, postgres_reachable, slack_pushing_back, sqlite_database
 
     parser = argparse.ArgumentParser(prog="python -m bench.click", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clickers")
     parser.add_argument("--sequential", type=int, default=40, help="clicks timed one after another")
     parser.add_argument("--rounds", type=int, default=5, help="bursts of --clients concurrent clicks")
+    parser.add_argument("--slack-pushing-back", action="store_true", help="also: ack under 429s, outbox drain at ~1/s per channel")
     args = parser.parse_args(argv)
     size = {"clients": args.clients, "sequential": args.sequential, "rounds": args.rounds}
     lines: list[str] = []
     if args.backend in ("sqlite", "both"):
         with sqlite_database() as url:
             lines += report("sqlite", run(url, **size), args.clients)
+        if args.slack_pushing_back:
+            lines += slack_pushing_back("sqlite", sqlite_database)
     if args.backend in ("postgresql", "both"):
         why = postgres_reachable()
         if why is None:
             with postgres_database() as url:
                 lines += report("postgresql", run(url, **size), args.clients)
+            if args.slack_pushing_back:
+                lines += slack_pushing_back("postgresql", postgres_database)
         else:
             lines.append(f"  postgresql: not run ({why})")
     print("\n".join(lines))
