@@ -156,6 +156,7 @@ class Deliverer:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._outage_seen = True  # rows held by an outage may be waiting (from before a restart): look once
+        self._deferred = True  # rows may be waiting for a retry time: the loop asks when the next is due
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -346,6 +347,7 @@ class Deliverer:
                     row.error = job.error
                     row.next_attempt_at = _next_attempt(job, row.attempts, now)
                 _log_failure(job, rows)
+                self._deferred = True
             if any(job.error and job.error.startswith("Unavailable:") for job in jobs):
                 self._outage_seen = True
             elif sent and self._outage_seen:
@@ -402,7 +404,7 @@ class Deliverer:
             self._wake.clear()
             try:
                 self.drain()
-                wait = self._seconds_to_next_due(poll_seconds)
+                wait = self._seconds_to_next_due(poll_seconds) if self._deferred else poll_seconds
                 if (self.ctx.clock.now() - probed).total_seconds() >= PROBE_SECONDS:
                     probed = self.ctx.clock.now()
                     self._probe()
@@ -419,6 +421,7 @@ class Deliverer:
                 )
             )
         if due is None:
+            self._deferred = False
             return longest
         if due.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
             due = due.replace(tzinfo=dt.UTC)
@@ -454,7 +457,12 @@ class _Lanes:
             self._after(job, before)
             self._last[job.lane] = (None, job)
             return
-        future = self._pool.submit(self._after, job, before)
+        try:
+            future = self._pool.submit(self._after, job, before)
+        except RuntimeError:  # the deliverer is stopping (its pool shut down): send here instead
+            self._pool = None
+            self.add(job)
+            return
         self._last[job.lane] = (future, job)
         self._running.append(future)
 

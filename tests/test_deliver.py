@@ -76,7 +76,7 @@ def test_several_pending_rows_of_one_card_are_sent_once(seeded, ctx):
         requests.claim(uow, ctx, request_id, "sam")
     Deliverer(seeded, ctx, sender).drain()
     assert sorted(c[1] for c in sender.calls) == ["C0U12BS", "C0U12MGR", "U0AMY"]  # each card once, and the worker's DM
-    assert [c[2] for c in sender.calls if c[1] == "U0AMY"][0].endswith("approved")
+    assert next(c[2] for c in sender.calls if c[1] == "U0AMY").endswith("approved")
     with seeded() as uow:
         assert all(r.sent_at is not None for r in uow.session.scalars(select(OutboxMessage)))
 
