@@ -374,6 +374,8 @@ class Deliverer:
     def _probe(self) -> None:
         """While the platform is unreachable, make the oldest message it could not take due now:
         if it goes through, ``_platform_is_back`` releases the rest."""
+        if not self._outage_seen:
+            return
         now = self.ctx.clock.now()
         with self._new_uow() as uow:
             oldest = uow.session.scalar(
@@ -385,6 +387,7 @@ class Deliverer:
                 )
             )
             if oldest is None:
+                self._outage_seen = False
                 return
             uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == oldest).values(next_attempt_at=now))
             uow.commit()
