@@ -14,8 +14,8 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -238,14 +238,25 @@ def print_click_latency(clients: int, no_postgres: bool) -> None:
     lines = []
     with sqlite_database() as url:
         lines += click.report("sqlite", click.run(url, clients=clients), clients)
+    lines += slack_pushing_back("sqlite", sqlite_database)
     why = "--no-postgres" if no_postgres else postgres_reachable()
     if why is None:
         with postgres_database() as url:
             lines += click.report("postgresql", click.run(url, clients=clients), clients)
+        lines += slack_pushing_back("postgresql", postgres_database)
     else:
         lines.append(f"  postgresql: not run ({why})")
     print(f"\nwhat a person waits for: click -> chat.update at the Slack API, HTTP, same run (total {time.perf_counter() - started:.1f} s)")
     print("\n".join(lines))
+
+
+def slack_pushing_back(backend: str, database: Callable[[], AbstractContextManager[str]]) -> list[str]:
+    """Issue 9: the ack while Slack answers 429, and an outbox backlog drained at Slack's per-channel limit."""
+    with database() as url:
+        acks = click.ack_under_429(url)
+    with database() as url:
+        drain = click.drain_at_limit(url)
+    return click.report_slack_pushing_back(backend, acks, drain)
 
 
 if __name__ == "__main__":

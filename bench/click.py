@@ -17,6 +17,7 @@ import http.client
 import itertools
 import json
 import logging
+import math
 import re
 import statistics
 import threading
@@ -33,10 +34,11 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bench import add_people
-from bot.slack_app import SlackSender, create_bolt_app, make_client, make_wsgi_app
+from bot.slack_app import SlackSender, create_bolt_app, make_client, make_wsgi_app, settle_replies
 from store.models import ChatMessage
 from workflows import closure
 from workflows.clock import local_today
+from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import approve, queue_card_key
 from worktray.bootstrap import build
 from worktray.serve import HttpServer
@@ -52,11 +54,21 @@ class _Server(ThreadingHTTPServer):
 
 
 class RecordingSlack:
-    """Slack's Web API, locally: answers like Slack and notes when each chat.update arrives."""
+    """Slack's Web API, locally: answers like Slack and notes when each chat.update arrives.
 
-    def __init__(self) -> None:
+    Slack pushing back, on request: ``throttled`` methods are always answered HTTP 429
+    with Retry-After 1; ``per_channel_seconds`` enforces one message per that many
+    seconds per channel (429 with the whole seconds left, as Slack does).
+    """
+
+    def __init__(self, per_channel_seconds: float | None = None) -> None:
         self.posted: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> blocks
         self.updated: dict[tuple[str, str], float] = {}  # (channel, ts) -> perf_counter at arrival
+        self.texts: dict[str, list[str]] = {}  # channel -> the text of each post taken, in order
+        self.throttled: set[str] = set()
+        self.rejected = 0  # answers 429
+        self.per_channel_seconds = per_channel_seconds
+        self._last_taken: dict[str, float] = {}
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -77,6 +89,28 @@ class RecordingSlack:
                 raise TimeoutError(f"no chat.update of {key} within {timeout} s")
             return self.updated[key]
 
+    def respond(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """HTTP status, extra headers and body."""
+        wait = self._must_wait(method, args)
+        if wait is not None:
+            with self._changed:
+                self.rejected += 1
+            return 429, {"Retry-After": str(wait)}, {"ok": False, "error": "ratelimited"}
+        return 200, {}, self.answer(method, args)
+
+    def _must_wait(self, method: str, args: dict[str, Any]) -> int | None:
+        if method in self.throttled:
+            return 1
+        if self.per_channel_seconds is None or method not in ("chat.postMessage", "chat.update"):
+            return None
+        with self._changed:
+            channel, now = str(args.get("channel")), time.monotonic()
+            last = self._last_taken.get(channel)
+            if last is not None and now - last < self.per_channel_seconds:
+                return max(1, math.ceil(self.per_channel_seconds - (now - last)))
+            self._last_taken[channel] = now
+            return None
+
     def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ts = f"1764151200.{next(self._ts):06d}"
         with self._changed:
@@ -88,6 +122,7 @@ class RecordingSlack:
                 channel = args["channel"]
                 blocks = args.get("blocks") or []
                 self.posted[(channel, ts)] = json.loads(blocks) if isinstance(blocks, str) else blocks
+                self.texts.setdefault(channel, []).append(f"{args.get('text') or ''} {json.dumps(self.posted[(channel, ts)])}")
                 return {"ok": True, "channel": channel, "ts": ts}
         if method == "auth.test":
             return {"ok": True, "user_id": "U0WORKTRAY", "bot_id": "B0WORKTRAY", "team_id": "T0FEN"}
@@ -110,8 +145,11 @@ class RecordingSlack:
                     args = json.loads(raw or "{}")
                 else:
                     args = dict(parse_qsl(raw))
-                body = json.dumps(slack.answer(self.path.rpartition("/")[2], args)).encode()
-                self.send_response(200)
+                status, headers, answer = slack.respond(self.path.rpartition("/")[2], args)
+                body = json.dumps(answer).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -170,6 +208,15 @@ def signed_post(port: int, body: str) -> int:
         return response.status
     finally:
         conn.close()
+
+
+def time_ack(port: int, target: Target, n: int) -> float:
+    """Milliseconds from sending the click until its HTTP answer (the ack) is back."""
+    started = time.perf_counter()
+    status = signed_post(port, click_body(target, n))
+    if status != 200:
+        raise RuntimeError(f"the click was answered {status}")
+    return (time.perf_counter() - started) * 1000
 
 
 def time_click(port: int, slack: RecordingSlack, target: Target, n: int) -> float:
@@ -307,6 +354,110 @@ def run(url: str, *, sequential: int = 40, clients: int = 20, rounds: int = 5) -
         slack.stop()
 
 
+def ack_under_429(url: str, *, sequential: int = 10, clients: int = 20) -> list[float]:
+    """Ack times (ms) of Claim clicks while Slack answers every chat.postEphemeral,
+    chat.update and chat.postMessage with 429 + Retry-After: ``sequential`` one after
+    another, then ``clients`` at once. Slack gives up on an ack after 3 s."""
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    slack = RecordingSlack()
+    try:
+        app, targets = worktray_targets(url, slack, sequential + clients)
+        slack.throttled = {"chat.postEphemeral", "chat.update", "chat.postMessage"}
+        app.deliverer.start()
+        numbers = itertools.count(1)
+        acks: list[float] = []
+        try:
+            ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
+            with serving(make_wsgi_app(ours, lambda: True)) as port:
+                acks += [time_ack(port, targets[i], next(numbers)) for i in range(sequential)]
+                acks += _at_once(lambda t: time_ack(port, t, next(numbers)), targets[sequential:])
+        finally:
+            slack.throttled = set()  # let the replies still waiting out the 429s finish
+            settle_replies(60)
+            app.deliverer.stop()
+        return acks
+    finally:
+        slack.stop()
+
+
+def _at_once(work: Callable[[Target], float], targets: list[Target]) -> list[float]:
+    barrier = threading.Barrier(len(targets))
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def one(target: Target) -> None:
+        barrier.wait()
+        took = work(target)
+        with lock:
+            results.append(took)
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@dataclass
+class Drain:
+    messages: int
+    channels: int
+    seconds: float
+    lost: int
+    doubled: int
+    out_of_order: int
+    rejected: int
+
+
+def drain_at_limit(url: str, *, messages: int = 60, channels: int = 6, per_channel_seconds: float = 1.0) -> Drain:
+    """A backlog of ``messages`` reminder cards over ``channels`` channels, sent by the
+    deliverer's own thread (as in production) to a Slack that takes about one message per
+    ``per_channel_seconds`` per channel and answers 429 + Retry-After to the rest.
+    Counts what arrived: lost, doubled, out of order per channel."""
+    slack = RecordingSlack(per_channel_seconds=per_channel_seconds)
+    try:
+        app = build(url, _org(), SlackSender(make_client("xoxb-bench", slack.base_url)))
+        names = [f"C0DRAIN{c:02d}" for c in range(channels)]
+        with app.uow() as uow:
+            for n in range(messages):
+                channel = names[n % channels]
+                body = {"view": REMINDERS_VIEW, "channel": channel, "lines": [f"bench message {n:05d}"]}
+                uow.send(at=app.ctx.clock.now(), kind="card", channel=channel, body=body)
+            uow.commit()
+        started = time.perf_counter()
+        app.deliverer.start()
+        app.deliverer.kick()
+        try:
+            deadline = started + 10 * messages * per_channel_seconds / channels + 30
+            while sum(len(v) for v in slack.texts.values()) < messages and time.perf_counter() < deadline:
+                time.sleep(0.05)
+            seconds = time.perf_counter() - started
+        finally:
+            app.deliverer.stop()
+        return _count_arrivals(slack, names, messages, seconds, channels)
+    finally:
+        slack.stop()
+
+
+def _count_arrivals(slack: RecordingSlack, names: list[str], messages: int, seconds: float, channels: int) -> Drain:
+    numbers = {ch: [int(m) for t in slack.texts.get(ch, []) for m in re.findall(r"bench message (\d+)", t)] for ch in names}
+    seen = [n for ns in numbers.values() for n in ns]
+    out_of_order = sum(1 for ns in numbers.values() for a, b in itertools.pairwise(ns) if b < a)
+    return Drain(messages, channels, seconds, lost=len(set(range(messages)) - set(seen)),
+                 doubled=len(seen) - len(set(seen)), out_of_order=out_of_order, rejected=slack.rejected)
+
+
+def report_slack_pushing_back(backend: str, acks: list[float], drain: Drain) -> list[str]:
+    return [
+        f"  {backend:<10} ack under a 429-answering Slack: max {max(acks):.1f} ms, p50 {Latencies.pct(acks, 0.5):.1f} ms "
+        f"over {len(acks)} clicks (goal: always < 1000 ms; Slack's limit 3000)",
+        f"  {backend:<10} outbox drain at ~1/s per channel: {drain.messages} messages over {drain.channels} channels, "
+        f"{drain.seconds:.1f} s (floor ~{drain.messages / drain.channels - 1:.0f} s), lost {drain.lost}, doubled {drain.doubled}, "
+        f"{'in order' if drain.out_of_order == 0 else f'{drain.out_of_order} out of order'} (429s answered: {drain.rejected})",
+    ]
+
+
 def report(backend: str, results: dict[str, Latencies], clients: int) -> list[str]:
     bare, ours = results["bare Bolt"], results["worktray"]
     p = Latencies.pct
@@ -321,3 +472,39 @@ def report(backend: str, results: dict[str, Latencies], clients: int) -> list[st
         f"  {backend:<10} (samples: {len(ours.one_client)} sequential, {len(ours.concurrent)} concurrent; "
         f"mean 1 client {statistics.fmean(ours.one_client):.1f} ms)",
     ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.click``: the click-latency figures alone, per back end."""
+    import argparse
+
+    from bench.__main__ import postgres_database, postgres_reachable, slack_pushing_back, sqlite_database
+
+    parser = argparse.ArgumentParser(prog="python -m bench.click", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clickers")
+    parser.add_argument("--sequential", type=int, default=40, help="clicks timed one after another")
+    parser.add_argument("--rounds", type=int, default=5, help="bursts of --clients concurrent clicks")
+    parser.add_argument("--slack-pushing-back", action="store_true", help="also: ack under 429s, outbox drain at ~1/s per channel")
+    args = parser.parse_args(argv)
+    size = {"clients": args.clients, "sequential": args.sequential, "rounds": args.rounds}
+    lines: list[str] = []
+    if args.backend in ("sqlite", "both"):
+        with sqlite_database() as url:
+            lines += report("sqlite", run(url, **size), args.clients)
+        if args.slack_pushing_back:
+            lines += slack_pushing_back("sqlite", sqlite_database)
+    if args.backend in ("postgresql", "both"):
+        why = postgres_reachable()
+        if why is None:
+            with postgres_database() as url:
+                lines += report("postgresql", run(url, **size), args.clients)
+            if args.slack_pushing_back:
+                lines += slack_pushing_back("postgresql", postgres_database)
+        else:
+            lines.append(f"  postgresql: not run ({why})")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,24 @@ with no cap on time or attempts. Only due rows are picked, so a failing row
 never starves the rows behind it. Each failure is logged at WARNING with IDs
 only (row IDs, card key, error code); ``worktray outbox`` shows the rows that
 keep failing and retries or drops them (a dropped row is kept, never deleted).
+
+Fast where people wait (issue 9): a click's commit kicks the deliverer, which
+sends the due messages of different channels at once (``DELIVERY_THREADS``),
+each channel's in order, one after another. Card updates, new posts and DMs of
+one approve therefore go out side by side instead of one after the other.
+
+Slack's rate limits and outages (issue 9): when the platform says "wait"
+(``RateLimited``: Slack's HTTP 429 with Retry-After) or cannot be reached
+(``Unavailable``: connection refused, time-out, HTTP 5xx; the sender says
+which), the message stays pending and its
+channel is held: nothing later in that channel is sent before it, so a backlog
+drains in order per channel, at the pace the platform allows, while other
+channels go on. A rate-limited message is due again after Retry-After. A
+message the platform could not take is due again after ``retry_delay``; the
+background loop meanwhile tries the oldest of them every ``PROBE_SECONDS``,
+and the first message that goes through makes all of them due at once, so
+the backlog drains as soon as the platform is back, oldest first. The stored
+error says which (``RateLimited: …``, ``Unavailable: …``).
 """
 
 from __future__ import annotations
@@ -21,18 +39,20 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import Engine, or_, select, text
+from sqlalchemy import Engine, exists, func, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from bot import tray_views
 from bot.cards import Card
 from bot.safe_log import log_failure
 from bot.views import channel_card, digest_card, for_deputy, message_card, reminders_card
 from store.models import ChatMessage, OutboxMessage
-from store.uow import UnitOfWork
+from store.uow import UnitOfWork, UowFactory
 from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import Context
 
@@ -42,6 +62,9 @@ ADVISORY_LOCK_KEY = 0x776F726B74726179  # 'worktray': the outbox deliverer's Pos
 BATCH_SIZE = 100
 FIRST_RETRY_DELAY = dt.timedelta(seconds=30)
 LONGEST_RETRY_DELAY = dt.timedelta(hours=1)
+PROBE_SECONDS = 30.0  # while the platform is unreachable, the background loop tries one held message this often
+DELIVERY_THREADS = 4  # channels sent to at once; each channel's messages one after another, in order
+HOLDING = ("RateLimited", "Unavailable")  # stored errors that hold their channel back (see the module docstring)
 # Another instance held the advisory lock: it may have taken its last look at the outbox
 # just before our rows were committed, so look again this soon, not at the next poll.
 BUSY_ELSEWHERE_RETRY_SECONDS = 0.5
@@ -69,6 +92,19 @@ def failure_code(error: BaseException) -> str:
     if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
         return f"{name}: {code}"
     return name
+
+
+class RateLimited(Exception):
+    """The chat platform asked to wait before sending to this channel again (Slack: HTTP 429, Retry-After)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class Unavailable(Exception):
+    """The chat platform could not be reached or failed on its side (connection refused,
+    a time-out, HTTP 5xx): the sender raises it ``from`` the original error."""
 
 
 class Posted(NamedTuple):
@@ -104,21 +140,29 @@ class _Job:
     kind: str
     channel: str
     card_key: str | None
+    lane: str = ""  # the outbox row's channel: one lane's messages are sent in order
     card: Card | None = None
     message_id: str | None = None  # set: edit this message in place
     new_message_id: str | None = None
     error: str | None = None  # exception type and error code only (no personal data)
+    wait_until: dt.datetime | None = None  # rate-limited or unreachable: the channel is held until then
+    skipped: bool = False  # not tried: an earlier message of its channel is being held
     request_id: int | None = None  # the request the message is about: whose Home trays it may change
+    recorded: list[int] | None = None  # the rows recorded as sent the moment the platform took it
 
 
 class Deliverer:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], ctx: Context, sender: ChatSender) -> None:
+    def __init__(self, uow_factory: UowFactory, ctx: Context, sender: ChatSender, threads: int = DELIVERY_THREADS) -> None:
         self._new_uow = uow_factory
         self.ctx = ctx
         self.sender = sender
+        self.threads = threads
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._outage_seen = True  # rows held by an outage may be waiting (from before a restart): look once
+        self._deferred = True  # rows may be waiting for a retry time: the loop asks when the next is due
         self.busy_elsewhere = False  # the last drain found another instance delivering (PostgreSQL)
 
     def drain(self) -> int:
@@ -136,9 +180,9 @@ class Deliverer:
                 return 0
             delivered = 0
             while True:
-                picked, sent = self._deliver_batch()
+                more, sent = self._deliver_batch()
                 delivered += sent
-                if picked == 0:
+                if not more:
                     return delivered
 
     @contextmanager
@@ -160,61 +204,84 @@ class Deliverer:
                     conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
                     conn.commit()
 
-    def _deliver_batch(self) -> tuple[int, int]:
-        """Render in one short transaction, send with no transaction open, record each
-        message in a transaction of its own as soon as it is sent.
+    def _deliver_batch(self) -> tuple[bool, int]:
+        """Render in one read-only transaction, each message sent as soon as it is drawn
+        and recorded as sent in a short writing transaction of its own as soon as the
+        platform takes it; failures and holds are recorded at the end of the batch.
 
-        Chat calls can be slow; holding a transaction over them would hold
-        SQLite's write lock. The cost: a crash (kill -9) between sending a message
-        and recording it sends that one message again (at least once, never lost).
-        For an edit that is harmless (the same card drawn again); for a first post it
-        is a second copy of the card, and only of the one post in flight: recording
-        the whole batch at its end would repost every card the batch had posted
-        (tests/test_crash_restart.py). Slack has no idempotency key for
-        chat.postMessage, and finding the lost post again (conversations.history)
-        would need read scopes the app does not ask for (manifest.yml: chat:write only).
-        Returns (messages picked, messages delivered).
+        Chat calls can be slow; holding a writing transaction over them would hold
+        SQLite's write lock (a read-only one holds no lock: a snapshot). The cost: a
+        crash (kill -9) between sending a message and recording it sends that one
+        message again (at least once, never lost). For an edit that is harmless (the
+        same card drawn again); for a first post it is a second copy of the card, and
+        only of the post in flight: recording the whole batch at its end would repost
+        every card the batch had posted (tests/test_crash_restart.py). Slack has no
+        idempotency key for chat.postMessage, and finding the lost post again
+        (conversations.history) would need read scopes the app does not ask for
+        (manifest.yml: chat:write only).
+        Returns (whether more may be due now, messages delivered): more when the
+        batch was full, or when the platform came back and held rows are due again
+        (a click's kick needs one batch, not a second query that finds nothing).
         """
         now = self.ctx.clock.now()
-        jobs = self._render_due(now)
+        if self.threads > 1 and self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="outbox-send")
+        lanes = _Lanes(lambda job: self._send_and_record(job, now), self._pool if self.threads > 1 else None)
+        jobs, full = self._render_due(now, lanes.add)
+        lanes.wait()
         if not jobs:
-            return 0, 0
-        for job in jobs:  # each recorded as soon as Slack answers: a crash re-sends one message at most
-            self._record([self._send(job)], now)
-        self._publish_homes({job.request_id for job in jobs if job.request_id is not None and not job.error})
-        return len(jobs), sum(1 for job in jobs if not job.error)
+            return False, 0
+        released = self._record(jobs, now)
+        tried = [j for j in jobs if not j.skipped]
+        self._publish_homes({j.request_id for j in tried if j.request_id is not None and not j.error})
+        return full or released, sum(1 for j in tried if not j.error)
 
-    def _render_due(self, now: dt.datetime) -> list[_Job]:
-        with self._new_uow() as uow:
+    def _render_due(self, now: dt.datetime, send: Callable[[_Job], None]) -> tuple[list[_Job], bool]:
+        """The due rows' messages, each handed to ``send`` once drawn, and whether the
+        batch was full (more may be due)."""
+        earlier = aliased(OutboxMessage)
+        held_back = exists().where(  # an earlier message of the channel waits out a rate limit or an outage
+            earlier.sent_at.is_(None),
+            earlier.dropped_at.is_(None),
+            earlier.next_attempt_at > now,
+            earlier.channel == OutboxMessage.channel,
+            earlier.id < OutboxMessage.id,
+            or_(*(earlier.error.startswith(f"{code}:") for code in HOLDING)),
+        )
+        with self._new_uow(readonly=True) as uow:
             rows = uow.session.scalars(
                 select(OutboxMessage)
                 .where(
                     OutboxMessage.sent_at.is_(None),
                     OutboxMessage.dropped_at.is_(None),
                     or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                    ~held_back,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(BATCH_SIZE)
             ).all()
             jobs: list[_Job] = []
             by_key: dict[str, _Job] = {}
+            keys = {row.card_key for row in rows if row.card_key}
+            where = {m.card_key: m for m in uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key.in_(keys)))} if keys else {}
             for row in rows:
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
                     continue
-                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key, request_id=_request_id(row))
+                job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key, lane=row.channel, request_id=_request_id(row))
                 try:
                     job.card = self._render(uow, row)
                 except Exception as e:  # a card that cannot be drawn must not block the others
                     job.error = f"render: {failure_code(e)}"
                 if row.card_key:
-                    posted = uow.posted_message(row.card_key)
+                    posted = where.get(row.card_key)  # one card key, one message (uq_chat_messages_card_key)
                     if posted is not None:
                         job.channel, job.message_id = posted.channel, posted.ts
                     by_key[row.card_key] = job
                 jobs.append(job)
+                send(job)  # rows of the same card further on join it before it is recorded
             self._add_waiting_rows_of_the_same_cards(uow, by_key, {row.id for row in rows})
-            return jobs
+            return jobs, len(rows) == BATCH_SIZE
 
     @staticmethod
     def _add_waiting_rows_of_the_same_cards(uow: UnitOfWork, by_key: dict[str, _Job], picked: set[int]) -> None:
@@ -261,26 +328,99 @@ class Deliverer:
                 job.channel, job.new_message_id = posted.channel, posted.message_id
             else:
                 job.new_message_id = self.sender.post(job.channel, job.card)
+        except RateLimited as e:  # the channel waits as long as the platform asks (at least a second)
+            job.error = "RateLimited: ratelimited"
+            job.wait_until = self.ctx.clock.now() + dt.timedelta(seconds=max(1.0, e.retry_after))
+        except Unavailable as e:
+            job.error = f"Unavailable: {failure_code(e.__cause__) if e.__cause__ else 'unreachable'}"
+            job.wait_until = self.ctx.clock.now() + retry_delay(self._attempts_after_this(job))
         except Exception as e:  # a chat failure must not lose the message: it stays pending
             job.error = failure_code(e)
         return job
 
-    def _record(self, jobs: list[_Job], now: dt.datetime) -> None:
+    def _send_and_record(self, job: _Job, now: dt.datetime) -> None:
+        """Send, and if the platform took it, record it at once (a crash re-sends one message at most)."""
+        self._send(job)
+        if job.error or job.card is None:
+            return
+        ids = list(job.row_ids)  # rows of the same card drawn later join at the batch's end
         with self._new_uow() as uow:
+            uow.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=now, error=None, next_attempt_at=None))
+            if job.new_message_id and job.card_key:
+                uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
+            uow.commit()
+        job.recorded = ids
+
+    def _attempts_after_this(self, job: _Job) -> int:
+        with self._new_uow(readonly=True) as uow:
+            attempts = uow.session.scalar(select(func.max(OutboxMessage.attempts)).where(OutboxMessage.id.in_(job.row_ids)))
+        return int(attempts or 0) + 1
+
+    def _record(self, jobs: list[_Job], now: dt.datetime) -> bool:
+        """Store what happened; True when rows held by an outage became due again."""
+        released = False
+        with self._new_uow() as uow:
+            ok = [job for job in jobs if not job.skipped and not job.error]
+            sent = [row_id for job in ok for row_id in job.row_ids]
+            late = [row_id for job in ok for row_id in job.row_ids if row_id not in (job.recorded or ())]
+            if late:  # nothing drawn (a finished request), or rows of the card that joined it after it went
+                uow.session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(late)).values(sent_at=now, error=None, next_attempt_at=None)
+                )
             for job in jobs:
+                if job.skipped or not job.error:
+                    continue  # skipped: still due, held back until the message before it has gone
                 rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(job.row_ids))).all()
                 for row in rows:
-                    if job.error:
-                        row.attempts += 1
-                        row.error = job.error
-                        row.next_attempt_at = now + retry_delay(row.attempts)
-                    else:
-                        row.sent_at, row.error, row.next_attempt_at = now, None, None
-                if job.error:
-                    _log_failure(job, rows)
-                if job.new_message_id and job.card_key:
-                    uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
+                    row.attempts += 1
+                    row.error = job.error
+                    row.next_attempt_at = _next_attempt(job, row.attempts, now)
+                _log_failure(job, rows)
+                self._deferred = True
+            if any(job.error and job.error.startswith("Unavailable:") for job in jobs):
+                self._outage_seen = True
+            elif sent and self._outage_seen:
+                released = self._platform_is_back(uow, now)
+                self._outage_seen = False
             uow.commit()
+        return released
+
+    @staticmethod
+    def _platform_is_back(uow: UnitOfWork, now: dt.datetime) -> bool:
+        """A message went through: the ones held by an outage are due now (oldest first, as always)."""
+        result = uow.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.dropped_at.is_(None),
+                OutboxMessage.next_attempt_at > now,
+                OutboxMessage.error.startswith("Unavailable:"),
+            )
+            .values(next_attempt_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def _probe(self) -> None:
+        """While the platform is unreachable, make the oldest message it could not take due now:
+        if it goes through, ``_platform_is_back`` releases the rest."""
+        if not self._outage_seen:
+            return
+        now = self.ctx.clock.now()
+        with self._new_uow() as uow:
+            oldest = uow.session.scalar(
+                select(func.min(OutboxMessage.id)).where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.dropped_at.is_(None),
+                    OutboxMessage.next_attempt_at > now,
+                    OutboxMessage.error.startswith("Unavailable:"),
+                )
+            )
+            if oldest is None:
+                self._outage_seen = False
+                return
+            uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == oldest).values(next_attempt_at=now))
+            uow.commit()
+        self.kick()
 
     def _publish_homes(self, request_ids: set[int]) -> None:
         """Issue 8: the Home tabs of the people whose work tray these requests are in are
@@ -291,7 +431,7 @@ class Deliverer:
         if publish is None or not request_ids:
             return
         try:
-            with self._new_uow() as uow:
+            with self._new_uow(readonly=True) as uow:
                 homes = tray_views.affected_homes(uow, self.ctx, request_ids)
         except Exception as e:  # a tray that cannot be drawn must not stop the deliveries
             log_failure(log, "home trays not drawn", e)
@@ -309,13 +449,35 @@ class Deliverer:
         self._wake.set()
 
     def run_forever(self, poll_seconds: float = 5.0) -> None:
+        """Deliver when kicked, when a held message is due again, and every ``poll_seconds``."""
+        wait, probed = poll_seconds, self.ctx.clock.now()
         while not self._stop.is_set():
-            self._wake.wait(BUSY_ELSEWHERE_RETRY_SECONDS if self.busy_elsewhere else poll_seconds)
+            self._wake.wait(BUSY_ELSEWHERE_RETRY_SECONDS if self.busy_elsewhere else wait)
             self._wake.clear()
             try:
                 self.drain()
+                wait = self._seconds_to_next_due(poll_seconds) if self._deferred else poll_seconds
+                if (self.ctx.clock.now() - probed).total_seconds() >= PROBE_SECONDS:
+                    probed = self.ctx.clock.now()
+                    self._probe()
             except Exception as e:
                 log_failure(log, "outbox delivery failed", e)
+                wait = poll_seconds
+
+    def _seconds_to_next_due(self, longest: float) -> float:
+        """Until the earliest pending row is due again (a rate limit lifts), at most ``longest``."""
+        with self._new_uow(readonly=True) as uow:
+            due = uow.session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None)
+                )
+            )
+        if due is None:
+            self._deferred = False
+            return longest
+        if due.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+            due = due.replace(tzinfo=dt.UTC)
+        return min(longest, max(0.01, (due - self.ctx.clock.now()).total_seconds()))
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="outbox", daemon=True)
@@ -325,11 +487,56 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
 
-def _request_id(row: OutboxMessage) -> int | None:
-    value = row.body.get("request_id") if isinstance(row.body, dict) else None
-    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else None
+class _Lanes:
+    """Sends messages as they are drawn: each channel's one after another, in order,
+    different channels side by side on ``pool`` (None: here, at once). Once a
+    message of a channel is held (rate limit, outage), the ones after it are skipped."""
+
+    def __init__(self, send: Callable[[_Job], object], pool: ThreadPoolExecutor | None) -> None:
+        self._send = send
+        self._pool = pool
+        self._last: dict[str, tuple[Future[None] | None, _Job]] = {}
+        self._running: list[Future[None]] = []
+
+    def add(self, job: _Job) -> None:
+        before = self._last.get(job.lane)
+        if self._pool is None:
+            self._after(job, before)
+            self._last[job.lane] = (None, job)
+            return
+        try:
+            future = self._pool.submit(self._after, job, before)
+        except RuntimeError:  # the deliverer is stopping (its pool shut down): send here instead
+            self._pool = None
+            self.add(job)
+            return
+        self._last[job.lane] = (future, job)
+        self._running.append(future)
+
+    def _after(self, job: _Job, before: tuple[Future[None] | None, _Job] | None) -> None:
+        if before is not None:
+            future, previous = before
+            if future is not None:
+                future.result()  # submitted earlier, so already running or done: no deadlock
+            if previous.skipped or previous.wait_until is not None:
+                job.skipped = True
+                return
+        self._send(job)
+
+    def wait(self) -> None:
+        for future in self._running:
+            future.result()
+
+
+def _next_attempt(job: _Job, attempts: int, now: dt.datetime) -> dt.datetime:
+    """Rate-limited or unreachable: when ``_send`` said (Retry-After, or ``retry_delay``
+    from the moment it failed); any other failure: ``retry_delay`` from the batch's start."""
+    return job.wait_until if job.wait_until is not None else now + retry_delay(attempts)
 
 
 def _log_failure(job: _Job, rows: Sequence[OutboxMessage]) -> None:
@@ -382,3 +589,8 @@ def drop(uow: UnitOfWork, row_id: int, now: dt.datetime) -> OutboxMessage | None
     row.dropped_at = now
     uow.commit()
     return row
+
+
+def _request_id(row: OutboxMessage) -> int | None:
+    value = row.body.get("request_id") if isinstance(row.body, dict) else None
+    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else None

@@ -23,6 +23,14 @@ Decisions worth knowing:
   ``app_home_opened``, is sent again the next time the Home tab is opened.
   Only a number of 1 or more is a retry: Bolt's Socket Mode adapter turns a
   first delivery's ``retry_attempt: 0`` into ``X-Slack-Retry-Num: 0``.
+* **Ack first (issue 9).** A listener does the core's work (one short
+  transaction) and returns; every call to Slack's Web API that a reply needs
+  (``chat.postEphemeral``, its DM fallback, ``views.open``, ``views.publish``,
+  the "something went wrong" DM) runs afterwards on a small pool of threads
+  (``_Background``), with the client's 429 retries there. So the HTTP answer
+  (the ack) never waits for Slack, rate-limited or not; Slack's limit is 3 s.
+  The click's card itself goes through the outbox: the commit kicks the deliverer.
+  ``settle_replies()`` waits for those calls (tests, before looking at them).
 * **Where replies go.** Slash commands answer in the HTTP acknowledgement
   (``ack(text=…)``), which Slack shows only to the invoker in any channel or
   DM. Button clicks answer with ``chat.postEphemeral`` in the message's
@@ -49,10 +57,15 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt import App as BoltApp
@@ -70,7 +83,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.actions import FORMS, Interactions, Reply, id_number
 from bot.blockkit import button_action, card_blocks, escape, form_view, home_view, read_values, tray_blocks
 from bot.cards import Card, Form, FormValues
-from bot.deliver import Posted
+from bot.deliver import Posted, RateLimited, Unavailable
 from bot.tray_views import MORE
 from store.uow import UnitOfWork
 from workflows.org import Organisation
@@ -152,29 +165,72 @@ def slack_logger(part: str) -> logging.Logger:
 
 
 class SlackSender:
-    """``bot.deliver.ChatSender`` for Slack: cards as Block Kit, the title as notification text."""
+    """``bot.deliver.ChatSender`` for Slack: cards as Block Kit, the title as notification text.
+
+    Rate limits are the deliverer's to wait out, channel by channel: this
+    sender's client does not sleep on a 429 (``make_client``'s does) but raises
+    ``RateLimited`` with Slack's Retry-After, so a rate-limited channel holds no
+    delivery thread and the other channels go on.
+    """
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+        self.client = WebClient(
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=handlers, logger=client.logger
+        )
 
     def post(self, channel: str, card: Card) -> str:
-        response = self.client.chat_postMessage(channel=channel, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            response = self.client.chat_postMessage(channel=channel, text=escape(card.fallback_text), blocks=card_blocks(card))
         return str(response["ts"])
 
     def update(self, channel: str, message_id: str, card: Card) -> None:
-        self.client.chat_update(channel=channel, ts=message_id, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            self.client.chat_update(channel=channel, ts=message_id, text=escape(card.fallback_text), blocks=card_blocks(card))
 
     def direct(self, user: str, card: Card) -> Posted:
         """chat.postMessage with a user ID as channel posts in the app's DM with them.
 
         Slack answers with the DM channel's ID (D...): chat.update needs that one,
         not the user ID, to redraw the DM later."""
-        response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
+        with _failures_told_apart():
+            response = self.client.chat_postMessage(channel=user, text=escape(card.fallback_text), blocks=card_blocks(card))
         return Posted(str(response.get("channel") or user), str(response["ts"]))
 
     def publish_home(self, user: str, cards: list[Card]) -> None:
         """views.publish: the person's App Home tab is replaced by their work tray as it is now."""
         self.client.views_publish(user_id=user, view=home_view(cards))
+
+
+@contextlib.contextmanager
+def _failures_told_apart() -> Iterator[None]:
+    """What the deliverer waits out, told apart from what is wrong with one message:
+    HTTP 429 is ``RateLimited`` (with Retry-After); Slack unreachable (connection
+    refused, a time-out, a broken answer) or failing on its side (HTTP 5xx) is
+    ``Unavailable``. Anything else (``channel_not_found``...) goes on as it is."""
+    try:
+        yield
+    except SlackApiError as e:
+        status = getattr(e.response, "status_code", None)
+        if status == 429:
+            raise RateLimited(retry_after(getattr(e.response, "headers", None) or {})) from None
+        if isinstance(status, int) and status >= 500:
+            raise Unavailable() from e
+        raise
+    except (OSError, http.client.HTTPException) as e:  # URLError, ConnectionRefusedError, TimeoutError
+        raise Unavailable() from e
+
+
+def retry_after(headers: dict[str, Any]) -> float:
+    """Slack's Retry-After header (seconds); 1 when it is absent or unreadable."""
+    for name, value in headers.items():
+        if str(name).lower() == "retry-after":
+            first = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(0.0, float(first))
+            except (TypeError, ValueError):
+                break
+    return 1.0
 
 
 # -- payload models: only the parts we read ----------------------------------------------
@@ -340,9 +396,10 @@ def create_bolt_app(
         name="worktray",
         logger=slack_logger("bolt"),  # its filter withholds bodies (see WithholdPayloads)
     )
-    bolt.use(_Guard(client))
-    errors = _ErrorHandler(client)
-    replies = _Replies(client)
+    background = _Background()
+    bolt.use(_Guard(client, background))
+    errors = _ErrorHandler(client, background)
+    replies = _Replies(client, background)
 
     @bolt.error
     def on_error(error: Exception, body: Any) -> BoltResponse:
@@ -391,12 +448,12 @@ def create_bolt_app(
         name = button_action(action.action_id)
         log.info("slack button %s by %s value %s", name, click.user.id, action.value[:40])
         if name == MORE:  # the Home tab's "Show more": the same tray, another page
-            publish_home(click.user.id, id_number(action.value) or 1)  # past the last page: the last
+            background.run(publish_home, click.user.id, id_number(action.value) or 1)  # past the last page: the last
             return
         reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
-        replies.to_click(click, reply)
+        background.run(replies.to_click, click, reply)  # the ack goes now; the reply once Slack takes it
         if click.from_home:  # pressed on the Home tab: the clicker sees their tray as it now is
-            publish_home(click.user.id)
+            background.run(publish_home, click.user.id)
 
     @bolt.view_submission(re.compile("^(" + "|".join(re.escape(c) for c in FORMS) + ")$"))
     def on_submit(ack: Callable[..., None], context: dict[str, Any]) -> None:
@@ -411,7 +468,7 @@ def create_bolt_app(
         ack()
         event = context["wt"].event
         if event.tab == "home":
-            publish_home(event.user)
+            background.run(publish_home, event.user)
 
     return bolt
 
@@ -422,6 +479,49 @@ def _source(*parts: str) -> str:
     return ":".join(("slack", *parts))[:SOURCE_MAX]
 
 
+class _Background:
+    """Slack calls made after the answer to Slack: a few threads, so that the ack never waits.
+
+    A failure is logged with the exception type only (its text may quote a payload).
+    """
+
+    THREADS = 4
+    _all: ClassVar[weakref.WeakSet[_Background]] = weakref.WeakSet()
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.THREADS, thread_name_prefix="slack-reply")
+        self._pending = 0
+        self._idle = threading.Condition()
+        _Background._all.add(self)
+
+    def run(self, work: Callable[..., object], *args: Any) -> None:
+        with self._idle:
+            self._pending += 1
+        try:
+            self._pool.submit(self._do, work, *args)
+        except RuntimeError:  # the pool is shut down (the process is ending): do it here
+            self._do(work, *args)
+
+    def _do(self, work: Callable[..., object], *args: Any) -> None:
+        try:
+            work(*args)
+        except Exception as e:
+            log.warning("a reply to slack failed after the ack: %s", type(e).__name__)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+def settle_replies(timeout: float = 30.0) -> bool:
+    """Wait until every reply started after an ack has been made (tests); False on time-out."""
+    return all(background.settle(timeout) for background in list(_Background._all))
+
+
 class _Guard(Middleware):
     """Global middleware: skip Slack's retries, refuse malformed payloads, parse the rest.
 
@@ -430,8 +530,9 @@ class _Guard(Middleware):
     which would raise on the very payloads this is here to refuse.
     """
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, background: _Background) -> None:
         self.client = client
+        self.background = background
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
         if is_retry(req):
@@ -448,7 +549,7 @@ class _Guard(Middleware):
         except (ValidationError, ValueError, RecursionError) as e:  # RecursionError: nested too deep to walk
             kind = (body.get("type") or body.get("command")) if isinstance(body, dict) else None
             log.warning("malformed slack %s payload refused (%s)", str(kind)[:30], type(e).__name__)
-            _tell_unreadable(self.client, body)
+            self.background.run(_tell_unreadable, self.client, body)
             return BoltResponse(status=200, body=UNREADABLE)
         return next()
 
@@ -474,8 +575,9 @@ class _ErrorHandler:
     in their DM with the app for a click or a form (the form then closes).
     """
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, background: _Background) -> None:
         self.client = client
+        self.background = background
 
     def handle(self, error: Exception, body: Any) -> BoltResponse:
         body = body if isinstance(body, dict) else {}
@@ -485,11 +587,14 @@ class _ErrorHandler:
         if "command" in body:
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": SORRY})
         if user and body.get("type") in ("block_actions", "view_submission"):
-            try:
-                self.client.chat_postMessage(channel=user, text=SORRY)
-            except Exception as e:  # Slack itself may be what failed
-                log.warning("could not tell %s about an error: %s", user, type(e).__name__)
+            self.background.run(self._tell, user)
         return BoltResponse(status=200, body="")
+
+    def _tell(self, user: str) -> None:
+        try:
+            self.client.chat_postMessage(channel=user, text=SORRY)
+        except Exception as e:  # Slack itself may be what failed
+            log.warning("could not tell %s about an error: %s", user, type(e).__name__)
 
 
 def _user_id(body: dict[str, Any]) -> str | None:
@@ -523,13 +628,14 @@ def _tell_unreadable(client: WebClient, body: Any) -> None:
 class _Replies:
     """How a ``Reply`` is shown on Slack, per kind of interaction."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, background: _Background) -> None:
         self.client = client
+        self.background = background
 
     def to_command(self, ack: Callable[..., None], cmd: SlashCommand, reply: Reply) -> None:
         if reply.form is not None:
             ack()
-            self.open_form(cmd.trigger_id, reply.form, cmd.user_id)
+            self.background.run(self.open_form, cmd.trigger_id, reply.form, cmd.user_id)
         elif reply.cards:  # the work tray
             ack(text=escape(reply.cards[0].fallback_text), blocks=tray_blocks(reply.cards), response_type="ephemeral")
         elif reply.card is not None:
@@ -552,7 +658,7 @@ class _Replies:
             return
         ack()
         if reply.text:
-            self.direct(sub.user.id, reply.text)
+            self.background.run(self.direct, sub.user.id, reply.text)
 
     def open_form(self, trigger_id: str, form: Form, user_id: str) -> None:
         try:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///worktray.db"
+READ_ONLY = "worktray_read_only"  # execution option: this transaction only reads (SQLite: a deferred BEGIN)
 
 
 def normalise_url(url: str) -> str:
@@ -20,7 +21,7 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str = DEFAULT_DATABASE_URL, pool_size: int | None = None, **kwargs: Any) -> Engine:
-    """Create an engine; on SQLite turn on WAL and make every transaction a writer.
+    """Create an engine; on SQLite turn on WAL and make every writing transaction take the write lock at once.
 
     Personal data stays out of logs: ``hide_parameters`` keeps SQL parameters
     out of error messages, and SQLAlchemy's statement and row logging (which
@@ -32,9 +33,13 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, pool_size: int | None = None, *
 
     SQLite lets many readers and one writer work at once in WAL mode. A
     transaction that reads and then writes can fail with "database is locked"
-    if another process wrote in between, so each unit of work starts with
-    ``BEGIN IMMEDIATE``: writers queue (busy_timeout) instead of failing, and
-    the compare-and-set on a request's version decides who wins.
+    if another process wrote in between, so each unit of work that may write
+    starts with ``BEGIN IMMEDIATE``: writers queue (busy_timeout) instead of
+    failing, and the compare-and-set on a request's version decides who wins.
+    The event log's hash chain (``store.eventlog.seal``) relies on that lock.
+    A read-only unit of work (``UnitOfWork(readonly=True)``, the execution
+    option ``READ_ONLY``) starts with a plain ``BEGIN``: in WAL mode it reads a
+    snapshot without waiting for the writer or making writers wait for it.
     """
     url = normalise_url(url)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
@@ -84,7 +89,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from store.db import READ_ONLY
 from store.eventlog import seal
 from store.models import (
     Assessment,
@@ -210,14 +211,26 @@ class Deputies:
         return self.session.scalars(query.order_by(Deputy.id)).all()
 
 
+class UowFactory(Protocol):
+    """What opens a unit of work: ``partial(UnitOfWork, session_factory)``."""
+
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+
 class UnitOfWork:
     """One transaction over the case store, the requests, the event log and the outbox."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, readonly: bool = False) -> None:
+        """``readonly``: this unit of work only reads. On SQLite it then starts with a
+        plain ``BEGIN`` (a snapshot; no wait for the write lock, and no writer waits
+        for it) instead of ``BEGIN IMMEDIATE``; ``commit`` refuses."""
         self.session_factory = session_factory
+        self.readonly = readonly
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.session_factory()
+        if self.readonly:
+            self.session.connection(execution_options={READ_ONLY: True})
         self._events: list[Event] = []  # recorded, chained and inserted by commit()
         self.cases = CaseStore(self.session)
         self.requests = Requests(self.session)
@@ -236,6 +249,8 @@ class UnitOfWork:
         before the chain's lock is taken, and the lock is held only for the
         events' INSERT and the COMMIT.
         """
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             if self._events:
                 self.session.flush()

@@ -4,13 +4,21 @@ It listens on 127.0.0.1 on an ephemeral port, accepts ``POST /api/<method>``
 (JSON or form bodies, like WebClient sends them), records ``(method, args)``
 and answers the way Slack does for the handful of methods worktray calls.
 Point a client at it with ``WebClient(base_url=mock.base_url)``.
+
+Slack misbehaving, on request (issue 9): ``rate_limit`` answers HTTP 429 with
+Retry-After, ``limit_per_channel`` enforces about one message per second per
+channel as Slack does, ``down`` answers HTTP 503, and ``hold`` keeps a method's
+calls waiting until an event is set.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +56,11 @@ class SlackApiMock:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="slack-api-mock", daemon=True)
         self.socket_url: str | None = None  # what apps.connections.open hands out (a local WebSocket server)
+        self.down = False  # True: every call is answered HTTP 503 (and not recorded)
+        self._rate_limited: dict[str, list[float]] = {}  # method -> Retry-After of each 429 still to answer
+        self._held: dict[str, threading.Event] = {}
+        self._per_channel: tuple[float, Callable[[], float], frozenset[str]] | None = None
+        self._last_sent: dict[str, float] = {}  # channel -> when its last message was taken
 
     @property
     def base_url(self) -> str:
@@ -103,6 +116,60 @@ class SlackApiMock:
         with self._lock:
             self._failures.setdefault(method, []).append(error)
 
+    # -- Slack misbehaving (issue 9) ----------------------------------------------------
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: float = 1) -> None:
+        """The next ``times`` calls of ``method`` are answered HTTP 429 with ``Retry-After``."""
+        with self._lock:
+            self._rate_limited.setdefault(method, []).extend([retry_after] * times)
+
+    def hold(self, method: str, until: threading.Event) -> None:
+        """Calls of ``method`` wait (unanswered) until ``until`` is set."""
+        self._held[method] = until
+
+    def limit_per_channel(self, seconds: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                          methods: tuple[str, ...] = ("chat.postMessage", "chat.update")) -> None:
+        """Like Slack: about one message per ``seconds`` per channel; a faster one is
+        answered HTTP 429 with the whole seconds left as Retry-After (at least 1).
+        ``clock``: where the seconds come from (a test's fake clock)."""
+        with self._lock:
+            self._per_channel = (seconds, clock, frozenset(methods))
+
+    def taken(self, method: str | None = None) -> list[Call]:
+        """The calls answered ok (``method``: of that method only), in the order they were taken."""
+        with self._lock:
+            return [c for c in self.calls if c.result.get("ok") and (method is None or c.method == method)]
+
+    def respond(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """HTTP status, extra headers and body: ``answer`` unless Slack is down, holding or rate-limiting."""
+        held = self._held.get(method)
+        if held is not None:
+            held.wait(30)
+        if self.down:
+            return 503, {}, {"ok": False, "error": "service_unavailable"}
+        wait = self._must_wait(method, args)
+        if wait is not None:
+            result = {"ok": False, "error": "ratelimited"}
+            with self._lock:
+                self.calls.append(Call(method, args, token, result))
+            return 429, {"Retry-After": str(wait)}, result
+        return 200, {}, self.answer(method, args, token)
+
+    def _must_wait(self, method: str, args: dict[str, Any]) -> int | None:
+        with self._lock:
+            queued = self._rate_limited.get(method)
+            if queued:
+                return math.ceil(queued.pop(0))
+            if self._per_channel is None or method not in self._per_channel[2]:
+                return None
+            seconds, clock, _ = self._per_channel
+            channel, now = str(args.get("channel")), clock()
+            last = self._last_sent.get(channel)
+            if last is not None and now - last < seconds:
+                return max(1, math.ceil(seconds - (now - last)))
+            self._last_sent[channel] = now
+            return None
+
     # -- answering ------------------------------------------------------------------
 
     def answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
@@ -151,8 +218,11 @@ class SlackApiMock:
                 args = _parse(raw, self.headers.get("Content-Type", ""))
                 auth = self.headers.get("Authorization", "")
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
-                body = json.dumps(mock.answer(method, args, token)).encode("utf-8")
-                self.send_response(200)
+                status, headers, answer = mock.respond(method, args, token)
+                body = json.dumps(answer).encode("utf-8")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

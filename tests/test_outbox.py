@@ -132,7 +132,7 @@ def test_a_failing_row_does_not_block_the_rows_behind_it(journey, seeded, ctx, m
         uow.commit()
     journey.approve(rid)  # then the real cards and the worker's DM
     assert Deliverer(seeded, ctx, sender).drain() == 3
-    assert [c[1] for c in sender.calls] == ["C0U12MGR", "C0U12BS", "U0AMY"]
+    assert sorted(c[1] for c in sender.calls) == ["C0U12BS", "C0U12MGR", "U0AMY"]  # channels at once: any order
     gone = [r for r in outbox(seeded) if r.channel == "C0GONE"]
     assert [(r.attempts, r.sent_at) for r in gone] == [(1, None)] * 7
 
@@ -147,7 +147,7 @@ def test_rows_of_a_card_waiting_out_a_delay_go_with_a_newer_row_of_it(journey, s
     sender.down = False
     journey.return_(rid)  # a new row of the same manager card, due now; the first waits 30 s
     assert deliverer.drain() == 2
-    assert [c[0] for c in sender.calls] == ["post", "direct"]
+    assert sorted(c[0] for c in sender.calls) == ["direct", "post"]  # channels at once: any order
     assert all(r.sent_at is not None for r in outbox(seeded))
 
 

@@ -29,7 +29,7 @@ import pytest
 from slack_mock import Message, SlackApiMock
 from sqlalchemy import func, select
 
-from bot.slack_app import SlackSender, View, create_bolt_app, field_errors, make_client, make_wsgi_app
+from bot.slack_app import SlackSender, View, create_bolt_app, field_errors, make_client, make_wsgi_app, settle_replies
 from store.models import (
     Event,
     OrganisationRelationship,
@@ -92,6 +92,7 @@ class SlackDriver:
             **(headers or {}),
         }
         response = self.request("POST", "/slack/events", body, all_headers)
+        settle_replies()  # replies to Slack are made after the ack (issue 9)
         self.app.deliverer.drain()
         return response
 

@@ -26,7 +26,7 @@ import pytest
 from slack_mock import SlackApiMock
 from websockets.sync.server import Server, ServerConnection, serve
 
-from bot.slack_app import SlackSender, create_bolt_app, make_client, socket_mode_handler
+from bot.slack_app import SlackSender, create_bolt_app, make_client, settle_replies, socket_mode_handler
 from workflows.clock import FixedClock
 from workflows.org import Organisation
 from worktray.bootstrap import build
@@ -61,7 +61,9 @@ class FakeSocketModeEndpoint:
     def exchange(self, envelope: dict[str, Any]) -> dict[str, Any]:
         """Send one envelope and return the client's acknowledgement."""
         self.envelopes.put(envelope)
-        return self.acks.get(timeout=WAIT)
+        ack = self.acks.get(timeout=WAIT)
+        settle_replies()  # replies to Slack are made after the ack (issue 9)
+        return ack
 
 
 @pytest.fixture

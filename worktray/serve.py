@@ -51,6 +51,7 @@ from worktray.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LISTEN_BACKLOG = 1024  # connections the kernel queues for us (the standard library's 5 turns a burst of clicks away)
 CHANNEL_TIMEOUT = 30  # seconds an HTTP connection may stay idle (Slack wants an answer within 3)
 BACKGROUND_CONNECTIONS = 2  # the deliverer's and the scheduler's database connections
 REJECTED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
@@ -142,6 +143,7 @@ class HttpServer:
             channel_timeout=CHANNEL_TIMEOUT,
             max_request_body_size=MAX_BODY_BYTES,
             connection_limit=max(100, threads * 4),
+            backlog=LISTEN_BACKLOG,
             ident="worktray",
         )
 
