@@ -179,7 +179,7 @@ def _people(persons: int) -> Iterator[tuple[int, str, Any]]:
     """(number, person ID, (family ID, first of the family?) or None): 40% are pairs of siblings."""
     for number in range(persons):
         pid = str(FIRST_ID + number)
-        if number % 5 < 2 and number + 1 < persons or number % 5 == 1:
+        if (number % 5 < 2 and number + 1 < persons) or number % 5 == 1:
             first = number % 5 == 0
             base = number if first else number - 1
             yield number, pid, (f"F{FIRST_ID + base}", first)
