@@ -110,18 +110,21 @@ class ImportError_(Exception):
 
 
 def _fast_date(value: str) -> dt.date | None:
-    """The two accepted forms with zero-padded ASCII digits, without strptime (an export has
-    a million dates); None for anything else, which strptime then decides."""
+    """The two accepted forms with ASCII digits, without strptime (an export holds a million
+    dates); None for anything else, which strptime then decides (so nothing more is accepted)."""
     if len(value) != 10 or not value.isascii():
         return None
     try:
-        if value[4] == "-" and value[7] == "-" and (value[:4] + value[5:7] + value[8:]).isdigit():
-            return dt.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        if value[4] == "-" and value[7] == "-":
+            return _from_iso(value)
         if value[2] == "/" and value[5] == "/" and (value[:2] + value[3:5] + value[6:]).isdigit():
             return dt.date(int(value[6:]), int(value[3:5]), int(value[:2]))
     except ValueError:
         return None
     return None
+
+
+_from_iso = dt.date.fromisoformat
 
 
 def _parse_date(value: Any) -> Any:

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, select, update
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
@@ -52,6 +52,7 @@ from workflows.requests import (
 
 KIND = "audit"
 INTERVAL_MONTHS = 3  # C13: every three calendar months
+FILL_CHUNK = 5000  # due dates per bulk UPDATE (issue 9: an import of 100,000 open cases)
 SYSTEM_ACTOR = "worktray"  # who raises an audit: the daily job, not a person
 JOB_SOURCE = "job:audits"
 # C13: what business support check at the three-month audit, each answered yes or no.
@@ -113,11 +114,20 @@ def fill_due_dates(uow: UnitOfWork, today: dt.date) -> int:
     """Give every open case without a due date one (after an import, or rows written by
     other means): three months after its last audit if known, else ``first_due``. The
     caller commits. Returns how many were filled."""
-    cases = uow.session.scalars(select(Case).where(Case.closed_on.is_(None), Case.audit_due_on.is_(None))).all()
-    for case in cases:
-        case.audit_due_on = next_due(case.last_audited_on) if case.last_audited_on else first_due(case.opened_on, today)
-    uow.session.flush()
-    return len(cases)
+    uow.session.flush()  # cases changed in this transaction are seen, and not overwritten below
+    rows = uow.session.execute(
+        select(Case.id, Case.opened_on, Case.last_audited_on).where(Case.closed_on.is_(None), Case.audit_due_on.is_(None))
+    ).all()
+    # Issue 9: after a 100,000-case import, one bulk UPDATE by primary key (executemany, in
+    # chunks) instead of an ORM object and an UPDATE per case.
+    dues = [
+        {"id": case_id, "audit_due_on": next_due(last) if last else first_due(opened, today)} for case_id, opened, last in rows
+    ]
+    for start in range(0, len(dues), FILL_CHUNK):
+        uow.session.execute(update(Case), dues[start : start + FILL_CHUNK])
+    if dues:
+        uow.session.expire_all()  # Case objects loaded earlier must read the new dates
+    return len(dues)
 
 
 # -- 2. raising the audits (the daily job) -----------------------------------------------------
