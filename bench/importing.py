@@ -12,6 +12,7 @@ what the generator wrote.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -86,8 +87,12 @@ def report(name: str, figure: ImportFigure | str) -> str:
 
 def run(persons: int, no_postgres: bool, seed: int = 9) -> list[str]:
     """Generate the export once and import it into each back end; the report's lines."""
-    from bench.__main__ import postgres_database, postgres_reachable, sqlite_database
-
+    main_module = sys.modules["__main__"]  # `python -m bench` or `python -m bench.importing`
+    if not hasattr(main_module, "postgres_database"):
+        main_module = importlib.import_module("bench.__main__")
+    sqlite_database, postgres_database, postgres_reachable = (
+        main_module.sqlite_database, main_module.postgres_database, main_module.postgres_reachable
+    )
     lines = []
     with tempfile.TemporaryDirectory(prefix="worktray-bench-export-") as tmp:
         directory = Path(tmp)
