@@ -28,11 +28,13 @@ import csv
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import PydanticCustomError
+from sqlalchemy import Date as SqlDate
 from sqlalchemy import Table, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
@@ -472,6 +474,8 @@ def _validate_row(spec: FileSpec, number: int, values: dict[str, str]) -> tuple[
 
 
 def _shape_problem(columns: list[str], cells: list[str]) -> str | None:
+    if len(cells) == len(columns) and all(columns):
+        return None  # the usual row, at once
     if len(cells) > len(columns) and any(cells[len(columns):]):
         return f"has {len(cells)} cells but the header has {len(columns)} columns"
     if any(v for c, v in zip(columns, cells, strict=False) if not c):
@@ -585,8 +589,9 @@ class _Import:
         known = self.file_ids.get(reference[1], set()) if reference else set()
         stored = self.store_ids(reference[1]) if reference else set()
         first_row_of: dict[str, int] = {}
+        name = path.name
         for number, record in records:
-            row = self._row(spec, path.name, number, record, columns, ids, first_row_of)
+            row = self._row(spec, name, number, record, columns, ids, first_row_of)
             if row is None:
                 continue
             found = list(self.check(spec.name, number, row)) if self.check is not None else []
@@ -613,11 +618,10 @@ class _Import:
         if problem:
             self.errors.append(RowError(name, number, None, problem))
             return None
-        nul = [RowError(name, number, c or None, NUL_MESSAGE) for c, v in zip(columns, cells, strict=False) if "\x00" in v]
-        if nul:  # PostgreSQL cannot store (or even compare) text holding NUL: refused here, on both databases
-            self.errors.extend(nul)
+        if "\x00" in "".join(cells):  # PostgreSQL cannot store (or even compare) text holding NUL: refused here, on both databases
+            self.errors.extend(RowError(name, number, c or None, NUL_MESSAGE) for c, v in zip(columns, cells, strict=False) if "\x00" in v)
             return None
-        values = {c: v for c, v in zip(columns, cells, strict=False) if c and v != ""}
+        values = {c: v for c, v in zip(columns, cells, strict=False) if c and v}
         if not spec.key and "id" in values:
             if values["id"] in first_row_of:
                 self.errors.append(RowError(name, number, "id", f"{values['id']!r} is already on row {first_row_of[values['id']]}"))
@@ -673,7 +677,7 @@ class _Writer:
             if r["id"] in stored and any(getattr(stored[r["id"]], c) != r[c] for c in columns)
         ]
         if new:
-            self.session.execute(insert(table), new)
+            _insert_many(self.session, table, new)
         if changed:
             statement = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns})
             self.session.execute(statement, changed)
@@ -688,16 +692,43 @@ class _Writer:
                 query = select(*(self.table.c[k] for k in key)).where(self.table.c.person_id.in_(chunk))
                 self.seen.update(tuple(r) for r in self.session.execute(query))
         new = []
+        natural_key = itemgetter(*key)
         for r in rows:
-            natural = tuple(r[k] for k in key)
+            natural = natural_key(r)
             if natural in self.seen:
                 self.unchanged += 1
                 continue
             self.seen.add(natural)
             new.append(r)
         if new:
-            self.session.execute(insert(self.table), new)
+            _insert_many(self.session, self.table, new)
         self.added += len(new)
+
+
+def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany of validated rows, in the session's transaction, handed to the driver
+    as they are (psycopg adapts dates and booleans; for SQLite, dates are written as the ISO
+    text SQLAlchemy's Date type stores). SQLAlchemy's per-value processing of a Core insert
+    was a third of the import's time at 730k rows."""
+    connection = session.connection()
+    columns = list(rows[0])
+    compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=connection.dialect)
+    if compiled.positional:  # SQLite's qmark
+        order = compiled.positiontup or []
+        values = itemgetter(*order) if len(order) > 1 else (lambda r: (r[order[0]],))
+        dates = [i for i, c in enumerate(order) if isinstance(table.c[c].type, SqlDate)]
+        params: list[Any] = [values(r) for r in rows] if not dates else [_iso_dates(values(r), dates) for r in rows]
+    else:  # psycopg's named parameters take the dicts
+        params = rows
+    connection.exec_driver_sql(str(compiled), params)
+
+
+def _iso_dates(values: tuple[Any, ...], dates: list[int]) -> tuple[Any, ...]:
+    out = list(values)
+    for i in dates:
+        if out[i] is not None:
+            out[i] = out[i].isoformat()
+    return tuple(out)
 
 
 def _file_order(error: RowError) -> tuple[int, int]:
