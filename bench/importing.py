@@ -41,6 +41,7 @@ class ImportFigure:
     seconds: float
     peak_mb: float
     exit_code: int
+    cpu_seconds: float = 0.0  # the child's user + system CPU: on a shared machine, what wall time would be alone
     stderr: str = ""
 
     @property
@@ -72,13 +73,17 @@ def run_import(url: str, directory: Path, rows: int) -> ImportFigure:
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     peak_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
-    return ImportFigure(rows, stored_rows(url), seconds, peak_mb, child.returncode, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ImportFigure(rows, stored_rows(url), seconds, peak_mb, child.returncode, stderr, cpu)
 
 
 def report(name: str, figure: ImportFigure | str) -> str:
     if isinstance(figure, str):
         return f"  {name}: not run ({figure})"
-    line = f"  {name:<10} {figure.rows:>9,} rows  {figure.seconds:6.1f} s  {figure.peak_mb:6.0f} MB peak   ({GOAL})"
+    line = (
+        f"  {name:<10} {figure.rows:>9,} rows  {figure.seconds:6.1f} s ({figure.cpu_seconds:5.1f} s CPU)  "
+        f"{figure.peak_mb:6.0f} MB peak   ({GOAL})"
+    )
     if not figure.ok:
         tail = figure.stderr.strip().splitlines()[-3:]
         line += f"\n    FAILED: exit {figure.exit_code}, {figure.stored:,} rows stored; " + " | ".join(tail)
