@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
@@ -93,7 +93,10 @@ def first_due(opened_on: dt.date, since: dt.date) -> dt.date:
     the dates): the first three-month anniversary of its opening on or after ``since``. For a
     case opened within the last three months that is simply ``next_due(opened_on)``. Counting
     from the opening each time (not from the previous anniversary) keeps month ends steady."""
-    months = INTERVAL_MONTHS
+    # Every anniversary in a calendar month before ``since``'s is before it: start at the last
+    # multiple of the interval not after that month gap (issue 9: 100,000 imported cases).
+    gap = (since.year - opened_on.year) * 12 + since.month - opened_on.month
+    months = max(INTERVAL_MONTHS, gap // INTERVAL_MONTHS * INTERVAL_MONTHS)
     while (due := add_months(opened_on, months)) < since:
         months += INTERVAL_MONTHS
     return due
@@ -120,11 +123,10 @@ def fill_due_dates(uow: UnitOfWork, today: dt.date) -> int:
     ).all()
     # Issue 9: after a 100,000-case import, one bulk UPDATE by primary key (executemany, in
     # chunks) instead of an ORM object and an UPDATE per case.
-    dues = [
-        {"id": case_id, "audit_due_on": next_due(last) if last else first_due(opened, today)} for case_id, opened, last in rows
-    ]
+    dues = [{"_id": case_id, "_due": next_due(last) if last else first_due(opened, today)} for case_id, opened, last in rows]
+    statement = update(Case.__table__).where(Case.__table__.c.id == bindparam("_id")).values(audit_due_on=bindparam("_due"))  # type: ignore[arg-type]
     for start in range(0, len(dues), FILL_CHUNK):
-        uow.session.execute(update(Case), dues[start : start + FILL_CHUNK])
+        uow.session.execute(statement, dues[start : start + FILL_CHUNK])
     if dues:
         uow.session.expire_all()  # Case objects loaded earlier must read the new dates
     return len(dues)
