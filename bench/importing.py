@@ -74,7 +74,7 @@ def run_import(url: str, directory: Path, rows: int) -> ImportFigure:
         stderr = err.read().decode("utf-8", "replace")
     peak_mb = usage.ru_maxrss / 1024  # Linux: kilobytes
     cpu = usage.ru_utime + usage.ru_stime
-    return ImportFigure(rows, stored_rows(url), seconds, peak_mb, child.returncode, stderr, cpu)
+    return ImportFigure(rows, stored_rows(url), seconds, peak_mb, child.returncode, cpu_seconds=cpu, stderr=stderr)
 
 
 def report(name: str, figure: ImportFigure | str) -> str:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.export_data import generate_export
-from bench.importing import run_import
+from bench.importing import report, run_import
 from store import importer
 from store.db import make_engine, make_session_factory
 from store.eventlog import verify
@@ -54,7 +54,8 @@ def test_the_bench_import_runs_the_command_and_stores_every_row(db_url: str, exp
     figure = run_import(db_url, directory, sum(written.values()))
     assert figure.exit_code == 0, figure.stderr
     assert figure.stored == figure.rows == sum(written.values())
-    assert figure.peak_mb > 0
+    assert figure.peak_mb > 0 and figure.cpu_seconds > 0
+    assert f"{figure.rows:,} rows" in report("sqlite", figure) and "FAILED" not in report("sqlite", figure)
     engine = make_engine(db_url)
     try:
         found = verify(make_session_factory(engine))  # the import's event sealed into the chain
