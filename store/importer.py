@@ -111,37 +111,30 @@ class ImportError_(Exception):
 # --------------------------------------------------------------------------
 
 
-def _fast_date(value: str) -> dt.date | None:
-    """The two accepted forms with ASCII digits, without strptime (an export holds a million
-    dates); None for anything else, which strptime then decides (so nothing more is accepted)."""
-    if len(value) != 10 or not value.isascii():
-        return None
-    try:
-        if value[4] == "-" and value[7] == "-":
-            return _from_iso(value)
-        if value[2] == "/" and value[5] == "/" and (value[:2] + value[3:5] + value[6:]).isdigit():
-            return dt.date(int(value[6:]), int(value[3:5]), int(value[:2]))
-    except ValueError:
-        return None
-    return None
-
-
-_from_iso = dt.date.fromisoformat
-
-
 def _parse_date(value: Any) -> Any:
-    """Accept YYYY-MM-DD and DD/MM/YYYY; refuse anything else (including impossible dates)."""
+    """Accept YYYY-MM-DD and DD/MM/YYYY; refuse anything else (including impossible dates).
+
+    The two forms with ASCII digits are read without strptime (an export holds a million
+    dates, issue 9); anything else is left to strptime, so nothing more is accepted."""
     if not isinstance(value, str):
         return value
-    fast = _fast_date(value)
-    if fast is not None:
-        return fast
+    if len(value) == 10 and value.isascii():
+        try:
+            if value[4] == "-" and value[7] == "-":
+                return _from_iso(value)
+            if value[2] == "/" and value[5] == "/" and (value[:2] + value[3:5] + value[6:]).isdigit():
+                return dt.date(int(value[6:]), int(value[3:5]), int(value[:2]))
+        except ValueError:
+            pass
     for fmt in DATE_FORMATS:
         try:
             return dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
     raise PydanticCustomError("csv_date", "is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+
+
+_from_iso = dt.date.fromisoformat
 
 
 def _lower(value: Any) -> Any:
@@ -599,7 +592,8 @@ class _Import:
                 value = getattr(row, reference[0])
                 if value is not None and value not in known and value not in stored:
                     found.append(RowError(spec.name, number, reference[0], f"{value!r} is in neither {reference[1]} nor the store"))
-            self.errors.extend(found)
+            if found:
+                self.errors.extend(found)
             writer.read += 1
             if not self.errors:
                 writer.add(row)
@@ -629,8 +623,10 @@ class _Import:
             first_row_of[values["id"]] = number
             ids.add(values["id"])
         row, problems = _validate_row(spec, number, values)
-        self.errors.extend(problems)
-        return row if not problems else None
+        if problems:
+            self.errors.extend(problems)
+            return None
+        return row
 
 
 class _Writer:
