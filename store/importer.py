@@ -9,7 +9,7 @@ written in one transaction, with one "import" event.
 
 Built for a council's whole export (issue 9: 100,000 persons, 730k rows in
 well under 15 s and 300 MB): each file is streamed once, checked row by row and,
-while nothing is wrong, written in chunks with SQLAlchemy Core executemany (no
+while nothing is wrong, written in chunks (COPY on PostgreSQL, one executemany on SQLite; no
 ORM object per row, no query per row: the IDs in the store are read once). The
 first problem stops the writing and the rest is only checked, so every problem
 is still reported; the transaction is then rolled back.
@@ -528,7 +528,7 @@ def _chunks(values: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequenc
 
 class _Import:
     """One import in one transaction: each file streamed once, each row checked and, while no
-    problem has been found anywhere, written in chunks (SQLAlchemy Core executemany, no ORM
+    problem has been found anywhere, written in chunks (COPY or executemany, ``_insert_many``; no ORM
     objects). The first problem stops the writing; the rest of the files are still checked so
     every problem is reported, and the caller rolls the transaction back: all or nothing.
 
