@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import text
 
-from bench import NoopSender, add_people, claim_worker, click, make_context
+from bench import NoopSender, add_people, claim_worker, click, importing, make_context
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=4, help="claiming processes")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clickers in the click-latency figure")
+    parser.add_argument("--import-persons", type=int, default=100_000, help="persons in the generated export of the import figure")
     args = parser.parse_args(argv)
 
     results: dict[str, Figures | str] = {}
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"worktray bench: core level, no chat platform (total {time.perf_counter() - started:.1f} s)\n")
     print(table(results))
     print_click_latency(args.clients, args.no_postgres)
+    importing.print_import(args.import_persons, args.no_postgres)
 
 
 def print_click_latency(clients: int, no_postgres: bool) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, select, update
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
@@ -52,6 +52,7 @@ from workflows.requests import (
 
 KIND = "audit"
 INTERVAL_MONTHS = 3  # C13: every three calendar months
+FILL_CHUNK = 5000  # due dates per bulk UPDATE (issue 9: an import of 100,000 open cases)
 SYSTEM_ACTOR = "worktray"  # who raises an audit: the daily job, not a person
 JOB_SOURCE = "job:audits"
 # C13: what business support check at the three-month audit, each answered yes or no.
@@ -92,7 +93,10 @@ def first_due(opened_on: dt.date, since: dt.date) -> dt.date:
     the dates): the first three-month anniversary of its opening on or after ``since``. For a
     case opened within the last three months that is simply ``next_due(opened_on)``. Counting
     from the opening each time (not from the previous anniversary) keeps month ends steady."""
-    months = INTERVAL_MONTHS
+    # Every anniversary in a calendar month before ``since``'s is before it: start at the last
+    # multiple of the interval not after that month gap (issue 9: 100,000 imported cases).
+    gap = (since.year - opened_on.year) * 12 + since.month - opened_on.month
+    months = max(INTERVAL_MONTHS, gap // INTERVAL_MONTHS * INTERVAL_MONTHS)
     while (due := add_months(opened_on, months)) < since:
         months += INTERVAL_MONTHS
     return due
@@ -113,11 +117,19 @@ def fill_due_dates(uow: UnitOfWork, today: dt.date) -> int:
     """Give every open case without a due date one (after an import, or rows written by
     other means): three months after its last audit if known, else ``first_due``. The
     caller commits. Returns how many were filled."""
-    cases = uow.session.scalars(select(Case).where(Case.closed_on.is_(None), Case.audit_due_on.is_(None))).all()
-    for case in cases:
-        case.audit_due_on = next_due(case.last_audited_on) if case.last_audited_on else first_due(case.opened_on, today)
-    uow.session.flush()
-    return len(cases)
+    uow.session.flush()  # cases changed in this transaction are seen, and not overwritten below
+    rows = uow.session.execute(
+        select(Case.id, Case.opened_on, Case.last_audited_on).where(Case.closed_on.is_(None), Case.audit_due_on.is_(None))
+    ).all()
+    # Issue 9: after a 100,000-case import, one bulk UPDATE by primary key (executemany, in
+    # chunks) instead of an ORM object and an UPDATE per case.
+    dues = [{"_id": case_id, "_due": next_due(last) if last else first_due(opened, today)} for case_id, opened, last in rows]
+    statement = update(Case.__table__).where(Case.__table__.c.id == bindparam("_id")).values(audit_due_on=bindparam("_due"))  # type: ignore[arg-type]
+    for start in range(0, len(dues), FILL_CHUNK):
+        uow.session.execute(statement, dues[start : start + FILL_CHUNK])
+    if dues:
+        uow.session.expire_all()  # Case objects loaded earlier must read the new dates
+    return len(dues)
 
 
 # -- 2. raising the audits (the daily job) -----------------------------------------------------

@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from store.models import Case, Contact, Request
 from store.uow import UnitOfWork
@@ -383,7 +383,13 @@ def consider_contacts(uow: UnitOfWork, ctx: Context, actor: str = "import") -> l
         r.details.get("contact_id")
         for r in uow.session.scalars(select(Request).where(Request.kind == REREFERRAL.name))
     }
-    for contact in uow.session.scalars(select(Contact).order_by(Contact.contact_date, Contact.id)).all():
+    # Only a person with a closed case and no open one can be re-referred (``consider`` says
+    # so for the others and writes nothing): asked once in SQL, not per contact (issue 9: an
+    # export brings thousands of contacts, nearly all about open cases).
+    open_case = exists().where(Case.person_id == Contact.person_id, Case.closed_on.is_(None))
+    closed_case = exists().where(Case.person_id == Contact.person_id, Case.closed_on.is_not(None))
+    candidates = select(Contact).where(~open_case, closed_case).order_by(Contact.contact_date, Contact.id)
+    for contact in uow.session.scalars(candidates).all():
         if contact.id in already:
             continue
         try:
