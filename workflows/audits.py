@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Row, and_, exists, select
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
@@ -302,10 +302,12 @@ def due_audits(uow: UnitOfWork, ctx: Context, team: str, today: dt.date) -> list
         .order_by(Case.audit_due_on, Case.person_id)
     ).all()
     people = [row.person_id for row in rows]
-    requests: dict[str, Request] = {}
-    for start in range(0, len(people), 500):
-        for r in uow.session.scalars(
-            select(Request).where(Request.kind == KIND, Request.state.in_(OPEN_STATES), Request.person_id.in_(people[start : start + 500]))
+    requests: dict[str, Row[Any]] = {}
+    for start in range(0, len(people), 500):  # only the columns shown (issue 9: no request objects, no JSON details)
+        for r in uow.session.execute(
+            select(Request.id, Request.person_id, Request.state, Request.holder)
+            .where(Request.kind == KIND, Request.state.in_(OPEN_STATES), Request.person_id.in_(people[start : start + 500]))
+            .order_by(Request.id)
         ):
             requests[r.person_id] = r
     calendar = ctx.org.calendar
