@@ -158,7 +158,7 @@ def _explain(engine: Engine, seen: list[tuple[float, str, Any]], top: int = 3) -
         if engine.dialect.name == "postgresql" and statement.lstrip().upper().startswith(("SELECT", "WITH")):
             with engine.connect() as conn:
                 for (line,) in conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters or None):
-                    print("   ", line)
+                    print("   ", line[:200])
 
 
 def report(backend: str, timings: list[Timing]) -> list[str]:

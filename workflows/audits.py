@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 
 from store.models import Case, Person, Request
 from store.uow import UnitOfWork
@@ -142,19 +142,23 @@ def raise_due_audits(uow: UnitOfWork, ctx: Context, teams: Sequence[str] | None 
     today = local_today(ctx.clock)
     fill_due_dates(uow, today)
     uow.commit()
+    horizons = {team: horizon(ctx, team, today) for team in (teams if teams is not None else [t.key for t in ctx.org.teams])}
+    if not horizons:
+        return 0
+    # One query for every team (issue 9: the open audits are read once, not once per team).
+    due = uow.session.execute(
+        select(Case.id, Case.team)
+        .where(or_(*[and_(Case.team == team, Case.audit_due_on <= last_due) for team, last_due in horizons.items()]))
+        .where(Case.closed_on.is_(None), ~_open_audit_exists())
+        .order_by(Case.audit_due_on, Case.id)
+    ).all()
+    order = list(horizons)
     raised = 0
-    for team in teams if teams is not None else [t.key for t in ctx.org.teams]:
-        last_due = horizon(ctx, team, today)
-        due = uow.session.scalars(
-            select(Case.id)
-            .where(Case.team == team, Case.closed_on.is_(None), Case.audit_due_on <= last_due, ~_open_audit_exists())
-            .order_by(Case.audit_due_on, Case.id)
-        ).all()
-        for case_id in due:
-            try:
-                raised += _raise_one(uow, ctx, case_id, last_due)
-            except Conflict:  # raised meanwhile by another run: once is enough
-                continue
+    for case_id, team in sorted(due, key=lambda row: order.index(row.team)):  # team by team, soonest first (a stable sort)
+        try:
+            raised += _raise_one(uow, ctx, case_id, horizons[team])
+        except Conflict:  # raised meanwhile by another run: once is enough
+            continue
     return raised
 
 
@@ -293,27 +297,30 @@ class DueAudit:
 
 def due_audits(uow: UnitOfWork, ctx: Context, team: str, today: dt.date) -> list[DueAudit]:
     """The team's open cases whose audit is due on or before its notice horizon (so due soon,
-    due today or overdue), soonest first, with the open audit request if there is one.
-    One indexed query on (team, audit_due_on) and one for the requests."""
+    due today or overdue), soonest first, with the open audit request if there is one."""
+    return _due_by(uow, ctx, team, today, horizon(ctx, team, today))
+
+
+def _due_by(uow: UnitOfWork, ctx: Context, team: str, today: dt.date, last_due: dt.date) -> list[DueAudit]:
+    """The team's open cases due on or before ``last_due``, soonest first, each with its open audit.
+    One query (issue 9): the indexed range on (team, audit_due_on), the person's initials and the
+    open audit request (the partial unique index on open requests) joined, only the columns shown."""
+    audit = (
+        select(Request.id, Request.person_id, Request.state, Request.holder)
+        .where(Request.kind == KIND, Request.state.in_(OPEN_STATES))
+        .subquery()
+    )
     rows = uow.session.execute(
-        select(Case.id, Case.person_id, Case.audit_due_on, Person.first_name, Person.last_name)
+        select(Case.id, Case.person_id, Case.audit_due_on, Person.first_name, Person.last_name,
+               audit.c.id.label("request_id"), audit.c.state, audit.c.holder)
         .join(Person, Person.id == Case.person_id)
-        .where(Case.team == team, Case.closed_on.is_(None), Case.audit_due_on <= horizon(ctx, team, today))
-        .order_by(Case.audit_due_on, Case.person_id)
+        .outerjoin(audit, audit.c.person_id == Case.person_id)
+        .where(Case.team == team, Case.closed_on.is_(None), Case.audit_due_on <= last_due)
+        .order_by(Case.audit_due_on, Case.person_id, Case.id)
     ).all()
-    people = [row.person_id for row in rows]
-    requests: dict[str, Row[Any]] = {}
-    for start in range(0, len(people), 500):  # only the columns shown (issue 9: no request objects, no JSON details)
-        for r in uow.session.execute(
-            select(Request.id, Request.person_id, Request.state, Request.holder)
-            .where(Request.kind == KIND, Request.state.in_(OPEN_STATES), Request.person_id.in_(people[start : start + 500]))
-            .order_by(Request.id)
-        ):
-            requests[r.person_id] = r
     calendar = ctx.org.calendar
     found = []
     for row in rows:
-        request = requests.get(row.person_id)
         late = calendar.working_days_between(row.audit_due_on, today) if today > row.audit_due_on else 0
         found.append(
             DueAudit(
@@ -323,17 +330,19 @@ def due_audits(uow: UnitOfWork, ctx: Context, team: str, today: dt.date) -> list
                 initials=f"{row.first_name[:1]}{row.last_name[:1]}".upper(),
                 due_on=row.audit_due_on,
                 working_days_overdue=late,
-                request_id=request.id if request else None,
-                state=request.state if request else None,
-                holder=request.holder if request else None,
+                request_id=row.request_id,
+                state=row.state,
+                holder=row.holder,
             )
         )
     return found
 
 
 def overdue(uow: UnitOfWork, ctx: Context, today: dt.date) -> list[DueAudit]:
-    """Every team's overdue audits (past their due date, D4 working days counted), most overdue first."""
-    late = [a for t in ctx.org.teams for a in due_audits(uow, ctx, t.key, today) if a.overdue]
+    """Every team's overdue audits (past their due date, D4 working days counted), most overdue first.
+    Only cases due before today are read (issue 9: not every team's due-soon list)."""
+    yesterday = today - dt.timedelta(days=1)
+    late = [a for t in ctx.org.teams for a in _due_by(uow, ctx, t.key, today, yesterday) if a.overdue]
     return sorted(late, key=lambda a: (-a.working_days_overdue, a.team, a.person_id))
 
 
