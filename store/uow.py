@@ -326,6 +326,18 @@ class UnitOfWork:
         ).returning(Reminder.id)
         return self.session.execute(statement).first() is not None
 
+    def claim_reminders(self, claims: Sequence[tuple[str, str]], *, at: dt.datetime) -> set[str]:
+        """``claim_reminder`` for many (key, recipient) pairs at once: the keys this transaction
+        claimed. A few multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statements, not one per
+        key (issue 9: a run over a big store owes tens of thousands of keys, most claimed before)."""
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        claimed: set[str] = set()
+        for start in range(0, len(claims), 500):
+            rows = [{"key": key, "recipient": recipient, "sent_at": at} for key, recipient in claims[start : start + 500]]
+            statement = insert(Reminder).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Reminder.key)
+            claimed.update(self.session.scalars(statement))
+        return claimed
+
     def reminders_sent(self, key_prefix: str = "") -> Sequence[Reminder]:
         """The reminders claimed so far (under a key prefix), oldest first."""
         return self.session.scalars(

@@ -124,11 +124,9 @@ def run(uow: UnitOfWork, ctx: Context) -> RunResult:
     if not ctx.org.calendar.is_working_time(now):
         return RunResult(quiet=True)
     result = RunResult()
-    mine = [
-        item
-        for item in collect(uow, ctx, now)
-        if _reachable(ctx, item) and uow.claim_reminder(key=item.key, recipient=item.to[:64], at=now)
-    ]
+    owed = [item for item in collect(uow, ctx, now) if _reachable(ctx, item)]
+    claimed = uow.claim_reminders([(item.key, item.to[:64]) for item in owed], at=now)  # in key order, a batch at a time
+    mine = [item for item in owed if item.key in claimed]
     result.claimed = [item.key for item in mine]
     for (to, channel), lines in _batches(mine).items():
         result.messages += 1
