@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=4, help="claiming processes")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clickers in the click-latency figure")
+    parser.add_argument("--persons", type=int, default=100_000, help="scale: open cases (one person each) in the generated store")
+    parser.add_argument("--events", type=int, default=1_000_000, help="scale: event-log rows in the generated store")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scans, CLI start and memory figures (minutes)")
     args = parser.parse_args(argv)
 
     results: dict[str, Figures | str] = {}
@@ -230,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"worktray bench: core level, no chat platform (total {time.perf_counter() - started:.1f} s)\n")
     print(table(results))
     print_click_latency(args.clients, args.no_postgres)
+    print_scale(args)
 
 
 def print_click_latency(clients: int, no_postgres: bool) -> None:
@@ -246,6 +250,21 @@ def print_click_latency(clients: int, no_postgres: bool) -> None:
         lines.append(f"  postgresql: not run ({why})")
     print(f"\nwhat a person waits for: click -> chat.update at the Slack API, HTTP, same run (total {time.perf_counter() - started:.1f} s)")
     print("\n".join(lines))
+
+
+def print_scale(args: argparse.Namespace) -> None:
+    """Issue 9: the scans over a big store, the bot's peak memory holding it, and the CLI's start."""
+    from bench import scans, startup
+
+    if args.no_scale:
+        print("\nscale: not run (--no-scale)")
+        return
+    started = time.perf_counter()
+    lines = scans.run_all(args.persons, args.events, runs=5, postgres=not args.no_postgres, rss=True)
+    print(f"\n{lines[0]} (total {time.perf_counter() - started:.0f} s)")
+    print("\n".join(lines[1:]))
+    print("\nCLI start (bench/startup.py)")
+    print("\n".join(startup.report()))
 
 
 if __name__ == "__main__":

@@ -194,22 +194,31 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(run_all(args.persons, args.events, args.runs, args.explain, not args.no_sqlite, not args.no_postgres)))
 
 
-def run_all(persons: int, events: int, runs: int, explain: bool = False, sqlite: bool = True, postgres: bool = True) -> list[str]:
-    """Generate and time on both back ends: the lines ``make bench`` prints."""
+def run_all(
+    persons: int, events: int, runs: int, explain: bool = False, sqlite: bool = True, postgres: bool = True, rss: bool = False
+) -> list[str]:
+    """Generate and time on both back ends (and, with ``rss``, the bot's peak memory on each
+    generated store, ``bench.rss``): the lines ``make bench`` prints."""
+    from bench import rss as bot_rss
     from bench.__main__ import postgres_database, postgres_reachable, sqlite_database
 
     lines = [f"scans over {persons:,} open cases and {events:,} events (median of {runs} runs; noisy shared machine)"]
+    memory: list[str] = []
     if sqlite:
         with sqlite_database() as url:
             lines.append(f"  sqlite data: {build(url, persons, events)}")
             lines += report("sqlite", time_scans(url, runs, explain))
+            memory += bot_rss.report(url, "sqlite") if rss else []
     why = postgres_reachable() if postgres else "--no-postgres"
     if why is None:
         with postgres_database() as url:
             lines.append(f"  postgresql data: {build(url, persons, events)}")
             lines += report("postgresql", time_scans(url, runs, explain))
+            memory += bot_rss.report(url, "postgresql") if rss else []
     else:
         lines.append(f"  postgresql: not run ({why})")
+    if memory:
+        lines += [f"the bot holding {persons:,} cases: peak memory with every scheduled job run once (bench/rss.py)", *memory]
     return lines
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy.orm import selectinload
 
 from store.models import Assessment, Case, Person, Request
 from store.uow import UnitOfWork
@@ -196,10 +197,26 @@ def _days(n: int) -> str:
     return f"{n} working day{'' if n == 1 else 's'}"
 
 
-def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...]) -> Iterator[Request]:
-    """Every request of every configured team in these states (sending team)."""
+def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...], batch: int = 1000) -> Iterator[Request]:
+    """Every request of every configured team in these states (sending team), in id order.
+
+    A batch at a time (keyset on id), each with its people in one query: a big store's
+    virtual-worker queues hold tens of thousands of items, and a batch the ladder has moved
+    past is not kept in memory (the session's identity map holds unchanged objects weakly; issue 9)."""
     for team in ctx.org.teams:
-        yield from uow.requests.in_states(team.key, states)
+        after = 0
+        while True:
+            found = uow.session.scalars(
+                select(Request)
+                .where(Request.team == team.key, Request.state.in_(states), Request.id > after)
+                .order_by(Request.id)
+                .limit(batch)
+                .options(selectinload(Request.person))
+            ).all()
+            yield from found
+            if len(found) < batch:
+                break
+            after = found[-1].id
 
 
 # -- the ladders ---------------------------------------------------------------------------
