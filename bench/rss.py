@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 GOAL_MB = 150.0
@@ -46,14 +47,21 @@ def child(url: str) -> dict[str, object]:
     scheduler.build_scheduler(app)  # built as at start-up, not started (its jobs run below, once each)
     done: dict[str, object] = {"started_mb": round(peak_mb(), 1)}
     started = time.perf_counter()
-    done["catch_up"] = scheduler.catch_up(app)
-    done["transfers_due"] = scheduler.move_due_transfers(app)
-    done["morning"] = scheduler.morning(app)
-    done["audits_raised"] = scheduler.raise_due_audits(app)
-    done["reminders"] = scheduler.send_reminders(app)
-    done["delivered"] = app.deliverer.drain()
+    steps: dict[str, Callable[[], object]] = {
+        "catch_up": lambda: scheduler.catch_up(app),
+        "transfers_due": lambda: scheduler.move_due_transfers(app),
+        "morning": lambda: scheduler.morning(app),
+        "audits_raised": lambda: scheduler.raise_due_audits(app),
+        "reminders": lambda: scheduler.send_reminders(app),
+        "delivered": app.deliverer.drain,
+    }
+    peaks: dict[str, float] = {}
+    for name, step in steps.items():
+        done[name] = step()
+        peaks[name] = round(peak_mb(), 1)
     done["seconds"] = round(time.perf_counter() - started, 1)
     done["peak_mb"] = round(peak_mb(), 1)
+    done["peak_after"] = peaks
     return done
 
 
@@ -71,7 +79,7 @@ def report(url: str, backend: str) -> list[str]:
     return [
         f"  {backend:<10} bot peak RSS {peak:.0f} MB (goal <= {GOAL_MB:.0f} MB: {verdict}); after start-up {found['started_mb']} MB; "
         f"jobs once in {found['seconds']} s: {found['audits_raised']} audits raised, {found['reminders']} reminder messages, "
-        f"{found['delivered']} messages delivered"
+        f"{found['delivered']} messages delivered; peak after each: {found['peak_after']}"
     ]
 
 

@@ -150,8 +150,8 @@ def plan(persons: int, today: dt.date, seed: int) -> Plan:
             p.requests.append(_request(request_id, "closure", "closed", case_id, pid, team, workers[0], _at(closed), {"reason": "RC7"}))
         case_id += 1
         opened = today - dt.timedelta(days=rnd.randint(30, 1100))
-        # C13: due over the next three months, a few (the last two weeks' worth) overdue
-        due = today + dt.timedelta(days=rnd.randint(-14, 92))
+        # C13: due over the next three months; one in fifty overdue by up to two weeks
+        due = today + dt.timedelta(days=rnd.randint(-14, -1) if i % 50 == 7 else rnd.randint(0, 92))
         last = add_months(due, -3)
         worker = rnd.choice(workers)
         p.cases.append((case_id, pid, team, worker, rnd.choice(types), opened, None, None,
@@ -179,10 +179,10 @@ def _requests_for(p: Plan, i: int, pid: str, case_id: int, team: str, worker: st
         p.requests.append(_request(request_id, "closure", state, case_id, pid, team, worker, asked, {"reason": "RC7"}, holder))
         if state == "blocked":
             p.work_steps.append((pid, "CS Home Visit", worker, "incomplete", None, "open"))
-    elif team == "u12" and i % 40 == 3:  # T1-T3: a transfer to 12+ still to come (planned over the next four weeks)
+    elif team == "u12" and i % 100 == 3:  # T1-T3: a transfer to 12+ still to come (planned over the next four weeks)
         request_id += 1
-        state = terms.RADAR_STATES[(i // 40) % len(terms.RADAR_STATES)]
-        point = list(terms.POINTS_OF_TRANSFER)[(i // 40) % len(terms.POINTS_OF_TRANSFER)]
+        state = terms.RADAR_STATES[(i // 100) % len(terms.RADAR_STATES)]
+        point = list(terms.POINTS_OF_TRANSFER)[(i // 100) % len(terms.POINTS_OF_TRANSFER)]
         planned = None if state == terms.POTENTIAL and i % 3 == 0 else today + dt.timedelta(days=rnd.randint(-3, 28))
         standards = {key: {"status": rnd.choice(terms.STANDARD_STATUSES), "why": ""} for key in terms.STANDARDS}
         details = {"point_of_transfer": point, "planned_date": planned.isoformat() if planned else None, "reason": "Moves on.",
@@ -246,9 +246,10 @@ def generate(url: str, persons: int = 100_000, events: int = 1_000_000, today: d
     try:
         raw = engine.raw_connection()
         try:
-            write = Writer(raw.driver_connection, engine.dialect.name)
+            driver: Any = raw.driver_connection
+            write = Writer(driver, engine.dialect.name)
             if engine.dialect.name == "sqlite":  # store.db turns pysqlite's own BEGIN off: one transaction here
-                raw.driver_connection.execute("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
             summary.rows["persons"] = write("persons", PERSON_COLUMNS, p.persons)
             summary.rows["cases"] = write("cases", CASE_COLUMNS, p.cases)
             summary.rows["requests"] = write("requests", REQUEST_COLUMNS, p.requests)

@@ -197,8 +197,8 @@ def _days(n: int) -> str:
     return f"{n} working day{'' if n == 1 else 's'}"
 
 
-def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...], batch: int = 1000) -> Iterator[Request]:
-    """Every request of every configured team in these states (sending team), in id order.
+def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...], kinds: Iterable[str] | None = None, batch: int = 1000) -> Iterator[Request]:
+    """Every request (of these kinds, else of any) of every configured team in these states (sending team), in id order.
 
     A batch at a time (keyset on id), each with its people in one query: a big store's
     virtual-worker queues hold tens of thousands of items, and a batch the ladder has moved
@@ -206,9 +206,11 @@ def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...], batch: int
     for team in ctx.org.teams:
         after = 0
         while True:
+            query = select(Request).where(Request.team == team.key, Request.state.in_(states), Request.id > after)
+            if kinds is not None:
+                query = query.where(Request.kind.in_(list(kinds)))
             found = uow.session.scalars(
-                select(Request)
-                .where(Request.team == team.key, Request.state.in_(states), Request.id > after)
+                query
                 .order_by(Request.id)
                 .limit(batch)
                 .options(selectinload(Request.person))
@@ -241,7 +243,8 @@ def waiting_for_manager(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iter
     """A closure or transfer waiting for its manager: the deciding managers after
     ``manager_after`` working days, the team's group managers after ``group_manager_after``."""
     states = tuple(sorted({state for _, state in WAITING_FOR_MANAGER}))
-    for request in _requests(uow, ctx, states):
+    kinds = sorted({kind for kind, _ in WAITING_FOR_MANAGER})  # not the queued audits (issue 9: thousands, none waits for a manager)
+    for request in _requests(uow, ctx, states, kinds):
         side = WAITING_FOR_MANAGER.get((request.kind, request.state))
         if side is None:
             continue
