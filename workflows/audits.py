@@ -298,51 +298,50 @@ class DueAudit:
 def due_audits(uow: UnitOfWork, ctx: Context, team: str, today: dt.date) -> list[DueAudit]:
     """The team's open cases whose audit is due on or before its notice horizon (so due soon,
     due today or overdue), soonest first, with the open audit request if there is one."""
-    return _due_by(uow, ctx, team, today, horizon(ctx, team, today))
+    return _due_by(uow, ctx, {team: horizon(ctx, team, today)}, today)
 
 
-def _due_by(uow: UnitOfWork, ctx: Context, team: str, today: dt.date, last_due: dt.date) -> list[DueAudit]:
-    """The team's open cases due on or before ``last_due``, soonest first, each with its open audit.
-    One query (issue 9): the indexed range on (team, audit_due_on), the person's initials and the
-    open audit request (the partial unique index on open requests) joined, only the columns shown."""
+def _due_by(uow: UnitOfWork, ctx: Context, last_due: dict[str, dt.date], today: dt.date) -> list[DueAudit]:
+    """The open cases of these teams due on or before each team's ``last_due``, soonest first, each
+    with its open audit. One query for all the teams (issue 9): the indexed ranges on (team,
+    audit_due_on), the person's initials and the open audit request joined, only the columns shown."""
+    if not last_due:
+        return []
     audit = (
         select(Request.id, Request.person_id, Request.state, Request.holder)
         .where(Request.kind == KIND, Request.state.in_(OPEN_STATES))
         .subquery()
     )
     rows = uow.session.execute(
-        select(Case.id, Case.person_id, Case.audit_due_on, Person.first_name, Person.last_name,
-               audit.c.id.label("request_id"), audit.c.state, audit.c.holder)
+        select(Case.team, Case.id, Case.person_id, Case.audit_due_on, Person.first_name, Person.last_name, audit.c.id, audit.c.state, audit.c.holder)
         .join(Person, Person.id == Case.person_id)
         .outerjoin(audit, audit.c.person_id == Case.person_id)
-        .where(Case.team == team, Case.closed_on.is_(None), Case.audit_due_on <= last_due)
+        .where(or_(*[and_(Case.team == team, Case.audit_due_on <= until) for team, until in last_due.items()]))
+        .where(Case.closed_on.is_(None))
         .order_by(Case.audit_due_on, Case.person_id, Case.id)
     ).all()
-    calendar = ctx.org.calendar
-    found = []
-    for row in rows:
-        late = calendar.working_days_between(row.audit_due_on, today) if today > row.audit_due_on else 0
-        found.append(
-            DueAudit(
-                team=team,
-                case_id=row.id,
-                person_id=row.person_id,
-                initials=f"{row.first_name[:1]}{row.last_name[:1]}".upper(),
-                due_on=row.audit_due_on,
-                working_days_overdue=late,
-                request_id=row.request_id,
-                state=row.state,
-                holder=row.holder,
-            )
+    late = ctx.org.calendar.working_days_between
+    return [
+        DueAudit(
+            team=team,
+            case_id=case_id,
+            person_id=person_id,
+            initials=f"{first[:1]}{last[:1]}".upper(),
+            due_on=due_on,
+            working_days_overdue=late(due_on, today) if today > due_on else 0,
+            request_id=request_id,
+            state=state,
+            holder=holder,
         )
-    return found
+        for team, case_id, person_id, due_on, first, last, request_id, state, holder in rows  # tuples: faster than attributes
+    ]
 
 
 def overdue(uow: UnitOfWork, ctx: Context, today: dt.date) -> list[DueAudit]:
     """Every team's overdue audits (past their due date, D4 working days counted), most overdue first.
-    Only cases due before today are read (issue 9: not every team's due-soon list)."""
+    Only cases due before today are read, every team in one query (issue 9)."""
     yesterday = today - dt.timedelta(days=1)
-    late = [a for t in ctx.org.teams for a in _due_by(uow, ctx, t.key, today, yesterday) if a.overdue]
+    late = [a for a in _due_by(uow, ctx, {t.key: yesterday for t in ctx.org.teams}, today) if a.overdue]
     return sorted(late, key=lambda a: (-a.working_days_overdue, a.team, a.person_id))
 
 
