@@ -212,14 +212,14 @@ def run_all(
     if sqlite:
         with sqlite_database() as url:
             lines.append(f"  sqlite data: {build(url, persons, events)}")
+            memory += bot_rss.report(url, "sqlite") if rss else []  # first: the bot's first day on a fresh store
             lines += report("sqlite", time_scans(url, runs, explain))
-            memory += bot_rss.report(url, "sqlite") if rss else []
     why = postgres_reachable() if postgres else "--no-postgres"
     if why is None:
         with postgres_database() as url:
             lines.append(f"  postgresql data: {build(url, persons, events)}")
-            lines += report("postgresql", time_scans(url, runs, explain))
             memory += bot_rss.report(url, "postgresql") if rss else []
+            lines += report("postgresql", time_scans(url, runs, explain))
     else:
         lines.append(f"  postgresql: not run ({why})")
     if memory:
