@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clickers in the click-latency figure")
     parser.add_argument("--import-persons", type=int, default=100_000, help="persons in the generated export of the import figure")
+    parser.add_argument("--persons", type=int, default=100_000, help="scale: open cases (one person each) in the generated store")
+    parser.add_argument("--events", type=int, default=1_000_000, help="scale: event-log rows in the generated store")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scans, CLI start and memory figures (minutes)")
     args = parser.parse_args(argv)
 
     results: dict[str, Figures | str] = {}
@@ -232,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(results))
     print_click_latency(args.clients, args.no_postgres)
     importing.print_import(args.import_persons, args.no_postgres)
+    print_scale(args)
 
 
 def print_click_latency(clients: int, no_postgres: bool) -> None:
@@ -259,6 +263,21 @@ def slack_pushing_back(backend: str, database: Callable[[], AbstractContextManag
     with database() as url:
         drain = click.drain_at_limit(url)
     return click.report_slack_pushing_back(backend, acks, drain)
+
+
+def print_scale(args: argparse.Namespace) -> None:
+    """Issue 9: the scans over a big store, the bot's peak memory holding it, and the CLI's start."""
+    from bench import scans, startup
+
+    if args.no_scale:
+        print("\nscale: not run (--no-scale)")
+        return
+    started = time.perf_counter()
+    lines = scans.run_all(args.persons, args.events, runs=5, postgres=not args.no_postgres, rss=True)
+    print(f"\n{lines[0]} (total {time.perf_counter() - started:.0f} s)")
+    print("\n".join(lines[1:]))
+    print("\nCLI start (bench/startup.py)")
+    print("\n".join(startup.report()))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ class Person(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    # indexed: the radar finds who reaches the age of transfer by a date-of-birth range (T1, issue 9)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date, index=True)
     # indexed: a family's members are looked up by it (C6.4, the family card) (issue 9)
     family_group_id: Mapped[str | None] = mapped_column(ForeignKey("family_groups.id"), index=True)
     # C4 / C3: when the person was last seen face to face and when supervision was last recorded.
@@ -130,7 +131,10 @@ class Case(Base):
 
     person: Mapped[Person] = relationship()
 
-    __table_args__ = (Index("ix_cases_team_audit_due_on", "team", "audit_due_on"),)
+    __table_args__ = (
+        Index("ix_cases_team_audit_due_on", "team", "audit_due_on"),
+        Index("ix_cases_audit_due_on", "audit_due_on"),  # cases without a due date yet, every team (C13, issue 9)
+    )
 
     @property
     def is_open(self) -> bool:
@@ -245,6 +249,8 @@ class Assessment(Base):
     """C3: the manager checks that all assessments are authorised."""
 
     __tablename__ = "assessments"
+    # the reminders' open assessments (D1): not completed, triggered long enough ago (issue 9)
+    __table_args__ = (Index("ix_assessments_open", "completed_on", "trigger_date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)

@@ -200,3 +200,26 @@ def test_an_invalid_config_stops_the_import_before_the_database(sqlite_url, tmp_
     assert result.returncode == 2
     assert "worktray.yml, line" in result.stderr
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_importing_the_cli_leaves_migrations_slack_and_the_scheduler_unloaded(tmp_path):
+    """Issue 9: `worktray case show` starts fast because each command imports what it needs;
+    importing the command line (a fresh interpreter) loads no alembic, Slack or APScheduler."""
+    heavy = ["alembic", "slack_bolt", "slack_sdk", "apscheduler"]
+    probe = f"import sys, worktray.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
+    """The same for a whole `case show` run (the command a person waits for)."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    probe = (
+        "import sys, runpy; sys.argv = ['worktray', 'case', 'show', '1']\n"
+        "try:\n    runpy.run_module('worktray.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('alembic', 'slack_bolt', 'slack_sdk', 'apscheduler') if m in sys.modules))"
+    )
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr

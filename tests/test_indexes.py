@@ -1,7 +1,8 @@
 """Issue 9: every column a query filters or joins on has an index.
 
 The real journeys run on PostgreSQL (closure to closed and to blocked, a transfer
-that moves, the radar and the agenda, the deliverer drawing every card, a case
+that moves, the radar and the agenda, the scans over every open case: the audit job,
+due and overdue audits, the reminders, the deliverer drawing every card, a case
 report) while every statement is captured (``before_cursor_execute``). Each
 SELECT, UPDATE and DELETE is then planned again with ``EXPLAIN`` and sequential
 scans switched off (``enable_seqscan = off`` only makes them dear, so the planner
@@ -26,9 +27,9 @@ from sqlalchemy import Connection, Engine, event, text
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.uow import UnitOfWork
-from workflows import radar, transfer
+from workflows import audits, radar, reminders, transfer
 from workflows import requests as wf
-from workflows.clock import LONDON, FixedClock
+from workflows.clock import LONDON, FixedClock, local_today
 from workflows.org import Organisation
 from workflows.requests import BLOCKED, CLOSED, Context
 from workflows.transfer_terms import STANDARDS
@@ -103,9 +104,24 @@ def run_journeys(uow_factory: partial[UnitOfWork], org: Organisation) -> None:
     for job, at in (("radar", dt.datetime(2026, 12, 18, 12, tzinfo=LONDON)), ("agenda", dt.datetime(2026, 12, 21, 9, tzinfo=LONDON))):
         with uow_factory() as uow:
             radar.post_digest(uow, ctx, job, "12plus", at)
+    run_scans(uow_factory, ctx)
     Deliverer(uow_factory, ctx, Sender()).drain()
     with uow_factory() as uow:
         assert case_report(uow, "3549740") is not None
+
+
+def run_scans(uow_factory: partial[UnitOfWork], ctx: Context) -> None:
+    """The scans over every open case (issue 9, bench/scans.py): the daily audit job, the due
+    and overdue audits, every reminders ladder (the radar is drawn by the deliverer)."""
+    today = local_today(ctx.clock)
+    with uow_factory() as uow:
+        assert audits.raise_due_audits(uow, ctx) > 0
+    with uow_factory() as uow:
+        assert audits.due_audits(uow, ctx, "u12", today)
+        assert audits.overdue(uow, ctx, today)
+        radar.radar_for(uow, ctx, "12plus", today)
+    with uow_factory() as uow:
+        assert reminders.run(uow, ctx).claimed
 
 
 def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -52,6 +52,15 @@ def _england_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("GB", subdiv="ENG", years=year)
 
 
+@lru_cache(maxsize=65536)
+def _working_days_between(calendar: WorkingCalendar, start: dt.date, end: dt.date) -> int:
+    """``WorkingCalendar.working_days_between``, remembered: the scans over every open case and
+    request ask it for the same few hundred pairs of dates again and again (issue 9)."""
+    if end < start:
+        return -_working_days_between(calendar, end, start)
+    return sum(1 for n in range(1, (end - start).days + 1) if calendar.is_working_day(start + dt.timedelta(days=n)))
+
+
 DAY_STARTS = dt.time(9, 0)
 DAY_ENDS = dt.time(17, 0)
 
@@ -88,9 +97,7 @@ class WorkingCalendar:
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Working days after ``start`` up to and including ``end``; negative when ``end`` is earlier."""
-        if end < start:
-            return -self.working_days_between(end, start)
-        return sum(1 for n in range(1, (end - start).days + 1) if self.is_working_day(start + dt.timedelta(days=n)))
+        return _working_days_between(self, start, end)
 
     def is_working_time(self, at: dt.datetime) -> bool:
         """Within working hours on a working day, London time (quiet hours are the rest)."""

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+class ConfigError(Exception):
+    """The organisation config is invalid; the message names the file and line. (Here, not in
+    ``workflows.org``, so that the CLI can catch it without importing the config's parser.)"""
+
+
 class WorkflowError(Exception):
     """Something the user asked for cannot be done; ``str(e)`` says why, plainly."""
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workflows.clock import DAY_ENDS, DAY_STARTS, WorkingCalendar
+from workflows.errors import ConfigError
 from workflows.retention import Criteria
 
 
@@ -321,10 +322,6 @@ def _no_duplicates(what: str, values: list[tuple[tuple[str | int, ...], str]]) -
         if v in seen:
             raise _Misplaced(loc, f"duplicate {what} {v!r}")
         seen.add(v)
-
-
-class ConfigError(Exception):
-    """The organisation config is invalid; the message names the file and line."""
 
 
 def load_organisation(path: str | Path) -> Organisation:

@@ -32,8 +32,12 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from store.models import Request
+from sqlalchemy import Row, select
+from sqlalchemy.orm import selectinload
+
+from store.models import Assessment, Case, Person, Request
 from store.uow import UnitOfWork
 from workflows import access, audits, work_steps
 from workflows import closure as _closure  # noqa: F401  (registers the closure kinds the ladders read)
@@ -121,11 +125,9 @@ def run(uow: UnitOfWork, ctx: Context) -> RunResult:
     if not ctx.org.calendar.is_working_time(now):
         return RunResult(quiet=True)
     result = RunResult()
-    mine = [
-        item
-        for item in collect(uow, ctx, now)
-        if _reachable(ctx, item) and uow.claim_reminder(key=item.key, recipient=item.to[:64], at=now)
-    ]
+    owed = [item for item in collect(uow, ctx, now) if _reachable(ctx, item)]
+    claimed = uow.claim_reminders([(item.key, item.to[:64]) for item in owed], at=now)  # in key order, a batch at a time
+    mine = [item for item in owed if item.key in claimed]
     result.claimed = [item.key for item in mine]
     for (to, channel), lines in _batches(mine).items():
         result.messages += 1
@@ -195,10 +197,28 @@ def _days(n: int) -> str:
     return f"{n} working day{'' if n == 1 else 's'}"
 
 
-def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...]) -> Iterator[Request]:
-    """Every request of every configured team in these states (sending team)."""
+def _requests(uow: UnitOfWork, ctx: Context, states: tuple[str, ...], kinds: Iterable[str] | None = None, batch: int = 1000) -> Iterator[Request]:
+    """Every request (of these kinds, else of any) of every configured team in these states (sending team), in id order.
+
+    A batch at a time (keyset on id), each with its people in one query: a big store's
+    virtual-worker queues hold tens of thousands of items, and a batch the ladder has moved
+    past is not kept in memory (the session's identity map holds unchanged objects weakly; issue 9)."""
     for team in ctx.org.teams:
-        yield from uow.requests.in_states(team.key, states)
+        after = 0
+        while True:
+            query = select(Request).where(Request.team == team.key, Request.state.in_(states), Request.id > after)
+            if kinds is not None:
+                query = query.where(Request.kind.in_(list(kinds)))
+            found = uow.session.scalars(
+                query
+                .order_by(Request.id)
+                .limit(batch)
+                .options(selectinload(Request.person))
+            ).all()
+            yield from found
+            if len(found) < batch:
+                break
+            after = found[-1].id
 
 
 # -- the ladders ---------------------------------------------------------------------------
@@ -223,7 +243,8 @@ def waiting_for_manager(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iter
     """A closure or transfer waiting for its manager: the deciding managers after
     ``manager_after`` working days, the team's group managers after ``group_manager_after``."""
     states = tuple(sorted({state for _, state in WAITING_FOR_MANAGER}))
-    for request in _requests(uow, ctx, states):
+    kinds = sorted({kind for kind, _ in WAITING_FOR_MANAGER})  # not the queued audits (issue 9: thousands, none waits for a manager)
+    for request in _requests(uow, ctx, states, kinds):
         side = WAITING_FOR_MANAGER.get((request.kind, request.state))
         if side is None:
             continue
@@ -311,24 +332,35 @@ def open_assessments(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterato
     today = local_date(now)
     for team in ctx.org.teams:
         limits = team.reminders
-        cases = {case.person_id: case for case in uow.cases.open_cases_of_team(team.key)}
-        for assessment in uow.cases.assessments(cases):
-            if assessment.completed_on is not None:
-                continue
-            days = (today - assessment.trigger_date).days
+        for row in _open_assessments(uow, team.key, today - dt.timedelta(days=min([*limits.assessment_reminders, limits.assessment_overdue_after + 1]))):
+            days = (today - row.trigger_date).days
             step = _assessment_step(limits, days)
             if step is None:
                 continue
-            case = cases[assessment.person_id]
-            due = assessment.trigger_date + dt.timedelta(days=limits.assessment_overdue_after)
+            due = row.trigger_date + dt.timedelta(days=limits.assessment_overdue_after)
             state = "OVERDUE" if step == "overdue" else "open"
+            initials = f"{row.first_name[:1]}{row.last_name[:1]}".upper()
             line = (
-                f"{assessment.assessment_type} {assessment.id} · {case.person_id} {case.person.initials} · {state}: "
-                f"day {days} since {assessment.trigger_date:%d %b %Y}, due by {due:%d %b %Y} (D1)"
+                f"{row.assessment_type} {row.id} · {row.person_id} {initials} · {state}: "
+                f"day {days} since {row.trigger_date:%d %b %Y}, due by {due:%d %b %Y} (D1)"
             )
-            people = [case.worker, *(p.key for p in ctx.org.supervisors_for(case.worker, team.key))]
+            people = [row.worker, *(p.key for p in ctx.org.supervisors_for(row.worker, team.key))]
             for person in dict.fromkeys(people):
-                yield Owed("assessment", f"{assessment.id}@{assessment.trigger_date:%Y%m%d}", person, step, line)
+                yield Owed("assessment", f"{row.id}@{row.trigger_date:%Y%m%d}", person, step, line)
+
+
+def _open_assessments(uow: UnitOfWork, team: str, triggered_by: dt.date) -> list[Row[Any]]:
+    """D1: the open assessments, triggered on or before ``triggered_by``, of people with an open case
+    in ``team`` (with that case's worker: the latest case if several), in assessment order. One query
+    with only the columns the lines need (issue 9: not every open case of the team loaded)."""
+    rows = uow.session.execute(
+        select(Assessment.id, Assessment.assessment_type, Assessment.trigger_date, Case.person_id, Case.worker, Person.first_name, Person.last_name)
+        .join(Case, Case.person_id == Assessment.person_id)
+        .join(Person, Person.id == Case.person_id)
+        .where(Assessment.completed_on.is_(None), Assessment.trigger_date <= triggered_by, Case.team == team, Case.closed_on.is_(None))
+        .order_by(Assessment.id, Case.id)
+    ).all()
+    return list({row.id: row for row in rows}.values())  # the last (newest) case per assessment, as before
 
 
 def _assessment_step(limits: ReminderSettings, days: int) -> str | None:

@@ -25,20 +25,21 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
-from store.db import make_engine, make_session_factory
-from store.migrate import upgrade
-from store.uow import UnitOfWork
-from workflows.clock import SystemClock
-from workflows.org import ConfigError, Organisation, load_organisation
+from workflows.errors import ConfigError
 from worktray.errors import StartupError
 from worktray.settings import Settings
 
+# Issue 9: `worktray case show` starts in well under a second. Each command imports what it
+# needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
+# does not pay for the others; tests/test_cli.py checks that importing this module stays light.
 if TYPE_CHECKING:
     from bot.cards import Card
+    from store.uow import UnitOfWork
+    from workflows.org import Organisation
 
 log = logging.getLogger("worktray")
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         return int(args.func(args, settings) or 0)
     except ConfigError as e:
@@ -124,7 +127,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _uow_factory(settings: Settings) -> partial[UnitOfWork]:
+    from store.db import make_engine, make_session_factory
+    from store.uow import UnitOfWork
+
     return partial(UnitOfWork, make_session_factory(make_engine(settings.database_url)))
+
+
+def upgrade(database_url: str) -> None:
+    """Migrate the schema (alembic is imported only by the commands that migrate)."""
+    from store.migrate import upgrade as migrate
+
+    migrate(database_url)
+
+
+def make_engine(database_url: str) -> Any:
+    from store.db import make_engine as engine
+
+    return engine(database_url)
+
+
+def load_organisation(path: str | Path) -> Organisation:
+    from workflows.org import load_organisation as load
+
+    return load(path)
 
 
 def load_org(settings: Settings, fallback_to_demo: bool = False) -> Organisation:
@@ -249,7 +274,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _after_import(settings: Settings) -> None:
     """C13: the imported open cases get their three-month audit due dates."""
-    from workflows.clock import local_today
+    from workflows.clock import SystemClock, local_today
     from workflows.importing import after_import
 
     with _uow_factory(settings)() as uow:
@@ -293,6 +318,7 @@ def cmd_events_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     Event IDs only, never an event's content (it can name people). Exit 1 when broken.
     """
+    from store.db import make_session_factory
     from store.eventlog import verify
 
     engine = make_engine(settings.database_url)
@@ -365,7 +391,7 @@ def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
     from bot.deliver import drop
 
     with _uow_factory(settings)() as uow:
-        row = drop(uow, args.id, SystemClock().now())
+        row = drop(uow, args.id, _now())
     if row is None:
         print(f"worktray: there is no undelivered message {args.id}", file=sys.stderr)
         return 1
@@ -376,6 +402,12 @@ def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- scheduled jobs (T2 radar, T3 agenda) ----------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    from workflows.clock import SystemClock
+
+    return SystemClock().now()
 
 
 def _aware(value: str) -> dt.datetime:
@@ -396,7 +428,7 @@ def cmd_jobs_list(args: argparse.Namespace, settings: Settings) -> int:
     from worktray.scheduler import build_scheduler, job_lines
 
     org = load_org(settings, fallback_to_demo=True)
-    now = SystemClock().now()
+    now = _now()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "adding job tentatively", once per job
     app = build(settings.database_url, org, _NoChat(), migrate=False)
     lines = job_lines(build_scheduler(app), now)
@@ -445,6 +477,7 @@ def _last_runs(uow_factory: partial[UnitOfWork], records: list[tuple[tuple[str, 
 
 def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run a digest now for the period due at --at (default now); the running bot delivers it."""
+    from workflows.clock import SystemClock
     from workflows.requests import Context
     from worktray.scheduler import run_digest, scheduled_jobs
 
@@ -471,7 +504,7 @@ def cmd_jobs_run(args: argparse.Namespace, settings: Settings) -> int:
 def _run_audits(uow_factory: partial[UnitOfWork], org: Organisation, team: str | None, at: dt.datetime | None) -> int:
     """C13: raise the audits due within each team's notice, as of --at (default now); the running bot delivers the cards."""
     from workflows import audits
-    from workflows.clock import FixedClock
+    from workflows.clock import FixedClock, SystemClock
     from workflows.requests import Context
 
     ctx = Context(org=org, clock=FixedClock(at) if at is not None else SystemClock())
