@@ -164,6 +164,12 @@ class Deliverer:
         self._outage_seen = True  # rows held by an outage may be waiting (from before a restart): look once
         self._deferred = True  # rows may be waiting for a retry time: the loop asks when the next is due
         self.busy_elsewhere = False  # the last drain found another instance delivering (PostgreSQL)
+        # Home tabs to redraw (request IDs), drawn on a thread of their own once started, so that
+        # drawing trays never holds up the next card a person waits for (issue 9).
+        self._homes_pending: set[int] = set()
+        self._homes_wake = threading.Event()
+        self._homes_thread: threading.Thread | None = None
+        self._homes_guard = threading.Lock()
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -424,11 +430,31 @@ class Deliverer:
 
     def _publish_homes(self, request_ids: set[int]) -> None:
         """Issue 8: the Home tabs of the people whose work tray these requests are in are
-        republished (once each per batch, however many of their requests moved), when the
-        platform has a Home (``publish_home``). Best effort, after the batch is recorded: a
-        failed publish is logged and the next change or opening of the tab redraws it."""
+        republished (once each however many of their requests moved), when the platform has
+        a Home (``publish_home``). Best effort, after the batch is recorded: a failed publish
+        is logged and the next change or opening of the tab redraws it. Once ``start``-ed,
+        on the Home thread (batches that come meanwhile are drawn together); else here."""
+        if getattr(self.sender, "publish_home", None) is None or not request_ids:
+            return
+        if self._homes_thread is not None:
+            with self._homes_guard:
+                self._homes_pending |= request_ids
+            self._homes_wake.set()
+            return
+        self._draw_and_publish_homes(request_ids)
+
+    def _run_homes(self) -> None:
+        while not self._stop.is_set():
+            self._homes_wake.wait(5.0)
+            self._homes_wake.clear()
+            with self._homes_guard:
+                ids, self._homes_pending = self._homes_pending, set()
+            if ids:
+                self._draw_and_publish_homes(ids)
+
+    def _draw_and_publish_homes(self, request_ids: set[int]) -> None:
         publish = getattr(self.sender, "publish_home", None)
-        if publish is None or not request_ids:
+        if publish is None:
             return
         try:
             with self._new_uow(readonly=True) as uow:
@@ -480,6 +506,9 @@ class Deliverer:
         return min(longest, max(0.01, (due - self.ctx.clock.now()).total_seconds()))
 
     def start(self) -> threading.Thread:
+        if getattr(self.sender, "publish_home", None) is not None:
+            self._homes_thread = threading.Thread(target=self._run_homes, name="outbox-homes", daemon=True)
+            self._homes_thread.start()
         thread = threading.Thread(target=self.run_forever, name="outbox", daemon=True)
         thread.start()
         return thread
@@ -487,6 +516,7 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._homes_wake.set()
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
