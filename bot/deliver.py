@@ -214,7 +214,7 @@ class Deliverer:
         crash (kill -9) between sending a message and recording it sends that one
         message again (at least once, never lost). For an edit that is harmless (the
         same card drawn again); for a first post it is a second copy of the card, and
-        only of the post in flight: recording the whole batch at its end would repost
+        only of the posts in flight (one per lane at most): recording the whole batch at its end would repost
         every card the batch had posted (tests/test_crash_restart.py). Slack has no
         idempotency key for chat.postMessage, and finding the lost post again
         (conversations.history) would need read scopes the app does not ask for
@@ -339,7 +339,7 @@ class Deliverer:
         return job
 
     def _send_and_record(self, job: _Job, now: dt.datetime) -> None:
-        """Send, and if the platform took it, record it at once (a crash re-sends one message at most)."""
+        """Send, and if the platform took it, record it at once (a crash re-sends only what is in flight: one message per lane at most)."""
         self._send(job)
         if job.error or job.card is None:
             return
