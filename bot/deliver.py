@@ -220,7 +220,7 @@ class Deliverer:
         crash (kill -9) between sending a message and recording it sends that one
         message again (at least once, never lost). For an edit that is harmless (the
         same card drawn again); for a first post it is a second copy of the card, and
-        only of the post in flight: recording the whole batch at its end would repost
+        only of the posts in flight (one per lane at most): recording the whole batch at its end would repost
         every card the batch had posted (tests/test_crash_restart.py). Slack has no
         idempotency key for chat.postMessage, and finding the lost post again
         (conversations.history) would need read scopes the app does not ask for
@@ -270,6 +270,10 @@ class Deliverer:
             by_key: dict[str, _Job] = {}
             keys = {row.card_key for row in rows if row.card_key}
             where = {m.card_key: m for m in uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key.in_(keys)))} if keys else {}
+            # Looked up before any card is drawn: on PostgreSQL (read committed) each statement
+            # sees what is committed by then, and a row committed after its card was drawn
+            # must not be marked sent with it (the card would never show that change).
+            waiting = self._waiting_rows_of_the_same_cards(uow, keys, {row.id for row in rows})
             for row in rows:
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
@@ -286,25 +290,25 @@ class Deliverer:
                     by_key[row.card_key] = job
                 jobs.append(job)
                 send(job)  # rows of the same card further on join it before it is recorded
-            self._add_waiting_rows_of_the_same_cards(uow, by_key, {row.id for row in rows})
+            for row_id, key in waiting:
+                by_key[key].row_ids.append(row_id)
             return jobs, len(rows) == BATCH_SIZE
 
     @staticmethod
-    def _add_waiting_rows_of_the_same_cards(uow: UnitOfWork, by_key: dict[str, _Job], picked: set[int]) -> None:
+    def _waiting_rows_of_the_same_cards(uow: UnitOfWork, keys: set[str], picked: set[int]) -> list[tuple[int, str]]:
         """Rows of a card being delivered that are still waiting out a retry delay
-        go with it: the delivery shows the card as it is now, which covers them."""
-        if not by_key:
-            return
+        go with it: the delivery shows the card as it is now, which covers them.
+        (row ID, card key) of each, not among ``picked``."""
+        if not keys:
+            return []
         waiting = uow.session.execute(
             select(OutboxMessage.id, OutboxMessage.card_key).where(
                 OutboxMessage.sent_at.is_(None),
                 OutboxMessage.dropped_at.is_(None),
-                OutboxMessage.card_key.in_(list(by_key)),
+                OutboxMessage.card_key.in_(list(keys)),
             )
         ).all()
-        for row_id, key in waiting:
-            if row_id not in picked and key is not None:
-                by_key[key].row_ids.append(row_id)
+        return [(row_id, key) for row_id, key in waiting if row_id not in picked and key is not None]
 
     def _render(self, uow: UnitOfWork, row: OutboxMessage) -> Card | None:
         body = row.body
@@ -345,7 +349,7 @@ class Deliverer:
         return job
 
     def _send_and_record(self, job: _Job, now: dt.datetime) -> None:
-        """Send, and if the platform took it, record it at once (a crash re-sends one message at most)."""
+        """Send, and if the platform took it, record it at once (a crash re-sends only what is in flight: one message per lane at most)."""
         self._send(job)
         if job.error or job.card is None:
             return

@@ -8,7 +8,9 @@ What tests/test_two_instances.py and tests/test_crash_restart.py share:
   secret and ``SLACK_API_BASE_URL`` pointing at the local mock Web API; ``kill()`` is
   SIGKILL (no clean-up of any kind runs).
 * ``HoldingSlackApi``: tests/slack_mock.py that can hold the answer to one call open
-  (the call is received and applied, like Slack would, but the bot does not hear back).
+  (the call is received and applied, like Slack would, but the bot does not hear back),
+  and then, for a process about to be killed, every later message it sends
+  (``also``): the messages in flight at the kill are then exactly the held ones.
 * ``Bots``: tests/test_slack_http.py's SlackDriver (the same signed, real-shaped
   payloads) aimed at one instance or another, without draining anything in-process:
   the processes' own deliverers send the cards.
@@ -200,18 +202,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bot_env(url: str, api: SlackApiMock | None) -> dict[str, str]:
+def bot_env(url: str, api: SlackApiMock | None, token: str = "xoxb-test") -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WORKTRAY_", "DATABASE_URL", "LOG_LEVEL"))}
     env = {**base, "PYTHONPATH": str(REPO), "DATABASE_URL": url, "WORKTRAY_CONFIG": str(demo.DEMO_ORG),
-           "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "WORKTRAY_HTTP_THREADS": "8"}
+           "SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": SECRET, "WORKTRAY_HTTP_THREADS": "8"}
     return {**env, "SLACK_API_BASE_URL": api.base_url} if api is not None else env
 
 
 class BotProcess:
-    """``worktray run --http`` on an ephemeral port; output to a log file (a pipe could fill up)."""
+    """``worktray run --http`` on an ephemeral port; output to a log file (a pipe could fill up).
 
-    def __init__(self, url: str, api: SlackApiMock, log_path: Path, port: int | None = None) -> None:
-        self.url, self.api, self.log_path = url, api, log_path
+    ``token``: its bot token, which the mock records with each call: a test that kills
+    processes gives each its own, so that the calls of one process can be told apart."""
+
+    def __init__(self, url: str, api: SlackApiMock, log_path: Path, port: int | None = None, token: str = "xoxb-test") -> None:
+        self.url, self.api, self.log_path, self.token = url, api, log_path, token
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -219,7 +224,7 @@ class BotProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "worktray.cli", "run", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=bot_env(self.url, self.api), cwd=self.log_path.parent, stdout=log, stderr=subprocess.STDOUT,
+                env=bot_env(self.url, self.api, self.token), cwd=self.log_path.parent, stdout=log, stderr=subprocess.STDOUT,
             )
         return self
 
@@ -278,18 +283,33 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = WAIT) ->
 # -- Slack's side -------------------------------------------------------------------------------
 
 
+MESSAGES = frozenset({"chat.postMessage", "chat.update"})  # what the deliverer sends
+
+
 @dataclass
 class Hold:
-    """One held answer: ``arrived`` once the call came in (``call``), answered after ``release()``."""
+    """One held answer: ``arrived`` once the call came in (``call``), answered after ``release()``.
+
+    ``also``: from then on, every successful call of these methods made with the same
+    bot token (by the same process) is held too, and listed in ``held`` (``call`` first)
+    even once released. For a process about to be killed: it sends side by side
+    (bot.deliver's lanes), and a call it made just before the kill may reach Slack
+    after it; each held call is one the process never hears back about."""
 
     wanted: Callable[[Call, list[Call]], bool]
     armed_at: int
+    also: frozenset[str] = frozenset()
     arrived: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     call: Call | None = None
+    held: list[Call] = field(default_factory=list)
 
     def release(self) -> None:
         self.released.set()
+
+    def held_posts(self) -> list[Call]:
+        """The held posts of cards (with blocks): what a kill now could make the bot post twice."""
+        return [c for c in list(self.held) if c.method == "chat.postMessage" and c.args.get("blocks")]
 
 
 class HoldingSlackApi(SlackApiMock):
@@ -303,10 +323,11 @@ class HoldingSlackApi(SlackApiMock):
         super().__init__()
         self._holds: list[Hold] = []
 
-    def hold(self, wanted: Callable[[Call, list[Call]], bool]) -> Hold:
-        """Hold the first successful call for which ``wanted(call, calls since now)`` is true."""
+    def hold(self, wanted: Callable[[Call, list[Call]], bool], also: frozenset[str] = frozenset()) -> Hold:
+        """Hold the first successful call for which ``wanted(call, calls since now)`` is true
+        (and, with ``also``, that process's later calls of those methods: ``Hold``)."""
         with self._lock:
-            found = Hold(wanted, len(self.calls))
+            found = Hold(wanted, len(self.calls), also)
             self._holds.append(found)
         return found
 
@@ -314,14 +335,37 @@ class HoldingSlackApi(SlackApiMock):
         result = super().answer(method, args, token)
         with self._lock:
             call = next(c for c in reversed(self.calls) if c.result is result)
-            mine = next((h for h in self._holds if result.get("ok") and h.wanted(call, self.calls[h.armed_at:])), None)
+            mine = None
+            if result.get("ok"):
+                mine = next((h for h in self._holds if h.call is not None and method in h.also and token == h.call.token), None)
+                if mine is None:
+                    mine = next((h for h in self._holds if h.call is None and h.wanted(call, self.calls[h.armed_at:])), None)
+                    if mine is not None:
+                        mine.call = call
             if mine is not None:
-                self._holds.remove(mine)
-                mine.call = call
+                mine.held.append(call)
         if mine is not None:
             mine.arrived.set()
             mine.released.wait(timeout=WAIT)
         return result
+
+    def wait_until_recorded(self, store: Store, hold: Hold) -> None:
+        """Before killing the process ``hold`` caught: wait until it has recorded every
+        post Slack answered it (the ts in ``chat_messages``). Its other messages are held
+        (``also``), so the posts in flight at the kill are exactly ``hold.held_posts()``:
+        a kill then may double those and must double nothing else. The journeys here
+        send cards only (each outbox row has a card key), so every answered post has a ts to find."""
+        assert hold.call is not None
+        token = hold.call.token
+
+        def all_recorded() -> bool:
+            held = hold.held_posts()
+            answered = [c for c in self.taken("chat.postMessage")
+                        if c.token == token and c.args.get("blocks") and not any(c is h for h in held)]
+            recorded = {ts for _channel, ts in store.chat_messages().values()}
+            return all(c.result["ts"] in recorded for c in answered)
+
+        wait_for(all_recorded, "every post Slack answered to be recorded before the kill")
 
 
 class Bots(SlackDriver):
@@ -511,22 +555,26 @@ def assert_each_message_sent_once(store: Store, api: SlackApiMock, in_flight: Se
     A keyed card is posted once (its ts is in ``chat_messages``) and edited afterwards;
     an unkeyed direct message is one post per outbox row. A second post of a card,
     from a second deliverer or a resend after a crash, would be a post too many here.
-    ``in_flight``: posts whose answer the bot never heard (killed while Slack held it);
-    each was posted again, once, and the copy the bot heard about is the one it keeps."""
+    ``in_flight``: calls whose answer the bot never heard (killed while Slack held them,
+    ``Hold.held``). Each post among them is a copy the bot never recorded, and the
+    card was posted again (the copy it heard about, and kept); every other post was
+    recorded: a crash doubles only what was in flight at the kill."""
     rows = store.outbox()
     assert all(r.sent_at is not None and r.dropped_at is None for r in rows), [(r.id, r.card_key, r.error) for r in rows if r.sent_at is None]
     # The outbox's posts: a card always has blocks. A reply to a form (bot.slack_app's
     # ``direct``, text only) is the request's answer, not an outbox message.
-    posted = [c for c in api.calls if c.method == "chat.postMessage" and c.result.get("ok") and c.args.get("blocks")]
-    for lost in in_flight:
-        again = [c for c in posted if c is not lost and c.args["channel"] == lost.args["channel"] and c.args["text"] == lost.args["text"]]
-        assert len(again) == 1, (lost.args["channel"], lost.args["text"], len(again))
-        posted = [c for c in posted if c is not lost]
+    everything = [c for c in api.calls if c.method == "chat.postMessage" and c.result.get("ok") and c.args.get("blocks")]
+    lost = [c for c in everything if any(c is f for f in in_flight)]
+    posted = [c for c in everything if not any(c is f for f in in_flight)]
     cards = store.chat_messages()
+    recorded = {ts for _channel, ts in cards.values()}
+    assert not {c.result["ts"] for c in lost} & recorded, "a post the bot never heard back about is recorded"
+    for copy in lost:  # the restarted bot posted the card again: same channel, same request (its text may have moved on)
+        again = [c for c in posted if c.args["channel"] == copy.args["channel"] and _same_card(c, copy)]
+        assert again, (copy.args["channel"], copy.args["text"][:70])
     unkeyed = [r for r in rows if r.card_key is None]
     posted_ts = Counter(c.result["ts"] for c in posted)
     assert all(n == 1 for n in posted_ts.values())
-    recorded = {ts for _channel, ts in cards.values()}
     assert recorded <= set(posted_ts), "a card's recorded message was never posted"
     assert len(posted) == len(cards) + len(unkeyed), (
         f"{len(posted)} posts for {len(cards)} cards and {len(unkeyed)} direct messages: "
@@ -535,6 +583,14 @@ def assert_each_message_sent_once(store: Store, api: SlackApiMock, in_flight: Se
     for call in api.calls:  # every edit is of a message that was posted, in the channel it was posted to
         if call.method == "chat.update":
             assert call.args["ts"] in posted_ts
+
+
+def _same_card(one: Call, other: Call) -> bool:
+    """The same request's card (kind and number), or, for anything else, the same text."""
+    a, b = ABOUT_A_REQUEST.search(one.args["text"]), ABOUT_A_REQUEST.search(other.args["text"])
+    if a is None or b is None:
+        return bool(one.args["text"] == other.args["text"])
+    return a.groups() == b.groups()
 
 
 def assert_one_digest_per_team_and_period(store: Store) -> None:
@@ -548,14 +604,19 @@ def assert_one_digest_per_team_and_period(store: Store) -> None:
     assert len(keys) == len(posted), (keys, posted)
 
 
-def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tuple[str, str, str]]) -> None:
+def assert_no_buttons_on_finished_cards(api: SlackApiMock, states: dict[int, tuple[str, str, str]], in_flight: Sequence[Call] = ()) -> None:
     """A finished journey's cards, in channels and in DMs, show no button for any of its
-    steps (only Reopen on a closed closure, C12: a new journey, not a finished step)."""
+    steps (only Reopen on a closed closure, C12: a new journey, not a finished step).
+
+    ``in_flight``: calls the bot never heard back about (killed meanwhile). A post among
+    them is a stale copy the bot cannot edit (it never learnt its ts; README, "A crash
+    loses nothing"); it is left out, and its card's copy the bot kept is checked."""
+    stale = {c.result["ts"] for c in in_flight if c.method == "chat.postMessage"}
     channels = {str(c.args.get("channel")) for c in api.calls if c.method == "chat.postMessage" and c.args.get("blocks")}
     for channel in channels:
         for message in api.messages(channel):
             about = ABOUT_A_REQUEST.search(message.text)
-            if about is None or int(about.group(2)) not in states:
+            if about is None or int(about.group(2)) not in states or message.ts in stale:
                 continue
             kind, _person, state = states[int(about.group(2))]
             if state == FINISHED.get(kind):

@@ -151,3 +151,36 @@ def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
     finally:
         other_instance.close()
         engine.dispose()
+
+
+def test_a_row_committed_after_its_card_was_drawn_waits_for_the_next_delivery(seeded, ctx):
+    """A card is drawn once for the rows due; a change committed after it was drawn (PostgreSQL
+    reads what is committed at each statement) must not be marked sent with it, or the card
+    would stay at the earlier state for good (the claim's Open closure audit on a closed request)."""
+    sender = RecordingSender()
+    request_id = _request(seeded, ctx)
+    with seeded() as uow:
+        requests.approve(uow, ctx, request_id, "maria")
+
+    class ClaimedMeanwhile(Deliverer):
+        claimed = False
+
+        def _render(self, uow, row):
+            card = super()._render(uow, row)
+            if row.channel == "C0U12BS" and not self.claimed:
+                self.claimed = True
+                with seeded() as other:  # sam claims it just after the queue card was drawn
+                    requests.claim(other, ctx, request_id, "sam")
+            return card
+
+    deliverer = ClaimedMeanwhile(seeded, ctx, sender, threads=1)
+    deliverer.drain()
+    queue = f"request:{request_id}:queue"
+    with seeded() as uow:
+        pending = {r.card_key for r in uow.session.scalars(select(OutboxMessage)) if r.sent_at is None}
+    assert deliverer.claimed and queue in pending  # the claim's row is still to be drawn
+    sender.calls.clear()
+    deliverer.drain()
+    assert any(kind == "update" and where.startswith("C0U12BS@") for kind, where, _title in sender.calls)
+    with seeded() as uow:
+        assert all(r.sent_at is not None for r in uow.session.scalars(select(OutboxMessage)))
