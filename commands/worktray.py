@@ -46,6 +46,8 @@ def parse(text: str) -> WorktrayCommand:
         return SUBCOMMANDS[first](words[1:])
     if first in RESERVED:
         raise CommandError(f"Unknown subcommand '{first}'. {USAGE}")
-    if len(words) != 1 or not TEAM_KEY.match(first):
-        raise CommandError(USAGE)
+    if len(words) != 1:
+        raise CommandError(f"Give one team at most. {USAGE}")
+    if not TEAM_KEY.match(first):
+        raise CommandError(f"'{words[0][:20]}' is not a team key. {USAGE}")
     return WorkTray(first)

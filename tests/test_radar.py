@@ -341,7 +341,7 @@ def test_radar_on_demand_needs_a_role_in_the_team(seeded: partial[UnitOfWork], c
     assert interactions.radar("U0AMY", "12plus").text == "Only people with a role in 12+ may see its radar."
     assert (interactions.radar("U0SAM", "").text or "").startswith("Say which team: /radar <team>")  # Sam has two teams
     assert (interactions.radar("U0NADIA", "nowhere").text or "").startswith("There is no team 'nowhere'")
-    assert (interactions.radar("U0NADIA", "12plus extra").text or "").startswith("Usage: `/radar`")
+    assert "Usage: `/radar`" in (interactions.radar("U0NADIA", "12plus extra").text or "")
 
 
 def test_the_scheduler_plans_each_teams_radar_and_agenda_and_a_catch_up(app: App) -> None:
