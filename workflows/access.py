@@ -59,6 +59,17 @@ class CaseLook:
     # The "Request transfer" button (T1): for the workers and managers of the team holding the case,
     # who may raise a transfer (as with /case transfer).
     can_request_transfer: bool = False
+    details: bool = False  # full name and date of birth: only where ``may_see_details`` allows (issue 8)
+
+
+def may_see_details(org: Organisation, actor: str, case: Case) -> bool:
+    """Issue 8: may ``actor`` see the person's full name and date of birth (ephemeral replies and
+    Home only, never channels)? The one rule for /case status, /worktray and the Home tab: a role
+    of the table's ``view_details`` in the case's team; for a restricted record, its allocated
+    worker or a role of ``view_restricted`` (the team's managers and practice supervisors)."""
+    if case.person.restricted:
+        return actor == case.worker or permissions.may_view(org, actor, "view_restricted", case.team)
+    return permissions.may_view(org, actor, "view_details", case.team)
 
 
 def may_view_case(org: Organisation, actor: str, case: Case, action: str = "view_case") -> bool:
@@ -170,5 +181,11 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
     )
     uow.commit()
     return CaseLook(
-        person=person, cases=cases, requests=requests, can_request_closure=can_request, can_reopen=can_reopen, can_request_transfer=can_transfer
+        person=person,
+        cases=cases,
+        requests=requests,
+        can_request_closure=can_request,
+        can_reopen=can_reopen,
+        can_request_transfer=can_transfer,
+        details=any(may_see_details(ctx.org, actor, c) for c in cases),
     )
