@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from store.models import Case, Event, Person, Request
 from store.uow import UnitOfWork
 from workflows import permissions, reopen, transfer
-from workflows.errors import NotAllowed, WorkflowError
+from workflows.errors import NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation
-from workflows.requests import CLOSED, OPEN_STATES, Context
+from workflows.requests import CLOSED, OPEN_STATES, Context, announce
 
 VIEW_ROLES = tuple(permissions.rule(permissions.VIEW, "view_case").roles)  # any role in the case's team
 
@@ -44,6 +44,26 @@ def is_restricted(uow: UnitOfWork, request: Request) -> bool:
         return True
     others = (uow.cases.person(p) for p in request.applies_to if p != request.person_id)
     return any(p is not None and p.restricted for p in others)
+
+
+def set_restricted(uow: UnitOfWork, ctx: Context, person_id: str, restricted: bool, actor: str = "worktray", *, source: str | None = None) -> str:
+    """Issue 8: mark a person's record restricted (or not) outside a CSV import (``worktray person
+    restrict``). One transaction: the flag, its event (``restricted_set``/``restricted_cleared``)
+    and a redraw of the person's open requests' cards, so channels turn neutral (or back) in place."""
+    person = uow.cases.person(person_id)
+    if person is None:
+        raise NotFound(f"There is no person {person_id} in the case store.")
+    word = "restricted" if restricted else "not restricted"
+    if person.restricted == restricted:
+        return f"{person_id} is already {word}; nothing changed."
+    person.restricted = restricted
+    action = "restricted_set" if restricted else "restricted_cleared"
+    uow.record(at=ctx.clock.now(), actor=actor, action=action, person_id=person_id, source=source)
+    open_requests = [r for r in uow.requests.for_person(person_id) if r.state in OPEN_STATES]
+    for request in open_requests:
+        announce(uow, ctx, request)
+    uow.commit()
+    return f"{person_id} is now {word}; {len(open_requests)} open request(s) redrawn."
 
 
 @dataclass
