@@ -181,6 +181,7 @@ HOME_HELP = [
     "/case help: what each command does",
     "/radar [team]: the two-week radar of transfers coming to a team (T2)",
     "/audits [team]: due and overdue three-month audits of a team (C13)",
+    "/worktray deputy @person until <date>: who acts for you while you are away (/worktray deputy: who; ... end: stop)",
 ]
 
 

@@ -37,6 +37,7 @@ HELP = "\n".join(
         "/worktray [team]: what is waiting for you (your work tray, as on the Home tab), in all your teams or one",
         "/radar [team]: the two-week radar of transfers coming to a team (T2)",
         "/audits [team]: due and overdue three-month audits of a team (C13)",
+        "/worktray deputy @person until <date>: who acts for you while you are away (/worktray deputy: who; /worktray deputy end: stop now)",
         "Every reply is shown to you only.",
     ]
 )
