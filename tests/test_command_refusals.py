@@ -17,11 +17,14 @@ has no role in; 9999999 is nobody.
 
 from __future__ import annotations
 
+import html
 import io
 from functools import partial
+from urllib.parse import urlencode
 
 import pytest
 from conftest import fingerprint
+from test_slack_http import SlackDriver, slack, slack_api  # noqa: F401 (fixtures)
 
 from bot.actions import Interactions, Reply
 from bot.console import Console, ConsoleSender
@@ -143,3 +146,47 @@ def test_the_console_refuses_the_same_way(seeded: partial[UnitOfWork], db_url: s
     looks = [t for s, t, _k, _u in CASES if s == "/case" and t.split()[:1] in ([v] for v in LOOKS) and t.split()[1:] in ([NOBODY], [OTHER_TEAMS])]
     assert len(new) == len(looks) and all(any(a in row for a in LOOKS.values()) for row in new)
     assert {t: b for t, b in before.items() if t != "events"} == {t: a for t, a in after.items() if t != "events"}
+
+
+# -- over signed HTTP: every slash command answers ephemerally, refusals as one line ----------------
+
+HTTP_CASES = [
+    ("/case", "status 3549723", None),
+    ("/case", "history 3549723", None),
+    ("/case", "help", None),
+    ("/case", f"status {OTHER_TEAMS}", case_command.VERB_USAGE["status"]),
+    ("/case", f"close {NOBODY}", case_command.VERB_USAGE["close"]),
+    ("/case", "transfer", case_command.VERB_USAGE["transfer"]),
+    ("/case", "rereferral 3549723 ZZ", case_command.VERB_USAGE["rereferral"]),
+    ("/case", f"reopen {NOBODY}", case_command.VERB_USAGE["reopen"]),
+    ("/worktray", "", None),
+    ("/worktray", "adults-south", worktray_command.USAGE),
+    ("/worktray", "deputy", None),
+    ("/worktray", "deputy @ben", deputy_command.USAGE),
+    ("/radar", "u12", None),
+    ("/radar", "nosuch", radar_command.USAGE),
+    ("/audits", "u12", None),
+    ("/audits", "adults-south", audits_command.USAGE),
+]
+
+
+def test_every_command_answers_ephemerally_over_signed_http(slack: SlackDriver) -> None:  # noqa: F811
+    """Issue 8, "All replies are ephemeral": nothing a command says is posted where others see it.
+    (The forms of close, transfer and reopen open as modals, also seen by the asker only.)"""
+    posted_before = len(slack.api.calls_to("chat.postMessage"))
+    for slash, text, usage in HTTP_CASES:
+        body = urlencode({
+            "token": "legacy-verification-token", "team_id": "T0FEN", "team_domain": "fenshire",
+            "channel_id": "C0GENERAL", "channel_name": "general", "user_id": "U0MARIA", "user_name": "maria",
+            "command": slash, "text": text, "api_app_id": "A0WORKTRAY", "is_enterprise_install": "false",
+            "response_url": "https://hooks.slack.com/commands/T0FEN/1/x", "trigger_id": slack.trigger(),
+        })
+        response = slack.post(body, "application/x-www-form-urlencoded")
+        assert response.status == 200, (slash, text, response.body)
+        answer = response.json()
+        assert answer["response_type"] == "ephemeral", (slash, text, answer)
+        if usage is not None:  # a refusal: one line, the reason then the usage (as Slack escapes it)
+            said = html.unescape(str(answer["text"])).replace("\u200d", "")
+            assert_refused(said, usage)
+            assert "blocks" not in answer
+    assert len(slack.api.calls_to("chat.postMessage")) == posted_before  # nothing in any channel
