@@ -289,6 +289,8 @@ class Interactions:
             return Reply(card=views.history_card(self.ctx, page))
         if command.verb == "help":
             return Reply(text=case_command.HELP)
+        if command.verb in ("close", "transfer", "reopen"):  # nothing about a person outside the asker's teams
+            access.require_visible(uow, self.ctx, command.person_id, actor)
         if command.verb == "reopen":  # C11
             request = reopen.last_closure_of(uow, command.person_id)
             return self._reopen(uow, actor, str(request.id), None)

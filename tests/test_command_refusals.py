@@ -117,6 +117,16 @@ def test_each_command_refuses_bad_input_in_one_line_with_its_usage(
     _only_the_refused_look(before, fingerprint(seeded), text)
 
 
+@pytest.mark.parametrize("verb", ["status", "history", "close", "transfer", "reopen"])
+def test_an_unknown_id_and_another_teams_case_get_the_same_words(seeded: partial[UnitOfWork], ctx: Context, verb: str) -> None:
+    """Data minimisation: the refusal never tells an outsider whether a person is known, or which team holds them."""
+    interactions = Interactions(seeded, ctx)
+    unknown = _ask(interactions, "/case", f"{verb} {NOBODY}").text or ""
+    elsewhere = _ask(interactions, "/case", f"{verb} {OTHER_TEAMS}").text or ""
+    assert unknown.replace(NOBODY, "ID") == elsewhere.replace(OTHER_TEAMS, "ID")
+    assert "Adults South" not in elsewhere
+
+
 @pytest.mark.parametrize("slash", sorted(METHODS))
 def test_someone_not_in_the_organisation_is_told_so_with_the_usage(seeded: partial[UnitOfWork], ctx: Context, slash: str) -> None:
     before = fingerprint(seeded)

@@ -117,6 +117,15 @@ def refusal(person_id: str) -> str:
     )
 
 
+def require_visible(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> None:
+    """Before /case close|transfer|reopen: a person unknown, or held only by teams the actor has no
+    role in, gets ``refusal``'s words (the same for both), so these commands tell an outsider no
+    more than /case status does: not whether the person is known, nor which team holds them."""
+    person = uow.cases.person(person_id)
+    if person is None or not any(may_view_case(ctx.org, actor, c) for c in uow.cases.cases_of(person_id)):
+        raise NotAllowed(refusal(person_id))
+
+
 HISTORY_PAGE = 15  # events per page of /case history: a phone screen's worth
 
 
