@@ -127,6 +127,15 @@ def test_an_unknown_id_and_another_teams_case_get_the_same_words(seeded: partial
     assert "Adults South" not in elsewhere
 
 
+def test_a_rereferral_names_the_team_holding_the_case_only_to_its_members(seeded: partial[UnitOfWork], ctx: Context) -> None:
+    """C12: a person with an open case is not a re-referral; the answer names the team only to someone in it."""
+    interactions = Interactions(seeded, ctx)
+    outsider = _ask(interactions, "/case", f"rereferral {OTHER_TEAMS} N1").text or ""
+    member = _ask(interactions, "/case", f"rereferral {OTHER_TEAMS} N1", chat_user_id="U0RUTH").text or ""
+    assert outsider.startswith(f"{OTHER_TEAMS} has an open case:") and "Adults South" not in outsider
+    assert member.startswith(f"{OTHER_TEAMS} has an open case in Adults South:")
+
+
 @pytest.mark.parametrize("slash", sorted(METHODS))
 def test_someone_not_in_the_organisation_is_told_so_with_the_usage(seeded: partial[UnitOfWork], ctx: Context, slash: str) -> None:
     before = fingerprint(seeded)
