@@ -54,7 +54,8 @@ class Interactions:
             raise NotAllowed("You are not in worktray's organisation config; ask your administrator to add you.")
         return person.key
 
-    def _run(self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str) -> Reply:
+    def _run(self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str, usage: str | None = None) -> Reply:
+        """One unit of work. ``usage``: a slash command's, added to any refusal (``refusal_line``)."""
         try:
             actor = self.actor(chat_user_id)
             with self.new_uow() as uow:
@@ -62,7 +63,7 @@ class Interactions:
         except FieldErrors as e:
             return Reply(text=str(e), errors=e.errors)
         except WorkflowError as e:
-            return Reply(text=str(e))
+            return Reply(text=str(e) if usage is None else refusal_line(str(e), usage))
         self.on_commit()
         return reply
 
@@ -276,7 +277,7 @@ class Interactions:
     # -- slash commands -----------------------------------------------------------
 
     def command(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
-        return self._run(lambda uow, actor: self._case_command(uow, actor, text, source), chat_user_id)
+        return self._run(lambda uow, actor: self._case_command(uow, actor, text, source), chat_user_id, case_command.usage_for(text))
 
     def _case_command(self, uow: UnitOfWork, actor: str, text: str, source: str | None = None) -> Reply:
         command = case_command.parse(text)
@@ -288,6 +289,8 @@ class Interactions:
             return Reply(card=views.history_card(self.ctx, page))
         if command.verb == "help":
             return Reply(text=case_command.HELP)
+        if command.verb in ("close", "transfer", "reopen"):  # nothing about a person outside the asker's teams
+            access.require_visible(uow, self.ctx, command.person_id, actor)
         if command.verb == "reopen":  # C11
             request = reopen.last_closure_of(uow, command.person_id)
             return self._reopen(uow, actor, str(request.id), None)
@@ -304,7 +307,7 @@ class Interactions:
             command = radar_command.parse(text)
             return Reply(card=views.radar_card(self.ctx, radar.radar_on_demand(uow, self.ctx, actor, command.team)))
 
-        return self._run(work, chat_user_id)
+        return self._run(work, chat_user_id, radar_command.USAGE)
 
     def audits(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
         """``/audits [team]`` (C13): due and overdue three-month audits, shown to the asker only."""
@@ -314,7 +317,7 @@ class Interactions:
             look = audits.audits_on_demand(uow, self.ctx, actor, command.team, audits_command.USAGE)
             return Reply(card=audit_views.audits_card(self.ctx, look))
 
-        return self._run(work, chat_user_id)
+        return self._run(work, chat_user_id, audits_command.USAGE)
 
     def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
         """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only.
@@ -329,7 +332,7 @@ class Interactions:
             cards = tray_views.tray_cards(uow, self.ctx, look, page_size=tray_views.MESSAGE_LINES, home=False)
             return Reply(cards=cards)
 
-        return self._run(work, chat_user_id)
+        return self._run(work, chat_user_id, worktray_command.USAGE)
 
     def home(self, chat_user_id: str, page: int = 1) -> list[Card]:
         """The App Home of a chat user (their work tray, page ``page``), drawn from the store now. Writes nothing."""
@@ -354,7 +357,14 @@ class Interactions:
             until = command.until.resolve(local_today(self.ctx.clock))
             return Reply(text=deputies.appoint(uow, self.ctx, actor, found.key if found else None, until, source=source))
 
-        return self._run(work, chat_user_id)
+        return self._run(work, chat_user_id, deputy_command.USAGE)
+
+
+def refusal_line(reason: str, usage: str) -> str:
+    """Issue 8: a slash command's refusal (an unknown ID, wrong arguments, a team the asker may
+    not see ...) is one line: the reason, then the command's usage (unless the reason gives it)."""
+    line = " ".join(reason.split())
+    return line if usage in line else f"{line} {usage}"
 
 
 ID_DIGITS = re.compile(r"[0-9]{1,9}")  # a database ID: ASCII digits, within a 32-bit integer column

@@ -65,6 +65,9 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   /case status <person-id>   the case and its requests (only you see it; needs a role in its team)
   /case reopen <person-id>   reopen a finished closure as a new involvement (C11)
   /case rereferral <person-id> <N-code>   a contact within 3 months of closure (C12)
+  /case transfer <person-id> open the transfer form (T1, T4)
+  /case history <person-id> [page]   who did what on the case, newest first (only you see it)
+  /case help                 what each /case command does
   /worktray [team]           what is waiting for you (all your teams, or one); only you see it
   /radar [team]              the two-week radar of transfers coming to a team (T2; only you see it)
   /audits [team]             due and overdue three-month audits of a team (C13; only you see it)
@@ -255,6 +258,8 @@ class ConsoleSender:
     Channel IDs are named from the organisation config ("#u12 managers"), DMs
     as "DM to <name>", so the console user sees what each audience sees.
     """
+
+    delivery_threads = 1  # one transcript: messages printed in the order they were queued (bot.deliver)
 
     def __init__(self, org: Organisation, out: TextIO, board: ButtonBoard | None = None) -> None:
         self.org = org

@@ -156,7 +156,8 @@ class Deliverer:
         self._new_uow = uow_factory
         self.ctx = ctx
         self.sender = sender
-        self.threads = threads
+        # A sender may take fewer at once: the console prints one transcript, in the outbox's order.
+        self.threads = min(threads, getattr(sender, "delivery_threads", threads))
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -85,7 +85,8 @@ def _days(n: int) -> str:
 
 def line_text(ctx: Context, item: tray.TrayItem, request: Request) -> str:
     """One line: why, which request, whose (ID and initials; the name only where allowed), how long, late or not."""
-    name = f" {item.name}" if item.name else ""
+    name = f" {item.name}" if item.name else ""  # name and date of birth: only where access.may_see_details allows
+    name += f", born {item.born:%d/%m/%Y}" if item.name and item.born else ""
     who = RESTRICTED_LINE if item.hidden else f"{item.person_id} ({item.initials}){name}"
     late = f"OVERDUE by {_days(item.overdue_by)} · " if item.overdue else ""
     behalf = f" · on behalf of {ctx.org.name_of(item.on_behalf_of)}" if item.on_behalf_of else ""
@@ -180,6 +181,7 @@ HOME_HELP = [
     "/case help: what each command does",
     "/radar [team]: the two-week radar of transfers coming to a team (T2)",
     "/audits [team]: due and overdue three-month audits of a team (C13)",
+    "/worktray deputy @person until <date>: who acts for you while you are away (/worktray deputy: who; ... end: stop)",
 ]
 
 

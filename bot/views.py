@@ -358,6 +358,8 @@ def case_card(ctx: Context, look: CaseLook, actor: str) -> Card:
     use: request closure, withdraw (C11), reopen a finished closure (C11)."""
     person = look.person
     facts = [Fact("Person", f"{person.id} ({person.initials})")]
+    if look.details:  # issue 8: name and date of birth, in this ephemeral reply, only where access.may_see_details allows
+        facts += [Fact("Name", f"{person.first_name} {person.last_name}"), Fact("Date of birth", _date(person.date_of_birth) if person.date_of_birth else "not recorded")]
     lines = [
         f"{c.case_type} · {ctx.org.name_of(c.worker)} · opened {_date(c.opened_on)}"
         + (f" · closed {_date(c.closed_on)} ({c.closure_reason})" if c.closed_on else " · open")

@@ -25,6 +25,8 @@ def parse(text: str) -> AuditsCommand:
     words = text.split()
     if not words:
         return AuditsCommand(None)
-    if len(words) != 1 or not TEAM_KEY.match(words[0].lower()):
-        raise CommandError(USAGE)
+    if len(words) != 1:
+        raise CommandError(f"Give one team at most. {USAGE}")
+    if not TEAM_KEY.match(words[0].lower()):
+        raise CommandError(f"'{words[0][:20]}' is not a team key. {USAGE}")
     return AuditsCommand(words[0].lower())

@@ -37,9 +37,20 @@ HELP = "\n".join(
         "/worktray [team]: what is waiting for you (your work tray, as on the Home tab), in all your teams or one",
         "/radar [team]: the two-week radar of transfers coming to a team (T2)",
         "/audits [team]: due and overdue three-month audits of a team (C13)",
+        "/worktray deputy @person until <date>: who acts for you while you are away (/worktray deputy: who; /worktray deputy end: stop now)",
         "Every reply is shown to you only.",
     ]
 )
+_ID = " (the person ID is digits, e.g. 3549723)"
+VERB_USAGE = {
+    "close": f"Usage: `/case close <person-id>`{_ID}.",
+    "status": f"Usage: `/case status <person-id>`{_ID}.",
+    "history": f"Usage: `/case history <person-id> [page]`{_ID}; the page a number from 1.",
+    "reopen": f"Usage: `/case reopen <person-id>`{_ID}.",
+    "rereferral": f"Usage: `/case rereferral <person-id> <reason>`{_ID}; the reason an S2 code, e.g. N1.",
+    "transfer": f"Usage: `/case transfer <person-id>`{_ID}.",
+    "help": "Usage: `/case help`.",
+}
 PERSON_ID = re.compile(r"^\d{1,12}$")
 PAGE = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only (int() would read other scripts' digits)
 VERBS = ("close", "status", "reopen", "rereferral", "transfer", "history", "help")
@@ -58,6 +69,13 @@ class CommandError(WorkflowError):
     """The text is not a /case command we know; the message carries the usage."""
 
 
+def usage_for(text: str) -> str:
+    """The usage to show with a refusal of ``text``: its verb's own line, or every verb's when
+    the verb is not one we know (issue 8: a refusal says why, then how to use the command)."""
+    words = text.split()
+    return VERB_USAGE.get(words[0].lower(), USAGE) if words else USAGE
+
+
 def parse(text: str) -> CaseCommand:
     words = text.split()
     verb = words[0].lower() if words else ""
@@ -66,10 +84,15 @@ def parse(text: str) -> CaseCommand:
     if verb == "history":
         return _history(words)
     wanted = 3 if verb in WITH_REASON else 2
-    if verb not in VERBS or len(words) != wanted:
-        raise CommandError(USAGE)
+    if verb not in VERBS:
+        said = f"There is no /case {words[0][:20]!r}." if words else "Say what to do."
+        raise CommandError(f"{said} {USAGE}")
+    if len(words) != wanted:
+        missing = ("the person ID", "the reason")[len(words) - 1] if len(words) < wanted else None
+        said = f"Missing {missing}." if missing else f"Too many words after /case {verb}."
+        raise CommandError(f"{said} {VERB_USAGE[verb]}")
     if not PERSON_ID.match(words[1]):
-        raise CommandError(f"'{words[1][:20]}' is not a person ID. {USAGE}")
+        raise CommandError(f"'{words[1][:20]}' is not a person ID. {VERB_USAGE[verb]}")
     if verb in WITH_REASON:
         return CaseCommand(verb, words[1], words[2])
     return CaseCommand(verb, words[1])
@@ -77,11 +100,12 @@ def parse(text: str) -> CaseCommand:
 
 def _history(words: list[str]) -> CaseCommand:
     """``history <person-id> [page]``: the page is a whole number from 1."""
+    usage = VERB_USAGE["history"]
     if len(words) not in (2, 3):
-        raise CommandError(USAGE)
+        raise CommandError(f"{'Missing the person ID' if len(words) < 2 else 'Too many words after /case history'}. {usage}")
     if not PERSON_ID.match(words[1]):
-        raise CommandError(f"'{words[1][:20]}' is not a person ID. {USAGE}")
+        raise CommandError(f"'{words[1][:20]}' is not a person ID. {usage}")
     page = words[2] if len(words) == 3 else "1"
     if not PAGE.match(page) or int(page) < 1:
-        raise CommandError(f"'{page[:20]}' is not a page number (1, 2, ...). {USAGE}")
+        raise CommandError(f"'{page[:20]}' is not a page number (1, 2, ...). {usage}")
     return CaseCommand("history", words[1], page=int(page))

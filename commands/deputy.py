@@ -69,7 +69,7 @@ def parse_deputy(args: str) -> DeputyCommand:
     if [w.lower() for w in words] == ["end"]:
         return DeputyCommand("end")
     if len(words) < 3 or words[1].lower() != "until":
-        raise CommandError(USAGE)
+        raise CommandError(f"Name the deputy and their last day. {USAGE}")
     mention, key = MENTION.match(words[0]), PERSON_KEY.match(words[0].lower())
     if mention is None and key is None:
         raise CommandError(f"Name the deputy with @, e.g. @ben. {USAGE}")

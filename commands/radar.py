@@ -26,6 +26,8 @@ def parse(text: str) -> RadarCommand:
     words = text.split()
     if not words:
         return RadarCommand(None)
-    if len(words) != 1 or not TEAM_KEY.match(words[0].lower()):
-        raise CommandError(USAGE)
+    if len(words) != 1:
+        raise CommandError(f"Give one team at most. {USAGE}")
+    if not TEAM_KEY.match(words[0].lower()):
+        raise CommandError(f"'{words[0][:20]}' is not a team key. {USAGE}")
     return RadarCommand(words[0].lower())

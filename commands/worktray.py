@@ -5,9 +5,9 @@
 /worktray deputy ...            act-for delegation: commands.deputy parses the rest (bot.actions dispatches it)
 
 Like ``commands.radar``, it knows no chat platform and no cards: it returns a ``WorkTray``
-command (or raises a ``CommandError`` carrying the usage). Subcommands are dispatched on the
-first word: ``SUBCOMMANDS`` maps a word to its parser, so the deputy command (``Deputy``)
-is one entry more, and the adapter (``bot.actions``) one branch more.
+command (or raises a ``CommandError`` carrying the usage). ``bot.actions.Interactions.worktray``
+sends "deputy ..." to ``commands.deputy.parse_deputy`` before this parser is asked; here
+"deputy" is a reserved word, so it is never read as a team key.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ class WorkTray:
     team: str | None  # None: all the asker's teams
 
 
-WorktrayCommand = WorkTray  # | Deputy, when act-for delegation plugs in
+WorktrayCommand = WorkTray
 
-# First word -> the parser of the rest. Reserved words are refused with the usage until
-# their command exists, so "/worktray deputy" is never read as a team named "deputy".
+# First word -> the parser of the rest (none yet: "deputy" is dispatched by the adapter, above).
+# Reserved words are refused with the usage, so "/worktray deputy" is never read as a team.
 SUBCOMMANDS: dict[str, Callable[[list[str]], WorktrayCommand]] = {}
 RESERVED = ("deputy",)
 
@@ -46,6 +46,8 @@ def parse(text: str) -> WorktrayCommand:
         return SUBCOMMANDS[first](words[1:])
     if first in RESERVED:
         raise CommandError(f"Unknown subcommand '{first}'. {USAGE}")
-    if len(words) != 1 or not TEAM_KEY.match(first):
-        raise CommandError(USAGE)
+    if len(words) != 1:
+        raise CommandError(f"Give one team at most. {USAGE}")
+    if not TEAM_KEY.match(first):
+        raise CommandError(f"'{words[0][:20]}' is not a team key. {USAGE}")
     return WorkTray(first)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from conftest import ALL_TICKS, Journey
 from sqlalchemy import select
+from test_console import outside_ephemeral
 from test_slack_http import (  # noqa: F401  (the Slack HTTP fixtures: slack, slack_api, store)
     NAMES_OF_CLIENTS,
     Store,
@@ -455,8 +456,9 @@ def test_the_care_journey_script_replays_in_the_console(db_url: str, org, clock,
     assert code == 0, transcript
     assert "  >> #purchasing (new message)\n    End purchased services · 4100001 (PG)" in transcript
     assert "End from: 01/12/2026" in transcript  # resubmitted as today+5
-    for private in ("Mia", "Thorne", "Pat", "Greene", "Sedge", "Wharf", "FB2", "FB5"):
-        assert not re.search(rf"\b{private}\b", transcript), private
+    for private in ("Mia", "Thorne", "Pat", "Greene", "Sedge", "Wharf", "FB2", "FB5"):  # /case status may name (issue 8)
+        assert not re.search(rf"\b{private}\b", outside_ephemeral(transcript)), private
+    assert not re.search(r"\b(Sedge|Wharf|FB2|FB5)\b", transcript)  # addresses: nowhere, not even to the asker
     with uow_factory() as uow:
         items = {(i.person_id, i.kind): i for i in uow.session.scalars(select(RecordItem))}
         requests = [(r.kind, r.state) for r in uow.session.scalars(select(Request).order_by(Request.id))]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.actions import Interactions
 from bot.views import case_card
+from commands.case import VERB_USAGE
 from store.models import Case, Event
 from store.uow import UnitOfWork
 from workflows import access
@@ -54,7 +55,7 @@ def test_someone_with_no_role_in_the_team_is_refused_and_told_nothing_about_the_
 ) -> None:
     reply = status(seeded, ctx, "U0DAN", "3549723")  # Dan works in Adults South only
     assert reply.card is None and reply.form is None
-    assert reply.text == access.refusal("3549723")
+    assert reply.text == f"{access.refusal('3549723')} {VERB_USAGE['status']}"  # issue 8: the reason, then the usage
     assert reply.text.startswith("You may not see case 3549723: only people with a role in the team that holds it can.")
     for word in ["LM", *NAMES, "Under 12s"]:
         assert word not in reply.text, word
@@ -64,7 +65,7 @@ def test_someone_with_no_role_in_the_team_is_refused_and_told_nothing_about_the_
 def test_an_unknown_person_gets_the_same_refusal(seeded: partial[UnitOfWork], ctx: Context) -> None:
     """The reply never tells anyone whether a person ID is known to the service."""
     unknown = status(seeded, ctx, "U0AMY", "9999999")
-    assert unknown.card is None and unknown.text == access.refusal("9999999")
+    assert unknown.card is None and unknown.text == f"{access.refusal('9999999')} {VERB_USAGE['status']}"
     assert events(seeded) == [("amy", "view_case_refused", "9999999", "test:/case", {})]
 
 
@@ -120,3 +121,39 @@ def test_case_card_is_drawn_from_the_look_only(seeded: partial[UnitOfWork], ctx:
     assert card.title == "Case 3549723 (LM)" and card.buttons == []
     with seeded() as uow, pytest.raises(access.NotAllowedToView):
         access.look_at_case(uow, ctx, "3549723", "ruth")
+
+
+# -- issue 8: name and date of birth in the ephemeral reply, only where role and team allow ---------
+
+
+@pytest.mark.parametrize(
+    ("actor", "restricted", "shown"),
+    [
+        ("amy", False, True),  # her worker
+        ("maria", False, True),  # the team's manager
+        ("gita", False, True),  # the team's group manager
+        ("sam", False, False),  # business support: the ID and initials only
+        ("amy", True, True),  # restricted: its allocated worker still
+        ("maria", True, True),  # ... and the team's manager
+        ("gita", True, False),  # ... but not the group manager
+        ("sam", True, False),
+    ],
+)
+def test_case_status_shows_name_and_date_of_birth_only_where_allowed(
+    seeded: partial[UnitOfWork], ctx: Context, actor: str, restricted: bool, shown: bool
+) -> None:
+    if restricted:
+        with seeded() as uow:
+            person = uow.cases.person("3549723")
+            assert person is not None
+            person.restricted = True
+            uow.commit()
+    with seeded() as uow:
+        look = access.look_at_case(uow, ctx, "3549723", actor)
+        case = uow.cases.open_case("3549723")
+        assert case is not None
+        assert access.may_see_details(ctx.org, actor, case) == shown == look.details  # one rule, Home's too
+        card = case_card(ctx, look, actor)
+    facts = {f.label: f.value for f in card.facts}
+    assert (facts.get("Name"), facts.get("Date of birth")) == (("Lily Marsh", "14/06/2015") if shown else (None, None))
+    assert "Lily" not in card.title and "Lily" not in card.fallback_text  # the preview: ID and initials only

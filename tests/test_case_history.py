@@ -64,7 +64,7 @@ def test_each_look_at_the_history_is_an_event(seeded, ctx) -> None:
 
 def test_someone_without_a_role_in_the_team_is_refused_and_the_refusal_recorded(seeded, ctx) -> None:
     reply = history(seeded, ctx, "U0DAN", LILY)  # Dan works in Adults South only
-    assert reply.card is None and reply.text == access.refusal(LILY)
+    assert reply.card is None and reply.text == f"{access.refusal(LILY)} {case_command.VERB_USAGE['history']}"  # issue 8: the reason, then the usage
     with seeded() as uow:
         assert [e.action for e in uow.session.scalars(select(Event))] == ["view_history_refused"]
 

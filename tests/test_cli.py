@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 import worktray
 from workflows.closure import ClosureForm, request_closure
@@ -223,3 +224,32 @@ def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": sqlite_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+def test_person_restrict_sets_and_lifts_the_flag_with_an_event_and_neutral_cards(seeded, ctx, db_url, tmp_path):
+    """Issue 8: a record is restricted without a CSV import; the event log says who/when, and the
+    open request's channel card is redrawn (queued in the same transaction) so it turns neutral."""
+    with seeded() as uow:
+        request_id = request_closure(uow, ctx, "amy", "3549723", ClosureForm(reason="RC8", closure_date=dt.date(2026, 11, 26), summary="Met."), source="test").id
+
+    def state() -> tuple[bool, list[str], int]:
+        with seeded() as uow:
+            person = uow.cases.person("3549723")
+            assert person is not None
+            actions = [e.action for e in uow.history("3549723", [request_id]) if e.action.startswith("restricted")]
+            queued = uow.session.scalar(text("select count(*) from outbox where card_key like :k"), {"k": f"request:{request_id}:%"})
+            return person.restricted, actions, int(queued or 0)
+
+    _, _, cards_before = state()
+    done = run_cli(db_url, "person", "restrict", "3549723", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3549723 is now restricted; 1 open request(s) redrawn."
+    restricted, actions, cards = state()
+    assert restricted and actions == ["restricted_set"] and cards > cards_before
+    again = run_cli(db_url, "person", "restrict", "3549723", cwd=tmp_path)
+    assert again.returncode == 0 and "already restricted; nothing changed" in again.stdout
+    lifted = run_cli(db_url, "person", "restrict", "3549723", "--off", cwd=tmp_path)
+    assert lifted.returncode == 0 and lifted.stdout.startswith("3549723 is now not restricted")
+    assert state()[:2] == (False, ["restricted_cleared", "restricted_set"])  # newest first
+    unknown = run_cli(db_url, "person", "restrict", "9999999", cwd=tmp_path)
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "worktray: There is no person 9999999 in the case store."

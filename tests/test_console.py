@@ -146,9 +146,27 @@ def test_journey_transcript_reads_like_a_conversation(journey: str) -> None:
     assert "closed 21/11/2026 (RC8)" in after(journey, "amy> /case status 3549723")
 
 
+def outside_ephemeral(transcript: str) -> str:
+    """The transcript less what only the asker sees (``>> only amy sees`` and the card under it):
+    issue 8 lets ephemeral replies show a full name and date of birth to people allowed them."""
+    kept: list[str] = []
+    skipping = False
+    for line in transcript.splitlines():
+        if line.startswith("  >> only ") and line.endswith(" sees"):
+            skipping = True
+            continue
+        if skipping and line.startswith("    "):
+            continue
+        skipping = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def test_journey_shows_no_service_user_names(journey: str) -> None:
+    """Channels and DMs: ID and initials only. /case status answers Amy (Lily's worker) with the name."""
     for name in SERVICE_USER_NAMES:
-        assert not re.search(rf"\b{name}\b", journey), name
+        assert not re.search(rf"\b{name}\b", outside_ephemeral(journey)), name
+    assert "Name: Lily Marsh" in journey
 
 
 # -- bad input: a clear message and nothing changes -------------------------------------------

@@ -33,6 +33,7 @@ NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 OWN, OTHER, RECEIVING = "u12", "adults-south", "12plus"  # the demo store's teams: its cases are in u12
 PLACES = {"own team": OWN, "other team": OTHER, "receiving team": RECEIVING}
 PERSON = "3549723"  # a demo child with an open case in Under 12s and no transfer to come
+RESTRICTED = "3501779"  # a demo child of Under 12s, her record restricted for the walk
 DEPUTY = "deputy"  # a person with no role in any of the three teams: only ever acts for someone
 SOMEONE = "someone"  # who "made" a request when the actor must not have (four eyes)
 
@@ -142,8 +143,25 @@ def view_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str) -> bool:
     return permissions.may_view(ctx.org, actor, "view_tray", team)  # the tray command asks this (another change)
 
 
+def _details(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> bool:
+    """Does /case status show the name and date of birth (the rule Home uses too: access.may_see_details)?"""
+    try:
+        return access.look_at_case(uow, ctx, person_id, actor).details
+    except NotAllowed:
+        return False
+
+
+def view_details(uow: UnitOfWork, ctx: Context, actor: str, team: str) -> bool:
+    return _details(uow, ctx, PERSON, actor)
+
+
+def view_restricted(uow: UnitOfWork, ctx: Context, actor: str, team: str) -> bool:
+    return _details(uow, ctx, RESTRICTED, actor)  # its allocated worker (amy) is not in the matrix's organisation
+
+
 VIEWS: dict[str, Callable[[UnitOfWork, Context, str, str], bool]] = {
     "view_case": view_case, "view_history": view_history, "view_radar": view_radar, "view_audits": view_audits, "view_tray": view_tray,
+    "view_details": view_details, "view_restricted": view_restricted,
 }
 
 
@@ -181,6 +199,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[partial[UnitOfWo
     factory = partial(UnitOfWork, make_session_factory(engine))
     with factory() as uow:
         demo.seed(uow)
+        person = uow.cases.person(RESTRICTED)
+        assert person is not None
+        person.restricted = True
+        uow.commit()
     yield factory
     engine.dispose()
 

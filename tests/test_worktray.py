@@ -72,7 +72,7 @@ def test_a_manager_sees_what_awaits_their_decision_with_its_age_and_overdue_stat
     home = cards(journey, "U0MARIA")
     assert ("approve", str(rid)) in buttons(home, rid) and ("return", str(rid)) in buttons(home, rid)
     assert home[1].title.startswith(f"OVERDUE by 1 working day · Awaiting your decision · Closure request {rid} · {KAI} (KE) Kai Ellison")
-    assert "3 working days" in home[1].title
+    assert "3 working days" in home[1].title and ", born 28/11/2016" in home[1].title  # name and date of birth: access.may_see_details
     # The requester's own request is not "awaiting" ben; a worker elsewhere sees nothing of it.
     assert rid not in [i.request_id for i in look(journey, "ben").items]
     assert look(journey, "dan").items == []
@@ -101,7 +101,7 @@ def test_business_support_see_the_unclaimed_queue_then_what_they_hold(journey: J
     journey.approve(rid)
     for member in ("sam", "tess"):
         [item] = [i for i in look(journey, member).items if i.request_id == rid]
-        assert (item.reason, item.age, item.overdue, item.name) == (tray.QUEUE, 0, False, None)  # BS: ID and initials only
+        assert (item.reason, item.age, item.overdue, item.name, item.born) == (tray.QUEUE, 0, False, None, None)  # BS: ID and initials only
     assert buttons(cards(journey, "U0SAM"), rid) == [("claim", str(rid))]  # not Reassign: that is a manager's
     clock.advance(days=1)  # Friday: 1 working day unclaimed, unclaimed_after 1
     [item] = [i for i in look(journey, "sam").items if i.request_id == rid]

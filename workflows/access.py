@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from store.models import Case, Event, Person, Request
 from store.uow import UnitOfWork
 from workflows import permissions, reopen, transfer
-from workflows.errors import NotAllowed, WorkflowError
+from workflows.errors import NotAllowed, NotFound, WorkflowError
 from workflows.org import Organisation
-from workflows.requests import CLOSED, OPEN_STATES, Context
+from workflows.requests import CLOSED, OPEN_STATES, Context, announce
 
 VIEW_ROLES = tuple(permissions.rule(permissions.VIEW, "view_case").roles)  # any role in the case's team
 
@@ -46,6 +46,26 @@ def is_restricted(uow: UnitOfWork, request: Request) -> bool:
     return any(p is not None and p.restricted for p in others)
 
 
+def set_restricted(uow: UnitOfWork, ctx: Context, person_id: str, restricted: bool, actor: str = "worktray", *, source: str | None = None) -> str:
+    """Issue 8: mark a person's record restricted (or not) outside a CSV import (``worktray person
+    restrict``). One transaction: the flag, its event (``restricted_set``/``restricted_cleared``)
+    and a redraw of the person's open requests' cards, so channels turn neutral (or back) in place."""
+    person = uow.cases.person(person_id)
+    if person is None:
+        raise NotFound(f"There is no person {person_id} in the case store.")
+    word = "restricted" if restricted else "not restricted"
+    if person.restricted == restricted:
+        return f"{person_id} is already {word}; nothing changed."
+    person.restricted = restricted
+    action = "restricted_set" if restricted else "restricted_cleared"
+    uow.record(at=ctx.clock.now(), actor=actor, action=action, person_id=person_id, source=source)
+    open_requests = [r for r in uow.requests.for_person(person_id) if r.state in OPEN_STATES]
+    for request in open_requests:
+        announce(uow, ctx, request)
+    uow.commit()
+    return f"{person_id} is now {word}; {len(open_requests)} open request(s) redrawn."
+
+
 @dataclass
 class CaseLook:
     """What one person may see of a person's record: only the cases of the teams
@@ -59,6 +79,17 @@ class CaseLook:
     # The "Request transfer" button (T1): for the workers and managers of the team holding the case,
     # who may raise a transfer (as with /case transfer).
     can_request_transfer: bool = False
+    details: bool = False  # full name and date of birth: only where ``may_see_details`` allows (issue 8)
+
+
+def may_see_details(org: Organisation, actor: str, case: Case) -> bool:
+    """Issue 8: may ``actor`` see the person's full name and date of birth (ephemeral replies and
+    Home only, never channels)? The one rule for /case status, /worktray and the Home tab: a role
+    of the table's ``view_details`` in the case's team; for a restricted record, its allocated
+    worker or a role of ``view_restricted`` (the team's managers and practice supervisors)."""
+    if case.person.restricted:
+        return actor == case.worker or permissions.may_view(org, actor, "view_restricted", case.team)
+    return permissions.may_view(org, actor, "view_details", case.team)
 
 
 def may_view_case(org: Organisation, actor: str, case: Case, action: str = "view_case") -> bool:
@@ -84,6 +115,15 @@ def refusal(person_id: str) -> str:
         f"You may not see case {person_id}: only people with a role in the team that holds it can. "
         "If you typed the ID, check it; if you need the case, ask that team's manager."
     )
+
+
+def require_visible(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> None:
+    """Before /case close|transfer|reopen: a person unknown, or held only by teams the actor has no
+    role in, gets ``refusal``'s words (the same for both), so these commands tell an outsider no
+    more than /case status does: not whether the person is known, nor which team holds them."""
+    person = uow.cases.person(person_id)
+    if person is None or not any(may_view_case(ctx.org, actor, c) for c in uow.cases.cases_of(person_id)):
+        raise NotAllowed(refusal(person_id))
 
 
 HISTORY_PAGE = 15  # events per page of /case history: a phone screen's worth
@@ -170,5 +210,11 @@ def look_at_case(uow: UnitOfWork, ctx: Context, person_id: str, actor: str, *, s
     )
     uow.commit()
     return CaseLook(
-        person=person, cases=cases, requests=requests, can_request_closure=can_request, can_reopen=can_reopen, can_request_transfer=can_transfer
+        person=person,
+        cases=cases,
+        requests=requests,
+        can_request_closure=can_request,
+        can_reopen=can_reopen,
+        can_request_transfer=can_transfer,
+        details=any(may_see_details(ctx.org, actor, c) for c in cases),
     )

@@ -62,6 +62,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     (VIEW, "view_radar"): _r(*ANY, side="team", why="T2"),
     (VIEW, "view_audits"): _r(*ANY, side="team", why="C13"),
     (VIEW, "view_tray"): _r(*ANY, side="team", why="the team's work tray"),
+    # Full name and date of birth, in ephemeral replies and on Home only (issue 8, data minimisation):
+    # not business support, who work from the ID and initials. A restricted record's: fewer still
+    # (and its allocated worker, a rule about a person: workflows.access.may_see_details).
+    (VIEW, "view_details"): _r(W, M, PS, GM, SM, HOS, side="team", why="issue 8: name, date of birth"),
+    (VIEW, "view_restricted"): _r(M, PS, side="team", why="issue 8: a restricted record's details"),
     # -- the actions every kind of request shares ------------------------------------------
     (SHARED, "request"): _r(W, M, why="C2"),
     (SHARED, "approve"): _r(*APPROVERS, why="C3"),

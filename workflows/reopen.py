@@ -24,7 +24,7 @@ from sqlalchemy import exists, select
 
 from store.models import Case, Contact, Request
 from store.uow import UnitOfWork
-from workflows import audits
+from workflows import audits, permissions
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, IllegalTransition, NotFound, WorkflowError
 from workflows.org import Role
@@ -283,8 +283,9 @@ def consider(
         raise NotFound(f"There is no person {person_id} in the case store.")
     open_case = uow.cases.open_case(person_id)
     if open_case is not None:
-        team = ctx.org.team(open_case.team).name
-        return Rereferral(None, f"{person_id} has an open case in {team}: the contact goes to that team, not a re-referral (C12).")
+        # The team is named only to someone with a role in it (issue 8: nothing about a person outside one's teams).
+        team = f" in {ctx.org.team(open_case.team).name}" if permissions.may_view(ctx.org, actor, "view_case", open_case.team) else ""
+        return Rereferral(None, f"{person_id} has an open case{team}: the contact goes to the team holding it, not a re-referral (C12).")
     closed = sorted((c for c in uow.cases.cases_of(person_id) if c.closed_on is not None), key=lambda c: (c.closed_on, c.id))
     when = contact_date or local_today(ctx.clock)
     if not closed:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from store.models import Case, Request
+from store.models import Request
 from store.uow import UnitOfWork
-from workflows import access, audits, radar, reminders, work_steps
+from workflows import access, audits, permissions, radar, reminders, work_steps
 from workflows import transfer_terms as terms
 from workflows.clock import local_today
 from workflows.errors import NotAllowed
@@ -48,11 +48,6 @@ REASONS = {
 }
 # Roles that see the team's radar summary and overdue audits (the managers of T3, C13).
 MANAGER_ROLES = radar.MEETING_ROLES
-# Who sees a person's full name on Home (issue 8: only where role and team allow it): a role
-# in the case's team other than business support; a restricted record's details only to its
-# allocated worker and the team's managers and practice supervisors.
-NAME_ROLES = (Role.WORKER, Role.MANAGER, Role.PRACTICE_SUPERVISOR, Role.SERVICE_MANAGER, Role.GROUP_MANAGER, Role.HEAD_OF_SERVICE)
-RESTRICTED_ROLES = (Role.MANAGER, Role.PRACTICE_SUPERVISOR)
 # Every state in which a request may be in someone's tray (closures, transfers, audits, ...).
 TRAY_STATES = tuple(dict.fromkeys((*OPEN_STATES, *terms.RADAR_STATES)))
 
@@ -72,13 +67,14 @@ class TrayItem:
     state: str
     person_id: str
     initials: str
-    name: str | None  # full name, only when the actor may see it (``may_see_name``)
+    name: str | None  # full name, only when the actor may see it (``access.may_see_details``)
     hidden: bool  # restricted, and the actor may not see its details
     age: int  # working days in its present state (D4)
     threshold: int  # working days after which it is overdue (the team's reminders)
     audience: str  # "manager" | "queue" | "receiving" | "returned" | "transfer_dispute" | "transfer_escalated" | "blocked"
     team: str
     on_behalf_of: str | None = None  # act-for: the absent person whose item this is, when the viewer is their deputy
+    born: dt.date | None = None  # date of birth: only with the name (``access.may_see_details``)
 
     @property
     def overdue(self) -> bool:
@@ -113,20 +109,13 @@ class WorkTray:
         return not self.items and not self.radar and not self.overdue_audits
 
 
-def may_see_name(org: Organisation, actor: str, case: Case) -> bool:
-    """Issue 8: the full name on Home only to a role in the case's team that allows it; a
-    restricted record's only to its allocated worker and the team's managers."""
-    if case.person.restricted:
-        return actor == case.worker or org.has_role(actor, case.team, *RESTRICTED_ROLES)
-    return org.has_role(actor, case.team, *NAME_ROLES)
-
-
 def may_see_restricted(org: Organisation, actor: str, request: Request) -> bool:
     """Issue 8: a restricted record's details (ID, initials, name) on Home: its allocated worker
-    and the managers and practice supervisors of the sending or receiving team; anyone else who
-    has it in their tray sees the request number and "a restricted record needs your action"."""
+    and the roles of the table's ``view_restricted`` (managers, practice supervisors) in the
+    sending or receiving team; anyone else who has it in their tray sees the request number and
+    "a restricted record needs your action"."""
     teams = [t for t in (request.case.team, request.team, request.receiving_team) if t]
-    return actor == request.case.worker or any(org.has_role(actor, t, *RESTRICTED_ROLES) for t in teams)
+    return actor == request.case.worker or any(permissions.may_view(org, actor, "view_restricted", t) for t in teams)
 
 
 def _may(org: Organisation, actor: str, action: str, request: Request) -> bool:
@@ -192,7 +181,8 @@ def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: s
     case = request.case
     hidden = access.is_restricted(uow, request) and not may_see_restricted(ctx.org, actor, request)
     person = request.person
-    name = f"{person.first_name} {person.last_name}" if not hidden and may_see_name(ctx.org, actor, case) else None
+    details = not hidden and access.may_see_details(ctx.org, actor, case)  # the one rule, as /case status
+    name = f"{person.first_name} {person.last_name}" if details else None
     return TrayItem(
         reason=reason,
         request_id=request.id,
@@ -202,6 +192,7 @@ def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: s
         person_id="" if hidden else request.person_id,
         initials="" if hidden else person.initials,
         name=name,
+        born=person.date_of_birth if details else None,
         hidden=hidden,
         age=reminders.waited(ctx, request, now),
         threshold=_threshold(ctx, reason, request, team),

@@ -5,6 +5,7 @@
     worktray import DIRECTORY          (keys checked against WORKTRAY_CONFIG when that file exists)
     worktray demo reset                (a demo database only: empty it and load the demo cases again)
     worktray case show PERSON_ID [--json]
+    worktray person restrict PERSON_ID [--off]   restrict a record (or lift it); its open requests' cards turn neutral
     worktray events verify [--head H]  check the event log's hash chain: any event changed or removed (exit 1)
     worktray outbox                    undelivered chat messages: pending and failing, with the last error
     worktray outbox retry ID|--all     try again now
@@ -93,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("person_id")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_case_show)
+
+    person = sub.add_parser("person", help="a person's record")
+    person_sub = person.add_subparsers(required=True, metavar="ACTION")
+    restrict = person_sub.add_parser("restrict", help="mark a record restricted (channels show only 'a restricted record needs your action')")
+    restrict.add_argument("person_id")
+    restrict.add_argument("--off", action="store_true", help="lift the restriction")
+    restrict.set_defaults(func=cmd_person_restrict)
 
     events = sub.add_parser("events", help="the append-only event log")
     events_sub = events.add_subparsers(required=True, metavar="ACTION")
@@ -307,6 +315,27 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"worktray: there is no person {args.person_id}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
+def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
+    """Issue 8: restrict a record (or lift it, ``--off``) without a CSV import; the event log says so."""
+    from workflows import access
+    from workflows.clock import SystemClock
+    from workflows.errors import WorkflowError
+    from workflows.requests import Context
+
+    ctx = Context(org=load_org(settings, fallback_to_demo=True), clock=SystemClock())
+    try:
+        with _uow_factory(settings)() as uow:
+            said = access.set_restricted(uow, ctx, args.person_id, not args.off, source="cli:person restrict")
+    except WorkflowError as e:
+        print(f"worktray: {e}", file=sys.stderr)
+        return 1
+    except DBAPIError:
+        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
+        return 1
+    print(said)
     return 0
 
 
