@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot import audit_views, transfer_views, tray_views, views
 from bot.cards import Card, Form, FormValues
+from bot.safe_log import log_failure
 from commands import audits as audits_command
 from commands import case as case_command
 from commands import deputy as deputy_command
@@ -338,6 +339,16 @@ class Interactions:
         """The App Home of a chat user (their work tray, page ``page``), drawn from the store now. Writes nothing."""
         with self.new_uow() as uow:
             return tray_views.home_cards(uow, self.ctx, chat_user_id, page)
+
+    def home_opened(self, chat_user_id: str) -> list[Card]:
+        """Someone opened the App Home: note them as a Home viewer (so the deliverer republishes
+        their Home when it changes), then draw it. A failed note is logged, and Home is still drawn."""
+        try:
+            with self.new_uow() as uow:
+                tray.note_home_opened(uow, self.ctx, chat_user_id)
+        except Exception as e:  # best effort: without the note, Home is still right when opened
+            log_failure(log, "home viewer not noted", e)
+        return self.home(chat_user_id)
 
     def deputy(self, chat_user_id: str, args: str, source: str | None = None) -> Reply:
         """``/worktray deputy ...`` (issue 8, act-for): the words after "deputy"; shown to the asker only."""

@@ -433,12 +433,17 @@ def create_bolt_app(
         log.info("slack /worktray by %s", cmd.user_id)
         replies.to_command(ack, cmd, reply)
 
-    def publish_home(user: str, page: int = 1) -> None:
-        """Best effort: the person's Home tab redrawn from the store now (their work tray)."""
+    def publish_home(user: str, page: int = 1, *, opened: bool = False) -> None:
+        """Best effort: the person's Home tab redrawn from the store now (their work tray).
+        ``opened``: they have just opened it, so they are noted as a Home viewer first (a write)."""
+        cards = interactions.home_opened(user) if opened else interactions.home(user, page)
         try:
-            client.views_publish(user_id=user, view=home_view(interactions.home(user, page)))
+            client.views_publish(user_id=user, view=home_view(cards))
         except SlackApiError as e:
             log.warning("views.publish for %s failed: %s", user, e.response.get("error"))
+
+    def publish_opened_home(user: str) -> None:
+        publish_home(user, opened=True)
 
     @bolt.block_action(re.compile(r"^wt:"))
     def on_button(ack: Callable[..., None], context: dict[str, Any]) -> None:
@@ -467,8 +472,8 @@ def create_bolt_app(
     def on_home(ack: Callable[..., None], context: dict[str, Any]) -> None:
         ack()
         event = context["wt"].event
-        if event.tab == "home":
-            background.run(publish_home, event.user)
+        if event.tab == "home":  # noted and drawn off the ack path: the note is a write transaction
+            background.run(publish_opened_home, event.user)
 
     return bolt
 

@@ -451,3 +451,19 @@ class Deputy(Base):
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), doc="exclusive: the end of the named day, Europe/London")
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class HomeViewer(Base):
+    """A chat user who has opened the bot's Home tab (issue 8's work tray, issue 9's cost).
+
+    Slack shows Home only when it is opened, and ``app_home_opened`` publishes it then; so after
+    a delivery the deliverer redraws the trays of these people only, not of everyone a request
+    touches (drawing a tray is the cost). Kept in the store so that two bot instances on one
+    PostgreSQL share it. Chat user ID only: no personal data.
+    """
+
+    __tablename__ = "home_viewers"
+
+    chat_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -27,6 +27,7 @@ from store.models import (
     Deputy,
     Event,
     FileRetention,
+    HomeViewer,
     JobRun,
     OrganisationRelationship,
     OutboxMessage,
@@ -214,6 +215,33 @@ class Deputies:
         return self.session.scalars(query.order_by(Deputy.id)).all()
 
 
+class HomeViewers:
+    """The chat users who have opened the bot's Home tab (``HomeViewer``): only their Home tabs
+    are republished when something in them changes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def opened(self, chat_user_id: str, at: dt.datetime) -> None:
+        """Note that ``chat_user_id`` opened Home at ``at``: one upsert (INSERT ... ON CONFLICT
+        DO UPDATE), so a first opening by two instances at once is not a unique-key error."""
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(HomeViewer).values(chat_user_id=chat_user_id, first_opened_at=at, last_opened_at=at)
+        statement = statement.on_conflict_do_update(
+            index_elements=["chat_user_id"], set_={"last_opened_at": statement.excluded.last_opened_at}
+        )
+        self.session.execute(statement)
+
+    def among(self, chat_user_ids: Iterable[str]) -> set[str]:
+        """Those of ``chat_user_ids`` who have opened Home (looked up by the primary key)."""
+        wanted = sorted(set(chat_user_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update(self.session.scalars(select(HomeViewer.chat_user_id).where(HomeViewer.chat_user_id.in_(chunk))))
+        return found
+
+
 class UowFactory(Protocol):
     """What opens a unit of work: ``partial(UnitOfWork, session_factory)``."""
 
@@ -238,6 +266,7 @@ class UnitOfWork:
         self.cases = CaseStore(self.session)
         self.requests = Requests(self.session)
         self.deputies = Deputies(self.session)
+        self.home_viewers = HomeViewers(self.session)
         return self
 
     def __exit__(self, *exc: object) -> None:

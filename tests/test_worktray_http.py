@@ -1,6 +1,7 @@
 """The work tray over Slack's HTTP path (issue 8): the App Home republished when something in
-it changes, acting from Home redraws the channel card, and ``/worktray``. Signed requests
-against the mock Web API (tests/slack_mock.py), SQLite and PostgreSQL, at a fixed time."""
+it changes (for people who have opened it: issue 9), acting from Home redraws the channel card,
+and ``/worktray``. Signed requests against the mock Web API (tests/slack_mock.py), SQLite and
+PostgreSQL, at a fixed time."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from test_slack_http import (  # noqa: F401 (fixtures)
 )
 
 from bot.blockkit import MAX_VIEW_BLOCKS
-from store.models import OutboxMessage
+from store.models import HomeViewer, OutboxMessage
 
 
 def worktray(driver: SlackDriver, user: str, text: str = "") -> dict[str, Any]:
@@ -60,6 +61,12 @@ def home_click(driver: SlackDriver, user: str, view: dict[str, Any], label: str)
     assert driver.interactive(payload).status == 200
 
 
+def open_homes(driver: SlackDriver, *users: str) -> None:
+    """The users open the bot's Home tab (app_home_opened): from then on it is republished when it changes."""
+    for user in users:
+        assert driver.home_opened(user).status == 200
+
+
 def request_and_approve(slack: SlackDriver) -> None:  # noqa: F811
     slack.command("U0AMY", "close 3549723")
     assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
@@ -68,9 +75,10 @@ def request_and_approve(slack: SlackDriver) -> None:  # noqa: F811
 
 
 def test_a_manager_approving_on_the_channel_card_republishes_business_supports_home(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    open_homes(slack, "U0MARIA", "U0SAM")
     slack.command("U0AMY", "close 3549723")
     assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
-    maria = homes(slack, "U0MARIA")[-1]  # published when the request was delivered, without opening the tab
+    maria = homes(slack, "U0MARIA")[-1]  # republished when the request was delivered, without opening the tab again
     assert maria["type"] == "home" and "Awaiting your decision · Closure request 1 · 3549723 (LM)" in shown(maria)
     assert [b["value"] for b in maria["blocks"] if b["type"] == "actions" for b in b["elements"]][:2] == ["1", "1"]
     before = len(homes(slack, "U0SAM"))
@@ -87,6 +95,7 @@ def test_a_manager_approving_on_the_channel_card_republishes_business_supports_h
 
 
 def test_claiming_from_home_updates_the_channel_card_and_the_clickers_home(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    open_homes(slack, "U0SAM", "U0TESS")
     request_and_approve(slack)
     card = slack.card(BS, "Closure request 1")
     edits = card.edits
@@ -144,7 +153,8 @@ def test_worktray_command_replies_ephemerally_and_refuses_bad_input(slack: Slack
 def test_a_failed_home_publish_loses_no_delivery(slack: SlackDriver, store: Store, caplog: Any) -> None:  # noqa: F811
     """Best effort: Slack refusing views.publish is logged (IDs and the error code only); the cards
     are delivered and recorded as usual, and the next change publishes the Home again."""
-    for _ in range(3):  # the first three Home publishes are refused
+    open_homes(slack, "U0AMY", "U0MARIA", "U0SAM", "U0TESS")
+    for _ in range(3):  # the next three Home publishes are refused
         slack.api.fail("views.publish", "invalid_auth")
     slack.command("U0AMY", "close 3549723")
     assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
@@ -156,3 +166,40 @@ def test_a_failed_home_publish_loses_no_delivery(slack: SlackDriver, store: Stor
     slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Approve")
     assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
     assert "Closure request 1" in shown(homes(slack, "U0SAM")[-1])
+
+
+def test_only_people_who_opened_home_get_it_republished(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    """Issue 9: after a delivery the Home tab is drawn and published only for people who have
+    opened it (noted in the store, ``home_viewers``); Slack draws it afresh for anyone else when
+    they open it, so drawing it for them would spend CPU and views.publish's rate limit for nothing."""
+    open_homes(slack, "U0SAM")  # sam (business support) opened Home once; tess (business support too) never
+    slack.command("U0AMY", "close 3549723")
+    assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
+    sam_before = len(homes(slack, "U0SAM"))
+    slack.click("U0MARIA", slack.card(MGR, "Closure request 1"), "Approve")
+    assert slack.submit("U0MARIA", slack.last_view("approve"), {}).body == ""
+    assert store.request(1).state == "approved"  # both are now asked to claim it (the virtual-worker queue)
+    assert len(homes(slack, "U0SAM")) == sam_before + 1
+    assert "Unclaimed in the virtual worker · Closure request 1" in shown(homes(slack, "U0SAM")[-1])
+    published_to = {c.args["user_id"] for c in slack.api.calls if c.method == "views.publish"}
+    assert published_to == {"U0SAM"}  # not tess, not maria nor amy (they never opened Home)
+    # tess opens Home: she is shown the tray as it is now, and is republished from then on.
+    open_homes(slack, "U0TESS")
+    assert "Unclaimed in the virtual worker · Closure request 1" in shown(homes(slack, "U0TESS")[-1])
+    tess_before = len(homes(slack, "U0TESS"))
+    home_click(slack, "U0SAM", homes(slack, "U0SAM")[-1], "Claim")
+    assert store.request(1).state == "claimed"
+    assert len(homes(slack, "U0TESS")) == tess_before + 1 and "Closure request 1" not in shown(homes(slack, "U0TESS")[-1])
+    with store.new() as uow:
+        viewers = {v.chat_user_id: v for v in uow.session.scalars(select(HomeViewer))}
+    assert set(viewers) == {"U0SAM", "U0TESS"}
+    assert all(v.first_opened_at == v.last_opened_at for v in viewers.values())  # a fixed clock
+
+
+def test_opening_home_again_keeps_the_first_opening(slack: SlackDriver, store: Store) -> None:  # noqa: F811
+    """The note is an upsert: opening Home again moves ``last_opened_at`` only (one row per person)."""
+    open_homes(slack, "U0SAM", "U0SAM", "U0SAM")
+    with store.new() as uow:
+        rows = list(uow.session.scalars(select(HomeViewer)))
+    assert [r.chat_user_id for r in rows] == ["U0SAM"]
+    assert len(homes(slack, "U0SAM")) == 3

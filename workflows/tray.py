@@ -276,3 +276,17 @@ def affected_by(uow: UnitOfWork, ctx: Context, request: Request) -> set[str]:
                 people |= {p.key for p in ctx.org.members(key, role)}
     people |= {d.deputy for d in uow.deputies.active(ctx.clock.now()) if d.absent in people}  # act-for
     return {p for p in people if p}
+
+
+def note_home_opened(uow: UnitOfWork, ctx: Context, chat_user_id: str) -> None:
+    """Remember that ``chat_user_id`` opened the Home tab (now, by ``ctx.clock``), in one
+    transaction. Only the Home tabs of people who opened it are republished when something in
+    them changes (``home_viewers``): Slack shows Home only when opened, and opening it draws it
+    afresh, so a tray drawn for anyone else is CPU and views.publish rate limit spent for nothing."""
+    uow.home_viewers.opened(chat_user_id, ctx.clock.now())
+    uow.commit()
+
+
+def home_viewers(uow: UnitOfWork, chat_user_ids: set[str]) -> set[str]:
+    """Those of ``chat_user_ids`` who have opened the Home tab (``note_home_opened``)."""
+    return uow.home_viewers.among(chat_user_ids)
