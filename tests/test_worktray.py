@@ -25,6 +25,7 @@ from bot.cards import Card
 from bot.console import Console, ConsoleSender
 from commands import worktray as worktray_command
 from commands.case import CommandError
+from store.models import HomeViewer
 from store.uow import UnitOfWork
 from workflows import requests as wf
 from workflows import transfer, tray
@@ -269,3 +270,24 @@ def test_transfer_decisions_and_disputes_reach_the_right_trays(journey: Journey,
     assert [i.reason for i in look(journey, "olu").items if i.request_id == rid] == [tray.DISPUTE]
     assert buttons(cards(journey, "U0OLU"), rid) == [("transfer_decide", str(rid))]
     assert rid not in [i.request_id for i in look(journey, "gita").items]
+
+
+def test_only_home_viewers_trays_are_drawn_after_a_request_moves(journey: Journey, ctx: Context, clock: FixedClock) -> None:
+    """Issue 9: ``affected_homes`` keeps the people who have opened Home (``note_home_opened``)
+    and draws no tray for the others; a second opening moves ``last_opened_at`` only (an upsert)."""
+    rid = journey.request(LILY, "amy")  # amy's request: amy, the Under 12s managers, business support, ...
+    with journey.uow() as uow:
+        assert tray_views.affected_homes(uow, ctx, {rid}) == []  # nobody has opened Home yet
+    with journey.uow() as uow:
+        tray.note_home_opened(uow, ctx, "U0MARIA")
+    first = clock.now()
+    clock.advance(hours=2)
+    for chat_id in ("U0MARIA", "U0NOTINORG"):
+        with journey.uow() as uow:
+            tray.note_home_opened(uow, ctx, chat_id)
+    with journey.uow() as uow:
+        homes = tray_views.affected_homes(uow, ctx, {rid})
+        assert [chat_id for chat_id, _ in homes] == ["U0MARIA"]  # a viewer the request does not touch is not drawn
+        assert tray.home_viewers(uow, {"U0MARIA", "U0AMY", "U0NOTINORG"}) == {"U0MARIA", "U0NOTINORG"}
+        row = uow.session.get(HomeViewer, "U0MARIA")  # the first opening kept, the last moved
+        assert row is not None and (row.first_opened_at, row.last_opened_at) == (first, clock.now())
