@@ -453,7 +453,12 @@ def test_form_submissions(fuzz: Fuzzer, unhandled: Unhandled, requests_made: dic
 def test_home_opened(fuzz: Fuzzer, unhandled: Unhandled, user: str, tab: str) -> None:
     before, mark = fuzz.snapshot()
     response = fuzz.signed(json.dumps(home_envelope(user, tab)).encode(), "application/json")
-    check(fuzz, unhandled, before, mark, response, writes=False)
+    check(fuzz, unhandled, before, mark, response, writes=tab == "home")
+    # Opening Home writes one thing only: its opener, if in the organisation, as a Home viewer (issue 9).
+    after = fingerprint(fuzz.app.uow)
+    assert {k: v for k, v in after.items() if k != "home_viewers"} == {k: v for k, v in before.items() if k != "home_viewers"}
+    noted = {row[0] for row in after["home_viewers"]} - {row[0] for row in before["home_viewers"]}
+    assert noted <= ({user} & set(USERS) - {"U0NOBODY"}) and (tab == "home" or not noted), (user, tab, noted)
 
 
 @FUZZ

@@ -282,12 +282,13 @@ def test_only_home_viewers_trays_are_drawn_after_a_request_moves(journey: Journe
         tray.note_home_opened(uow, ctx, "U0MARIA")
     first = clock.now()
     clock.advance(hours=2)
-    for chat_id in ("U0MARIA", "U0NOTINORG"):
+    for chat_id in ("U0MARIA", "U0RUTH", "U0NOTINORG"):
         with journey.uow() as uow:
             tray.note_home_opened(uow, ctx, chat_id)
     with journey.uow() as uow:
         homes = tray_views.affected_homes(uow, ctx, {rid})
-        assert [chat_id for chat_id, _ in homes] == ["U0MARIA"]  # a viewer the request does not touch is not drawn
-        assert tray.home_viewers(uow, {"U0MARIA", "U0AMY", "U0NOTINORG"}) == {"U0MARIA", "U0NOTINORG"}
+        assert [chat_id for chat_id, _ in homes] == ["U0MARIA"]  # a viewer the request does not touch (ruth, adults-south) is not drawn
+        # Someone outside the organisation is not noted (no request is ever in their tray).
+        assert tray.home_viewers(uow, {"U0MARIA", "U0AMY", "U0RUTH", "U0NOTINORG"}) == {"U0MARIA", "U0RUTH"}
         row = uow.session.get(HomeViewer, "U0MARIA")  # the first opening kept, the last moved
         assert row is not None and (row.first_opened_at, row.last_opened_at) == (first, clock.now())

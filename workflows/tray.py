@@ -282,7 +282,10 @@ def note_home_opened(uow: UnitOfWork, ctx: Context, chat_user_id: str) -> None:
     """Remember that ``chat_user_id`` opened the Home tab (now, by ``ctx.clock``), in one
     transaction. Only the Home tabs of people who opened it are republished when something in
     them changes (``home_viewers``): Slack shows Home only when opened, and opening it draws it
-    afresh, so a tray drawn for anyone else is CPU and views.publish rate limit spent for nothing."""
+    afresh, so a tray drawn for anyone else is CPU and views.publish rate limit spent for nothing.
+    Someone not in the organisation is not noted: no request is ever in their tray."""
+    if ctx.org.person_by_chat_id(chat_user_id) is None:
+        return
     uow.home_viewers.opened(chat_user_id, ctx.clock.now())
     uow.commit()
 
