@@ -2,7 +2,7 @@
 
 The real journeys run on PostgreSQL (closure to closed and to blocked, a transfer
 that moves, the radar and the agenda, the scans over every open case: the audit job,
-due and overdue audits, the reminders, the deliverer drawing every card, a case
+due and overdue audits, the reminders, the deliverer drawing every card and the Home trays of those who opened Home, a case
 report) while every statement is captured (``before_cursor_execute``). Each
 SELECT, UPDATE and DELETE is then planned again with ``EXPLAIN`` and sequential
 scans switched off (``enable_seqscan = off`` only makes them dear, so the planner
@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, event, text
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.uow import UnitOfWork
-from workflows import audits, radar, reminders, transfer
+from workflows import audits, radar, reminders, transfer, tray
 from workflows import requests as wf
 from workflows.clock import LONDON, FixedClock, local_today
 from workflows.org import Organisation
@@ -48,6 +48,7 @@ class Sender:
 
     def __init__(self) -> None:
         self.count = 0
+        self.homes: set[str] = set()
 
     def post(self, channel: str, card: Any) -> str:
         self.count += 1
@@ -58,6 +59,9 @@ class Sender:
 
     def direct(self, user: str, card: Any) -> str:
         return self.post(user, card)
+
+    def publish_home(self, user: str, cards: Any) -> None:
+        self.homes.add(user)
 
 
 @pytest.fixture
@@ -105,7 +109,12 @@ def run_journeys(uow_factory: partial[UnitOfWork], org: Organisation) -> None:
         with uow_factory() as uow:
             radar.post_digest(uow, ctx, job, "12plus", at)
     run_scans(uow_factory, ctx)
-    Deliverer(uow_factory, ctx, Sender()).drain()
+    for chat_id in ("U0MARIA", "U0SAM", "U0NADIA"):  # their Home trays are drawn after the deliveries (issue 9)
+        with uow_factory() as uow:
+            tray.note_home_opened(uow, ctx, chat_id)
+    sender = Sender()
+    Deliverer(uow_factory, ctx, sender).drain()
+    assert sender.homes == {"U0MARIA", "U0SAM", "U0NADIA"}
     with uow_factory() as uow:
         assert case_report(uow, "3549740") is not None
 
