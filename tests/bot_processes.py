@@ -55,6 +55,7 @@ from store.models import (
     Case,
     ChatMessage,
     Event,
+    HomeViewer,
     OrganisationRelationship,
     OutboxMessage,
     Person,
@@ -187,6 +188,11 @@ class Store:
     def chat_messages(self) -> dict[str, tuple[str, str]]:
         with self.new() as uow:
             return {m.card_key: (m.channel, m.ts) for m in uow.session.scalars(select(ChatMessage))}
+
+    def home_viewers(self) -> set[str]:
+        """The chat users noted as having opened Home (issue 9)."""
+        with self.new() as uow:
+            return set(uow.session.scalars(select(HomeViewer.chat_user_id)))
 
     def events(self) -> list[tuple[str, int | None, dict[str, Any]]]:
         with self.new() as uow:

@@ -13,6 +13,7 @@ submitted twice, Slack's retry with X-Slack-Retry-Num). When the outbox is drain
   (``chat_messages``) or one unkeyed outbox row, and every outbox row was sent;
 * one digest per (job, team, period), with two `worktray jobs run radar` for a new
   period racing each other too;
+* Home tabs are republished only for the one person who opened Home (on one instance);
 * no channel card of a finished journey keeps a button;
 * the event log's hash chain verifies, and each request is in the state its last event left it in.
 """
@@ -61,6 +62,9 @@ def test_two_instances_share_the_clicks_of_concurrent_journeys(database: str, tm
             for bot in bots:
                 bot.wait_ready()
             driver = Bots(api, [b.port for b in bots])
+            # sam opens Home on the first instance only; both republish it (the viewers are in the store).
+            assert driver.home_opened("U0SAM").status == 200
+            wait_for(lambda: store.home_viewers() == {"U0SAM"} or None, "sam to be noted as a Home viewer")
 
             # Both instances ran the due-audits job at start, at the same moment: the demo's two and our three (C13).
             audit_ids = wait_for(lambda: _audits_raised(store), "the five due audits to be raised")
@@ -90,6 +94,8 @@ def test_two_instances_share_the_clicks_of_concurrent_journeys(database: str, tm
             assert all(n == 1 for n in replies.values()), replies.most_common(5)  # each form's answer once, to one instance
             assert_one_digest_per_team_and_period(store)
             assert_no_buttons_on_finished_cards(api, states)
+            published = Counter(c.args.get("user_id") for c in api.calls if c.method == "views.publish")
+            assert set(published) == {"U0SAM"} and published["U0SAM"] > 1, published  # only who opened Home (issue 9)
             assert_store_consistent(store, cli=False)  # the chain verified in-process (the crash test runs the CLI)
             for bot in bots:
                 assert "Traceback" not in bot.output(), bot.output()
