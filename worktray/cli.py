@@ -32,15 +32,17 @@ from sqlalchemy.exc import DBAPIError
 
 from workflows.errors import ConfigError
 from worktray.errors import StartupError
-from worktray.settings import Settings
+from worktray.quick_settings import QuickSettings, quick_settings
 
 # Issue 9: `worktray case show` starts in well under a second. Each command imports what it
 # needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
 # does not pay for the others; tests/test_cli.py checks that importing this module stays light.
+# `case show` reads its settings without pydantic-settings (worktray.quick_settings).
 if TYPE_CHECKING:
     from bot.cards import Card
     from store.uow import UnitOfWork
     from workflows.org import Organisation
+    from worktray.settings import Settings
 
 log = logging.getLogger("worktray")
 
@@ -48,7 +50,7 @@ log = logging.getLogger("worktray")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = _settings(args.func)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -134,7 +136,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _uow_factory(settings: Settings) -> partial[UnitOfWork]:
+def _settings(command: Any) -> Settings | QuickSettings:
+    """Full, validated settings; a command that needs only the database and the log level gets
+    them without pydantic-settings (issue 9), unless the .env file leaves one without a value."""
+    if command in _QUICK and (quick := quick_settings()) is not None:
+        return quick
+    from worktray.settings import Settings
+
+    return Settings()
+
+
+def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
     from store.db import make_engine, make_session_factory
     from store.uow import UnitOfWork
 
@@ -302,7 +314,7 @@ def _consider_contacts(settings: Settings, org: Organisation) -> None:
             print(line)
 
 
-def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from worktray.case_report import case_report, format_report
 
     try:
@@ -316,6 +328,9 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
     return 0
+
+
+_QUICK = (cmd_case_show,)  # commands that read no setting but the database URL and the log level
 
 
 def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
