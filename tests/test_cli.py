@@ -264,6 +264,25 @@ def test_case_show_reads_the_database_url_from_a_dot_env_file(sqlite_url, tmp_pa
     assert "no worktray schema" in result.stderr
 
 
+def test_case_show_does_not_wait_for_a_writer_on_sqlite(sqlite_url, tmp_path):
+    """case show only reads: while the bot holds SQLite's write lock (BEGIN IMMEDIATE, as every
+    writing unit of work does) it reads its snapshot at once instead of queueing behind it."""
+    import sqlite3
+
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
+    writer = sqlite3.connect(tmp_path / "cli.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE persons SET first_name = 'Changed' WHERE id = '3600205'")
+        shown = run_cli(sqlite_url, "case", "show", "3600205", cwd=tmp_path)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Person 3600205 (RT): Ruby Tranter")  # the committed snapshot
+
+
 @pytest.mark.parametrize(
     ("environment", "dot_env"),
     [

@@ -318,7 +318,7 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) 
     from worktray.case_report import case_report, format_report
 
     try:
-        with _uow_factory(settings)() as uow:
+        with _uow_factory(settings)(readonly=True) as uow:  # SQLite: no wait for a writer's lock
             report = case_report(uow, args.person_id)
     except DBAPIError:
         print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
