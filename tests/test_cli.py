@@ -220,10 +220,11 @@ NOT_FOR_CASE_SHOW = ("alembic", "slack_bolt", "slack_sdk", "apscheduler", "pydan
                      "yaml", "holidays", "workflows.org", "workflows.requests", "bot", "commands")
 
 
-def loaded_by_case_show(database_url: str, cwd: Path, person: str = "1") -> list[str]:
-    """The modules of NOT_FOR_CASE_SHOW that a `case show` run (a fresh interpreter) imported."""
+def loaded_by_case_show(database_url: str, cwd: Path, person: str = "1", argv: tuple[str, ...] = ()) -> list[str]:
+    """The modules of NOT_FOR_CASE_SHOW that a `case show` run (or ``argv``'s command; a fresh interpreter) imported."""
+    argv = argv or ("case", "show", person)
     probe = (
-        f"import sys, runpy; sys.argv = ['worktray', 'case', 'show', {person!r}]\n"
+        f"import sys, runpy; sys.argv = ['worktray', *{argv!r}]\n"
         "try:\n    runpy.run_module('worktray.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         f"print(sorted(m for m in {NOT_FOR_CASE_SHOW!r} if m in sys.modules))"
     )
@@ -238,6 +239,12 @@ def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
     the organisation config (YAML, holidays) or the bot (issue 9: CLI start <= 250 ms)."""
     assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
     assert loaded_by_case_show(sqlite_url, tmp_path) == []
+
+
+def test_events_verify_reads_its_settings_without_pydantic_either(sqlite_url, tmp_path):
+    """`events verify` needs only the database, as case show does (worktray.quick_settings)."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert loaded_by_case_show(sqlite_url, tmp_path, argv=("events", "verify")) == []
 
 
 def test_case_show_of_a_demo_person_loads_none_of_them_either(sqlite_url, tmp_path):

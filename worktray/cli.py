@@ -330,9 +330,6 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) 
     return 0
 
 
-_QUICK = (cmd_case_show,)  # commands that read no setting but the database URL and the log level
-
-
 def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
     """Issue 8: restrict a record (or lift it, ``--off``) without a CSV import; the event log says so."""
     from workflows import access
@@ -357,7 +354,7 @@ def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
 # -- the event log, for an operator ----------------------------------------------------
 
 
-def cmd_events_verify(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_events_verify(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     """Walk the event log's hash chain (store.eventlog): OK with the count, or each broken link.
 
     Event IDs only, never an event's content (it can name people). Exit 1 when broken.
@@ -390,7 +387,7 @@ def _when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "now"
 
 
-def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_list(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     """The messages the deliverer has not delivered: IDs, places and error codes only (no message text)."""
     from bot.deliver import dropped_count, undelivered
 
@@ -418,7 +415,7 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import retry_now
 
     with _uow_factory(settings)() as uow:
@@ -431,7 +428,7 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_drop(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import drop
 
     with _uow_factory(settings)() as uow:
@@ -557,6 +554,11 @@ def _run_audits(uow_factory: partial[UnitOfWork], org: Organisation, team: str |
     print(f"audits: {raised} raised" + (f" for {team}" if team else ""))
     return 0
 
+# Commands that read no setting but the database URL and the log level: main() gives them
+# worktray.quick_settings, without importing pydantic-settings (issue 9).
+_QUICK = (cmd_case_show, cmd_events_verify, cmd_outbox_list, cmd_outbox_retry, cmd_outbox_drop)
+
 
 if __name__ == "__main__":
     sys.exit(main())
+
