@@ -56,4 +56,5 @@ def _environment() -> dict[str, str | None]:
 def _env_file(path: Path) -> dict[str, str | None]:
     from dotenv import dotenv_values  # what pydantic-settings reads .env with; only when there is one
 
-    return {key.lower(): value for key, value in dotenv_values(path).items()}
+    # encoding=None: as pydantic-settings calls it when env_file_encoding is not set (the locale's)
+    return {key.lower(): value for key, value in dotenv_values(path, encoding=None).items()}
