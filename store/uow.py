@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -360,6 +359,17 @@ class UnitOfWork:
             rows = self.session.execute(query).all()
         return [(row, posted) for row, posted in rows]
 
+    def _upsert_insert(self) -> Any:
+        """The dialect's INSERT (it has ON CONFLICT); imported here, not at the top, because the
+        PostgreSQL dialect brings asyncio with it and short commands never insert (issue 9)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+
     def claim_run(self, *, job: str, team: str, period: str, at: dt.datetime) -> bool:
         """Claim a scheduled job's run for (job, team, period) in this transaction.
 
@@ -370,7 +380,7 @@ class UnitOfWork:
         if the first rolls back, the second takes the run.
         """
         values = {"job": job, "team": team, "period": period, "ran_at": at}
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = self._upsert_insert()
         statement = insert(JobRun).values(**values).on_conflict_do_nothing(
             index_elements=["job", "team", "period"]
         ).returning(JobRun.id)
@@ -392,7 +402,7 @@ class UnitOfWork:
         """Claim a reminder's key in this transaction (as ``claim_run``): True only to the one
         transaction that inserted it; a concurrent claimer on PostgreSQL waits on the unique
         key until the first commits, then gets nothing (or the key, if the first rolled back)."""
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = self._upsert_insert()
         statement = insert(Reminder).values(key=key, recipient=recipient, sent_at=at).on_conflict_do_nothing(
             index_elements=["key"]
         ).returning(Reminder.id)
@@ -402,7 +412,7 @@ class UnitOfWork:
         """``claim_reminder`` for many (key, recipient) pairs at once: the keys this transaction
         claimed. A few multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statements, not one per
         key (issue 9: a run over a big store owes tens of thousands of keys, most claimed before)."""
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = self._upsert_insert()
         claimed: set[str] = set()
         for start in range(0, len(claims), 500):
             rows = [{"key": key, "recipient": recipient, "sent_at": at} for key, recipient in claims[start : start + 500]]

@@ -213,17 +213,124 @@ def test_importing_the_cli_leaves_migrations_slack_and_the_scheduler_unloaded(tm
     assert result.stdout.strip() == "[]"
 
 
-def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
-    """The same for a whole `case show` run (the command a person waits for)."""
-    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+# What `worktray case show` does not need: migrations, Slack, the scheduler (issue 9, first pass);
+# pydantic and pydantic-settings (its settings come from worktray.quick_settings), python-dotenv
+# when there is no .env file, the organisation config (YAML, holidays, workflows.org) and the bot.
+NOT_FOR_CASE_SHOW = ("alembic", "slack_bolt", "slack_sdk", "apscheduler", "pydantic", "pydantic_settings", "dotenv",
+                     "yaml", "holidays", "workflows.org", "workflows.requests", "bot", "commands")
+
+
+def loaded_by_case_show(database_url: str, cwd: Path, person: str = "1", argv: tuple[str, ...] = ()) -> list[str]:
+    """The modules of NOT_FOR_CASE_SHOW that a `case show` run (or ``argv``'s command; a fresh interpreter) imported."""
+    argv = argv or ("case", "show", person)
     probe = (
-        "import sys, runpy; sys.argv = ['worktray', 'case', 'show', '1']\n"
+        f"import sys, runpy; sys.argv = ['worktray', *{argv!r}]\n"
         "try:\n    runpy.run_module('worktray.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('alembic', 'slack_bolt', 'slack_sdk', 'apscheduler') if m in sys.modules))"
+        f"print(sorted(m for m in {NOT_FOR_CASE_SHOW!r} if m in sys.modules))"
     )
-    env = {**os.environ, "DATABASE_URL": sqlite_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return list(json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"')))
+
+
+def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
+    """The same for a whole `case show` run (the command a person waits for): nor pydantic,
+    the organisation config (YAML, holidays) or the bot (issue 9: CLI start <= 250 ms)."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert loaded_by_case_show(sqlite_url, tmp_path) == []
+
+
+def test_events_verify_reads_its_settings_without_pydantic_either(sqlite_url, tmp_path):
+    """`events verify` needs only the database, as case show does (worktray.quick_settings)."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert loaded_by_case_show(sqlite_url, tmp_path, argv=("events", "verify")) == []
+
+
+def test_case_show_of_a_demo_person_loads_none_of_them_either(sqlite_url, tmp_path):
+    """A person with cases, work steps and assessments (the demo CSV): every section drawn, still light."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "case", "show", "3600205", cwd=tmp_path).stdout.startswith("Person 3600205")
+    assert loaded_by_case_show(sqlite_url, tmp_path, "3600205") == []
+
+
+def test_case_show_reads_the_database_url_from_a_dot_env_file(sqlite_url, tmp_path):
+    """The quick settings read .env as Settings does (the environment wins over it)."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
+    (tmp_path / ".env").write_text(f"# the demo\nexport DATABASE_URL='{sqlite_url}'\nLOG_LEVEL=WARNING\n")
+    env = {k: v for k, v in os.environ.items() if k.upper() not in ("DATABASE_URL", "LOG_LEVEL")}
+    result = subprocess.run([sys.executable, "-m", "worktray.cli", "case", "show", "3600205"], cwd=tmp_path,
+                            env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Person 3600205")
+    missing = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    result = run_cli(missing, "case", "show", "3600205", cwd=tmp_path)  # DATABASE_URL in the environment wins
+    assert result.returncode == 1
+    assert "no worktray schema" in result.stderr
+
+
+def test_case_show_does_not_wait_for_a_writer_on_sqlite(sqlite_url, tmp_path):
+    """case show only reads: while the bot holds SQLite's write lock (BEGIN IMMEDIATE, as every
+    writing unit of work does) it reads its snapshot at once instead of queueing behind it."""
+    import sqlite3
+
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
+    writer = sqlite3.connect(tmp_path / "cli.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE persons SET first_name = 'Changed' WHERE id = '3600205'")
+        shown = run_cli(sqlite_url, "case", "show", "3600205", cwd=tmp_path)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Person 3600205 (RT): Ruby Tranter")  # the committed snapshot
+
+
+@pytest.mark.parametrize(
+    ("environment", "dot_env"),
+    [
+        ({}, None),
+        ({"DATABASE_URL": "sqlite:///from-env.db", "LOG_LEVEL": "DEBUG"}, None),
+        ({"database_url": "sqlite:///lower-case.db"}, None),
+        ({}, "DATABASE_URL=sqlite:///from-file.db\nlog_level=ERROR\n"),
+        ({"LOG_LEVEL": "WARNING"}, "export DATABASE_URL=\"postgresql://u@h/db\"  # comment\nLOG_LEVEL=ERROR\nOTHER=1\n"),
+        ({"DATABASE_URL": "sqlite:///env-wins.db"}, "DATABASE_URL=sqlite:///file-loses.db\n"),
+        ({}, "DATABASE_URL=\n"),
+        ({}, "BASE=/srv\nDATABASE_URL=sqlite:///${BASE}/w.db\n"),
+    ],
+)
+def test_quick_settings_read_what_settings_read(environment, dot_env, tmp_path, monkeypatch):
+    """worktray.quick_settings (no pydantic) gives case show the database URL and log level
+    that worktray.settings.Settings gives every other command, from the same places."""
+    from worktray.quick_settings import quick_settings
+    from worktray.settings import Settings
+
+    for name in list(os.environ):
+        if name.upper() in ("DATABASE_URL", "LOG_LEVEL"):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    if dot_env is not None:
+        (tmp_path / ".env").write_text(dot_env)
+    quick, full = quick_settings(), Settings()
+    assert quick is not None
+    assert (quick.database_url, quick.log_level) == (full.database_url, full.log_level)
+
+
+def test_a_dot_env_line_without_a_value_is_left_to_settings_to_refuse(tmp_path, monkeypatch):
+    """`DATABASE_URL` alone on a line: python-dotenv reads None, which Settings refuses;
+    the quick reader does not guess, so case show says what Settings says."""
+    from worktray.quick_settings import quick_settings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DATABASE_URL\n")
+    assert quick_settings() is None
 
 
 def test_person_restrict_sets_and_lifts_the_flag_with_an_event_and_neutral_cards(seeded, ctx, db_url, tmp_path):

@@ -32,15 +32,17 @@ from sqlalchemy.exc import DBAPIError
 
 from workflows.errors import ConfigError
 from worktray.errors import StartupError
-from worktray.settings import Settings
+from worktray.quick_settings import QuickSettings, quick_settings
 
 # Issue 9: `worktray case show` starts in well under a second. Each command imports what it
 # needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
 # does not pay for the others; tests/test_cli.py checks that importing this module stays light.
+# `case show` reads its settings without pydantic-settings (worktray.quick_settings).
 if TYPE_CHECKING:
     from bot.cards import Card
     from store.uow import UnitOfWork
     from workflows.org import Organisation
+    from worktray.settings import Settings
 
 log = logging.getLogger("worktray")
 
@@ -48,7 +50,7 @@ log = logging.getLogger("worktray")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = _settings(args.func)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -134,7 +136,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _uow_factory(settings: Settings) -> partial[UnitOfWork]:
+def _settings(command: Any) -> Settings | QuickSettings:
+    """Full, validated settings; a command that needs only the database and the log level gets
+    them without pydantic-settings (issue 9), unless the .env file leaves one without a value."""
+    if command in _QUICK and (quick := quick_settings()) is not None:
+        return quick
+    from worktray.settings import Settings
+
+    return Settings()
+
+
+def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
     from store.db import make_engine, make_session_factory
     from store.uow import UnitOfWork
 
@@ -302,11 +314,11 @@ def _consider_contacts(settings: Settings, org: Organisation) -> None:
             print(line)
 
 
-def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from worktray.case_report import case_report, format_report
 
     try:
-        with _uow_factory(settings)() as uow:
+        with _uow_factory(settings)(readonly=True) as uow:  # SQLite: no wait for a writer's lock
             report = case_report(uow, args.person_id)
     except DBAPIError:
         print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
@@ -342,7 +354,7 @@ def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
 # -- the event log, for an operator ----------------------------------------------------
 
 
-def cmd_events_verify(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_events_verify(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     """Walk the event log's hash chain (store.eventlog): OK with the count, or each broken link.
 
     Event IDs only, never an event's content (it can name people). Exit 1 when broken.
@@ -375,7 +387,7 @@ def _when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "now"
 
 
-def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_list(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     """The messages the deliverer has not delivered: IDs, places and error codes only (no message text)."""
     from bot.deliver import dropped_count, undelivered
 
@@ -403,7 +415,7 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import retry_now
 
     with _uow_factory(settings)() as uow:
@@ -416,7 +428,7 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_outbox_drop(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_outbox_drop(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import drop
 
     with _uow_factory(settings)() as uow:
@@ -542,6 +554,11 @@ def _run_audits(uow_factory: partial[UnitOfWork], org: Organisation, team: str |
     print(f"audits: {raised} raised" + (f" for {team}" if team else ""))
     return 0
 
+# Commands that read no setting but the database URL and the log level: main() gives them
+# worktray.quick_settings, without importing pydantic-settings (issue 9).
+_QUICK = (cmd_case_show, cmd_events_verify, cmd_outbox_list, cmd_outbox_retry, cmd_outbox_drop)
+
 
 if __name__ == "__main__":
     sys.exit(main())
+
