@@ -224,7 +224,7 @@ class HomeViewers:
     def opened(self, chat_user_id: str, at: dt.datetime) -> None:
         """Note that ``chat_user_id`` opened Home at ``at``: one upsert (INSERT ... ON CONFLICT
         DO UPDATE), so a first opening by two instances at once is not a unique-key error."""
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(self.session)
         statement = insert(HomeViewer).values(chat_user_id=chat_user_id, first_opened_at=at, last_opened_at=at)
         statement = statement.on_conflict_do_update(
             index_elements=["chat_user_id"], set_={"last_opened_at": statement.excluded.last_opened_at}
@@ -360,15 +360,7 @@ class UnitOfWork:
         return [(row, posted) for row, posted in rows]
 
     def _upsert_insert(self) -> Any:
-        """The dialect's INSERT (it has ON CONFLICT); imported here, not at the top, because the
-        PostgreSQL dialect brings asyncio with it and short commands never insert (issue 9)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert
+        return upsert_insert(self.session)
 
     def claim_run(self, *, job: str, team: str, period: str, at: dt.datetime) -> bool:
         """Claim a scheduled job's run for (job, team, period) in this transaction.
@@ -425,3 +417,15 @@ class UnitOfWork:
         return self.session.scalars(
             select(Reminder).where(Reminder.key.startswith(key_prefix, autoescape=True)).order_by(Reminder.id)
         ).all()
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's INSERT (it has ON CONFLICT); imported here, not at the top, because the
+    PostgreSQL dialect brings asyncio with it and short commands never insert (issue 9)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
