@@ -50,7 +50,10 @@ def config_key_check(org: Organisation) -> RowCheck:
 
     def check(name: str, number: int, row: RowValues) -> list[RowError]:
         errors: list[RowError] = []
-        for column, kind in by_file.get(name, ()):
+        checked = by_file.get(name)
+        if checked is None:
+            return errors  # most files name no key: the usual row, at once
+        for column, kind in checked:
             value = getattr(row, column)
             if value not in known[kind]:
                 message = f"no {kind} {value!r} in the organisation config ({plural[kind]}: {_listed(listed[kind])})"
