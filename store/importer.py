@@ -10,7 +10,10 @@ written in one transaction, with one "import" event.
 Built for a council's whole export (issue 9: 100,000 persons, 730k rows; the goal
 is 15 s and 300 MB, `make bench` measures it): each file is streamed once, checked row by row and,
 while nothing is wrong, written in chunks (COPY on PostgreSQL, one executemany on SQLite; no
-ORM object per row, no query per row: the IDs in the store are read once). The
+ORM object per row, no query per row: the IDs in the store are read once). A row
+is checked by plain per-column converters built once per file from the row
+models (``_RowPlan``), not by a model per row; a row they cannot vouch for is
+validated by its model, so every message is still pydantic's. The
 first problem stops the writing and the rest is only checked, so every problem
 is still reported; the transaction is then rolled back.
 
