@@ -30,7 +30,6 @@ import codecs
 import csv
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -66,7 +65,6 @@ NUL_MESSAGE = "contains a NUL character (0x00); remove it and export again"
 WRITE_CHUNK = 5000  # rows per executemany: bounded memory, few round trips
 LOOKUP_CHUNK = 500  # IDs per "IN (...)" look-up (well under SQLite's bound-parameter limit)
 READ_BLOCK = 1 << 20  # bytes per block of the UTF-8 check
-SQLITE_IMPORT_CACHE_KB = 65_536  # SQLite page cache during an import (``_sqlite_cache``)
 MAX_KEPT_ERRORS = 10_000  # problems kept for the message; beyond this they are only counted
 
 
@@ -930,26 +928,6 @@ def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     connection.exec_driver_sql(str(compiled), params)
 
 
-@contextmanager
-def _sqlite_cache(session: Session) -> Iterator[None]:
-    """SQLite: a page cache of ``SQLITE_IMPORT_CACHE_KB`` for the import's transaction, put back after.
-
-    With SQLite's default 2 MB, a 730k-row import spills index pages to the WAL over and over;
-    64 MB took about a ninth off its time, for about 70 MB more at the peak (issue 9)."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    driver = connection.connection.driver_connection  # the same sqlite3 connection after the commit hands it back to the pool
-    assert driver is not None
-    before = int(driver.execute("PRAGMA cache_size").fetchone()[0])
-    driver.execute(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KB}")
-    try:
-        yield
-    finally:
-        driver.execute(f"PRAGMA cache_size={before}")
-
-
 def _file_order(error: RowError) -> tuple[int, int]:
     """Problems in the order of the files' dependencies, then by row."""
     names = list(SPECS)
@@ -978,7 +956,7 @@ def import_directory(
     if not directory.is_dir():
         raise ImportError_([RowError(str(directory), None, None, "is not a directory")])
     present = _present(directory, errors)
-    with uow_factory() as uow, _sqlite_cache(uow.session):
+    with uow_factory() as uow:
         run = _Import(uow.session, check, errors)
         for spec in FILES:
             if spec.name in present:
