@@ -10,7 +10,10 @@ written in one transaction, with one "import" event.
 Built for a council's whole export (issue 9: 100,000 persons, 730k rows; the goal
 is 15 s and 300 MB, `make bench` measures it): each file is streamed once, checked row by row and,
 while nothing is wrong, written in chunks (COPY on PostgreSQL, one executemany on SQLite; no
-ORM object per row, no query per row: the IDs in the store are read once). The
+ORM object per row, no query per row: the IDs in the store are read once). A row
+is checked by plain per-column converters built once per file from the row
+models (``_RowPlan``), not by a model per row; a row they cannot vouch for is
+validated by its model, so every message is still pydantic's. The
 first problem stops the writing and the rest is only checked, so every problem
 is still reported; the transaction is then rolled back.
 
@@ -26,11 +29,12 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import PydanticCustomError
@@ -176,13 +180,21 @@ RecordKind = Annotated[
 
 
 class Row(BaseModel):
-    """A validated CSV row. ``problems`` adds the checks that span columns."""
+    """A validated CSV row. ``rules`` adds the checks that span columns.
+
+    The models say what a valid row is; the import itself checks rows with plain per-column
+    converters built from them (``_RowPlan``) and asks the model only about a row those
+    converters are not sure of, so pydantic still words every problem (issue 9)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def problems(self) -> list[tuple[str, str]]:
-        """(column, message) for each rule between columns this row breaks."""
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(column, message) for each rule between columns the row's values break."""
         return []
+
+    def problems(self) -> list[tuple[str, str]]:
+        return self.rules(self.__dict__)
 
 
 def _not_before(later: dt.date | None, earlier: dt.date | None, later_col: str, earlier_col: str) -> list[tuple[str, str]]:
@@ -217,9 +229,10 @@ class CaseRow(Row):
     closure_reason: Text16 | None = None
     primary_need: PrimaryNeed | None = None  # S2; C12 compares a re-referral's reason with it
 
-    def problems(self) -> list[tuple[str, str]]:
-        found = _not_before(self.closed_on, self.opened_on, "closed_on", "opened_on")
-        if self.closure_reason is not None and self.closed_on is None:
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        found = _not_before(row["closed_on"], row["opened_on"], "closed_on", "opened_on")
+        if row["closure_reason"] is not None and row["closed_on"] is None:
             found.append(("closure_reason", "a closure reason needs a closed_on date"))
         return found
 
@@ -242,8 +255,9 @@ class WorkerRelationshipRow(Row):
     to_date: Date | None = None
     end_reason: Text200 | None = None
 
-    def problems(self) -> list[tuple[str, str]]:
-        return _not_before(self.to_date, self.from_date, "to_date", "from_date")
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return _not_before(row["to_date"], row["from_date"], "to_date", "from_date")
 
 
 class OrganisationRelationshipRow(Row):
@@ -255,8 +269,9 @@ class OrganisationRelationshipRow(Row):
     to_date: Date | None = None
     end_reason: Text200 | None = None
 
-    def problems(self) -> list[tuple[str, str]]:
-        return _not_before(self.to_date, self.from_date, "to_date", "from_date")
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return _not_before(row["to_date"], row["from_date"], "to_date", "from_date")
 
 
 class ServiceUserGroupRow(Row):
@@ -266,8 +281,9 @@ class ServiceUserGroupRow(Row):
     start_date: Date
     end_date: Date | None = None
 
-    def problems(self) -> list[tuple[str, str]]:
-        return _not_before(self.end_date, self.start_date, "end_date", "start_date")
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return _not_before(row["end_date"], row["start_date"], "end_date", "start_date")
 
 
 class FileRetentionRow(Row):
@@ -277,8 +293,9 @@ class FileRetentionRow(Row):
     start_date: Date
     retain_until: Date
 
-    def problems(self) -> list[tuple[str, str]]:
-        return _not_before(self.retain_until, self.start_date, "retain_until", "start_date")
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return _not_before(row["retain_until"], row["start_date"], "retain_until", "start_date")
 
 
 class RecordItemRow(Row):
@@ -291,8 +308,9 @@ class RecordItemRow(Row):
     is_primary: bool | None = None  # addresses: the primary one (C10)
     doh_end_reason: Annotated[str, StringConstraints(max_length=8)] | None = None  # SSDA903 REC code (S3)
 
-    def problems(self) -> list[tuple[str, str]]:
-        return _not_before(self.to_date, self.from_date, "to_date", "from_date")
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return _not_before(row["to_date"], row["from_date"], "to_date", "from_date")
 
 
 class ContactRow(Row):
@@ -312,11 +330,12 @@ class AssessmentRow(Row):
     authorised_by: Text64 | None = None
     authorised_on: Date | None = None
 
-    def problems(self) -> list[tuple[str, str]]:
-        found = _not_before(self.completed_on, self.trigger_date, "completed_on", "trigger_date")
-        found += _not_before(self.authorised_on, self.trigger_date, "authorised_on", "trigger_date")
-        if (self.authorised_by is None) != (self.authorised_on is None):
-            found.append(("authorised_on" if self.authorised_on is None else "authorised_by",
+    @staticmethod
+    def rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        found = _not_before(row["completed_on"], row["trigger_date"], "completed_on", "trigger_date")
+        found += _not_before(row["authorised_on"], row["trigger_date"], "authorised_on", "trigger_date")
+        if (row["authorised_by"] is None) != (row["authorised_on"] is None):
+            found.append(("authorised_on" if row["authorised_on"] is None else "authorised_by",
                           "authorised_by and authorised_on go together: give both or neither"))
         return found
 
@@ -369,9 +388,159 @@ FILES: tuple[FileSpec, ...] = (
 )
 SPECS = {spec.name: spec for spec in FILES}
 
+
+
+class RowValues(dict[str, Any]):
+    """A checked row: every field of its file's model by name (defaults for absent columns),
+    in the model's field order, also readable as attributes (``row.person_id``) as a model is.
+    A plain dict underneath, so the writer takes it as it is (no model and no dict per row)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 # A further check of each valid row, given the file name and row number (the importer knows no
 # rules: workflows.importing checks team and person keys against the organisation config).
-RowCheck = Callable[[str, int, Row], list[RowError]]
+RowCheck = Callable[[str, int, RowValues], list[RowError]]
+
+
+# --------------------------------------------------------------------------
+# The fast check: plain converters built once per file from the row models
+# --------------------------------------------------------------------------
+
+
+class _Unsure(ValueError):
+    """A converter cannot vouch for a cell: the row model decides, and words the problem."""
+
+
+Converter = Callable[[str], Any]
+_PYDANTIC_BOOL = {"0": False, "off": False, "f": False, "false": False, "n": False, "no": False,
+                  "1": True, "on": True, "t": True, "true": True, "y": True, "yes": True}  # pydantic's str -> bool, any case
+
+
+def _converter(hint: Any) -> Converter:
+    """A plain function for one field that returns what the model would store for a (stripped,
+    non-blank) cell, or raises ValueError where the model might refuse it or read it otherwise.
+
+    It may be stricter than the model (an ID with non-ASCII characters is left to the model,
+    whose pattern engine decides what a space is) but never more lenient: a row it refuses is
+    validated by the model, so every message stays the model's. tests/test_import.py compares
+    both on awkward values."""
+    if get_origin(hint) in (Union, UnionType):
+        members = [a for a in get_args(hint) if a is not type(None)]
+        if len(members) != 1:
+            raise TypeError(f"no fast converter for {hint}")
+        hint = members[0]
+    base, meta = (get_args(hint)[0], get_args(hint)[1:]) if get_origin(hint) is Annotated else (hint, ())
+    before = [m.func for m in meta if isinstance(m, BeforeValidator)]
+    limits = [m for m in meta if isinstance(m, StringConstraints)]
+    if len(before) + len(limits) != len(meta) or len(before) > 1 or len(limits) > 1:
+        raise TypeError(f"no fast converter for {hint}")
+    if get_origin(base) is Literal:
+        return _literal(cast(Callable[[Any], Any], before[0]) if before else None, frozenset(get_args(base)))
+    if base is dt.date and before == [_parse_date]:
+        return _parse_date  # raises PydanticCustomError, a ValueError
+    if base is bool:
+        if before == [_yes_no]:
+            return _yes_no
+        if not before:
+            return _plain_bool
+    if base is str and not before:
+        return _text(limits[0] if limits else None)
+    raise TypeError(f"no fast converter for {hint}")
+
+
+def _literal(before: Callable[[Any], Any] | None, allowed: frozenset[Any]) -> Converter:
+    def literal(value: str) -> Any:
+        out = before(value) if before is not None else value
+        if out in allowed:
+            return out
+        raise _Unsure
+
+    return literal
+
+
+def _plain_bool(value: str) -> bool:
+    found = _PYDANTIC_BOOL.get(value.lower()) if value.isascii() else None
+    if found is None:
+        raise _Unsure
+    return found
+
+
+def _text(limit: StringConstraints | None) -> Converter:
+    if limit is None:
+        return str
+    known = {"min_length", "max_length", "pattern"}
+    if any(getattr(limit, f) is not None for f in ("strip_whitespace", "to_upper", "to_lower", "strict", "ascii_only")) or (
+        limit.min_length is not None or limit.pattern not in (None, r"^\S+$")
+    ):
+        raise TypeError(f"no fast converter for {limit} (known: {known})")
+    longest = limit.max_length if limit.max_length is not None else float("inf")
+    if limit.pattern is None:
+
+        def text(value: str) -> str:
+            if len(value) <= longest:
+                return value
+            raise _Unsure
+
+        return text
+
+    def no_spaces(value: str) -> str:  # ^\S+$: printable ASCII without a space is sure; anything else, the model says
+        if len(value) <= longest and value.isascii() and value.isprintable() and " " not in value:
+            return value
+        raise _Unsure
+
+    return no_spaces
+
+
+@dataclass(frozen=True)
+class _RowPlan:
+    """How one file's rows are checked, worked out once from its header: (cell index, field,
+    converter) per named column, the indexes of the required fields and every field's default."""
+
+    spec: FileSpec
+    cells: tuple[tuple[int, str, Converter], ...]
+    required: tuple[int, ...]
+    defaults: dict[str, Any]
+    named: bool  # every header cell names a column (then a row of the header's width needs no shape check)
+    rules: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None  # None: no rule spans columns
+
+    @classmethod
+    def build(cls, spec: FileSpec, columns: list[str]) -> _RowPlan:
+        hints = _hints(spec.row)
+        fields = spec.row.model_fields
+        defaults = {name: None if f.is_required() else f.get_default(call_default_factory=True) for name, f in fields.items()}
+        cells = tuple((i, c, _converter(hints[c])) for i, c in enumerate(columns) if c)
+        required = tuple(i for i, c in enumerate(columns) if c and fields[c].is_required())
+        rules = None if spec.row.rules is Row.rules else spec.row.rules
+        return cls(spec, cells, required, defaults, all(columns), rules)
+
+    def convert(self, cells: list[str]) -> RowValues:
+        """The row's values; ValueError when a converter cannot vouch for a cell or a required
+        cell is blank (the caller then asks the model)."""
+        for i in self.required:
+            if not cells[i]:
+                raise _Unsure
+        row = RowValues(self.defaults)
+        for i, column, convert in self.cells:
+            value = cells[i]
+            if value:
+                row[column] = convert(value)
+        return row
+
+
+_HINTS: dict[type[Row], dict[str, Any]] = {}
+
+
+def _hints(model: type[Row]) -> dict[str, Any]:
+    if model not in _HINTS:
+        _HINTS[model] = get_type_hints(model, include_extras=True)
+    return _HINTS[model]
 
 
 # --------------------------------------------------------------------------
@@ -400,6 +569,13 @@ def _utf8_problem(path: Path) -> RowError | None:
             line = raw[: e.start].count(b"\n") + 1
             return RowError(path.name, line, None, "is not UTF-8 text; save the file as 'CSV UTF-8'")
     return None
+
+
+def _holds_nul(path: Path) -> bool:
+    """Whether any byte of the file is NUL (in UTF-8 only U+0000 is): when none is, the rows
+    need not be searched for one (issue 9)."""
+    with path.open("rb") as f:
+        return any(b"\x00" in block for block in iter(lambda: f.read(READ_BLOCK), b""))
 
 
 def _records(path: Path, errors: ErrorList) -> Iterator[tuple[int, list[str]]]:
@@ -583,50 +759,74 @@ class _Import:
         stored = self.store_ids(reference[1]) if reference else set()
         first_row_of: dict[str, int] = {}
         name = path.name
+        plan = _RowPlan.build(spec, columns)
+        id_index = columns.index("id") if not spec.key and "id" in columns else None
+        check, errors, add = self.check, self.errors, writer.add
+        nul = _holds_nul(path)
         for number, record in records:
-            row = self._row(spec, name, number, record, columns, ids, first_row_of)
+            row = self._row(plan, name, number, record, columns, id_index, ids, first_row_of, nul)
             if row is None:
                 continue
-            found = list(self.check(spec.name, number, row)) if self.check is not None else []
+            if check is not None and (found := check(spec.name, number, row)):
+                errors.extend(found)
             if reference is not None:
-                value = getattr(row, reference[0])
+                value = row[reference[0]]
                 if value is not None and value not in known and value not in stored:
-                    found.append(RowError(spec.name, number, reference[0], f"{value!r} is in neither {reference[1]} nor the store"))
-            if found:
-                self.errors.extend(found)
+                    errors.append(RowError(spec.name, number, reference[0], f"{value!r} is in neither {reference[1]} nor the store"))
             writer.read += 1
-            if not self.errors:
-                writer.add(row)
-        if not self.errors:
+            if not errors:
+                add(row)
+        if not errors:
             writer.flush()
             self.results[spec.name] = writer.result()
 
-    def _row(
-        self, spec: FileSpec, name: str, number: int, record: list[str], columns: list[str], ids: set[str], first_row_of: dict[str, int]
-    ) -> Row | None:
-        """The row validated, or None (its problems recorded, or a blank row skipped)."""
-        cells = [c.strip() for c in record]
+    def _row(  # the per-file state is passed rather than looked up 730k times
+        self,
+        plan: _RowPlan,
+        name: str,
+        number: int,
+        record: list[str],
+        columns: list[str],
+        id_index: int | None,
+        ids: set[str],
+        first_row_of: dict[str, int],
+        nul: bool,
+    ) -> RowValues | None:
+        """The row checked, or None (its problems recorded, or a blank row skipped)."""
+        cells = list(map(str.strip, record))
         if not any(cells):
             return None  # blank lines and Excel's trailing ",,,," rows
-        problem = _shape_problem(columns, cells)
-        if problem:
-            self.errors.append(RowError(name, number, None, problem))
-            return None
-        if "\x00" in "".join(cells):  # PostgreSQL cannot store (or even compare) text holding NUL: refused here, on both databases
+        width = len(columns)
+        if len(cells) != width or not plan.named:
+            problem = _shape_problem(columns, cells)
+            if problem:
+                self.errors.append(RowError(name, number, None, problem))
+                return None
+            cells = (cells + [""] * width)[:width]  # missing cells are blank; extra ones are blank (checked above)
+        if nul and "\x00" in "".join(cells):  # PostgreSQL cannot store (or even compare) text holding NUL: refused here, on both databases
             self.errors.extend(RowError(name, number, c or None, NUL_MESSAGE) for c, v in zip(columns, cells, strict=False) if "\x00" in v)
             return None
-        values = {c: v for c, v in zip(columns, cells, strict=False) if c and v}
-        if not spec.key and "id" in values:
-            if values["id"] in first_row_of:
-                self.errors.append(RowError(name, number, "id", f"{values['id']!r} is already on row {first_row_of[values['id']]}"))
+        if id_index is not None and (key := cells[id_index]):
+            if key in first_row_of:
+                self.errors.append(RowError(name, number, "id", f"{key!r} is already on row {first_row_of[key]}"))
                 return None
-            first_row_of[values["id"]] = number
-            ids.add(values["id"])
-        row, problems = _validate_row(spec, number, values)
-        if problems:
-            self.errors.extend(problems)
+            first_row_of[key] = number
+            ids.add(key)
+        try:
+            row = plan.convert(cells)
+        except ValueError:  # a cell the converters cannot vouch for: the model decides and words it
+            return self._validated(plan.spec, number, {c: v for c, v in zip(columns, cells, strict=False) if c and v})
+        if plan.rules is not None and (problems := plan.rules(row)):
+            self.errors.extend(RowError(name, number, column, message) for column, message in problems)
             return None
         return row
+
+    def _validated(self, spec: FileSpec, number: int, values: dict[str, str]) -> RowValues | None:
+        row, problems = _validate_row(spec, number, values)
+        if problems or row is None:
+            self.errors.extend(problems)
+            return None
+        return RowValues(row.__dict__)
 
 
 class _Writer:
@@ -646,8 +846,8 @@ class _Writer:
         self.store_empty = session.execute(select(literal(1)).select_from(self.table).limit(1)).first() is None
         self.seen: set[tuple[Any, ...]] = set()
 
-    def add(self, row: Row) -> None:
-        self.pending.append(dict(row.__dict__))  # the field values; no model_dump per row
+    def add(self, row: RowValues) -> None:
+        self.pending.append(row)  # every field, in the model's order
         if len(self.pending) >= WRITE_CHUNK:
             self.flush()
 
@@ -719,17 +919,13 @@ def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=connection.dialect)
     order = compiled.positiontup or []
     assert order == columns, "SQLite's qmark parameters follow the columns"
-    dates = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, SqlDate)]
-    params = [values(r) for r in rows] if not dates else [_iso_dates(values(r), dates) for r in rows]
+    dates = {c for c in columns if isinstance(table.c[c].type, SqlDate)}
+    if not dates:
+        params: list[tuple[Any, ...]] = [values(r) for r in rows]
+    else:  # column by column: one comprehension per column rather than a tuple rebuilt per row
+        cells = [[r[c] for r in rows] if c not in dates else [None if (d := r[c]) is None else d.isoformat() for r in rows] for c in columns]
+        params = list(zip(*cells, strict=True))
     connection.exec_driver_sql(str(compiled), params)
-
-
-def _iso_dates(values: tuple[Any, ...], dates: list[int]) -> tuple[Any, ...]:
-    out = list(values)
-    for i in dates:
-        if out[i] is not None:
-            out[i] = out[i].isoformat()
-    return tuple(out)
 
 
 def _file_order(error: RowError) -> tuple[int, int]:

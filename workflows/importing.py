@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from store.importer import Row, RowCheck, RowError
+from store.importer import RowCheck, RowError, RowValues
 from store.uow import UnitOfWork
 from workflows import audits
 from workflows.org import Organisation
@@ -48,9 +48,12 @@ def config_key_check(org: Organisation) -> RowCheck:
     for name, column, kind in CONFIG_KEY_COLUMNS:
         by_file.setdefault(name, []).append((column, kind))
 
-    def check(name: str, number: int, row: Row) -> list[RowError]:
+    def check(name: str, number: int, row: RowValues) -> list[RowError]:
         errors: list[RowError] = []
-        for column, kind in by_file.get(name, ()):
+        checked = by_file.get(name)
+        if checked is None:
+            return errors  # most files name no key: the usual row, at once
+        for column, kind in checked:
             value = getattr(row, column)
             if value not in known[kind]:
                 message = f"no {kind} {value!r} in the organisation config ({plural[kind]}: {_listed(listed[kind])})"
