@@ -10,11 +10,11 @@ import datetime as dt
 import json
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
 from conftest import Journey
 from sqlalchemy import func, select
 from test_slack_http import MGR, SlackDriver, button, slack, slack_api  # noqa: F401 (fixtures)
+from test_worktray_http import worktray
 
 from store.models import Deputy
 from store.uow import UnitOfWork
@@ -25,15 +25,7 @@ BEN_CHILD = "3549728"  # Ben's case; Ben's supervisor is Maria (C2: his requests
 
 
 def worktray_command(driver: SlackDriver, user: str, text: str) -> dict[str, Any]:
-    body = urlencode({
-        "token": "legacy-verification-token", "team_id": "T0FEN", "team_domain": "fenshire",
-        "channel_id": "C0GENERAL", "channel_name": "general", "user_id": user, "user_name": user.lower(),
-        "command": "/worktray", "text": text, "api_app_id": "A0WORKTRAY", "is_enterprise_install": "false",
-        "response_url": "https://hooks.slack.com/commands/T0FEN/1/x", "trigger_id": driver.trigger(),
-    })
-    response = driver.post(body, "application/x-www-form-urlencoded")
-    assert response.status == 200
-    answer: dict[str, Any] = response.json()
+    answer = worktray(driver, user, text)
     assert answer["response_type"] == "ephemeral"  # shown to the asker only
     answer["text"] = answer["text"].replace("\u200d", "")  # less the zero-width joiners that stop markup
     return answer
