@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot import audit_views, transfer_views, tray_views, views
 from bot.cards import Card, Form, FormValues
+from bot.deliver import Posted
 from bot.safe_log import log_failure
 from commands import audits as audits_command
 from commands import case as case_command
@@ -44,7 +45,11 @@ class Reply:
 
 
 class Interactions:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], ctx: Context, on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], ctx: Context, on_commit: Callable[[Posted | None], None] = lambda awaited: None
+    ) -> None:
+        """``on_commit``: told after each committed change (the deliverer's ``kick``), with the
+        message the person clicked on when there is one, so that its card is redrawn first."""
         self.new_uow = uow_factory
         self.ctx = ctx
         self.on_commit = on_commit
@@ -55,8 +60,11 @@ class Interactions:
             raise NotAllowed("You are not in worktray's organisation config; ask your administrator to add you.")
         return person.key
 
-    def _run(self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str, usage: str | None = None) -> Reply:
-        """One unit of work. ``usage``: a slash command's, added to any refusal (``refusal_line``)."""
+    def _run(
+        self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str, usage: str | None = None, clicked: Posted | None = None
+    ) -> Reply:
+        """One unit of work. ``usage``: a slash command's, added to any refusal (``refusal_line``);
+        ``clicked``: the message whose button was pressed."""
         try:
             actor = self.actor(chat_user_id)
             with self.new_uow() as uow:
@@ -65,16 +73,17 @@ class Interactions:
             return Reply(text=str(e), errors=e.errors)
         except WorkflowError as e:
             return Reply(text=str(e) if usage is None else refusal_line(str(e), usage))
-        self.on_commit()
+        self.on_commit(clicked if reply.form is None else None)  # a form opened: nothing to redraw yet
         return reply
 
     # -- buttons ---------------------------------------------------------------
 
-    def press(self, chat_user_id: str, action: str, value: str, source: str | None = None) -> Reply:
+    def press(self, chat_user_id: str, action: str, value: str, source: str | None = None, clicked: Posted | None = None) -> Reply:
+        """``clicked``: the message the button is on (a channel card), when the platform says."""
         handler = BUTTONS.get(action)
         if handler is None:
             return Reply(text="That button is not recognised; nothing changed.")
-        return self._run(lambda uow, actor: handler(self, uow, actor, value, source), chat_user_id)
+        return self._run(lambda uow, actor: handler(self, uow, actor, value, source), chat_user_id, clicked=clicked)
 
     def _request_id(self, value: str) -> int:
         number = id_number(value.split(":")[0])

@@ -51,7 +51,7 @@ from bot import tray_views
 from bot.cards import Card
 from bot.safe_log import log_failure
 from bot.views import channel_card, digest_card, for_deputy, message_card, reminders_card
-from store.models import ChatMessage, OutboxMessage
+from store.models import ChatMessage, OutboxMessage, Request
 from store.uow import UnitOfWork, UowFactory
 from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import Context
@@ -171,6 +171,12 @@ class Deliverer:
         self._homes_wake = threading.Event()
         self._homes_thread: threading.Thread | None = None
         self._homes_guard = threading.Lock()
+        # Messages a person has just clicked on: their edits are drawn and sent first in the next
+        # batch (issue 9: what a person waits for). (channel, message ID) -> the batch it was noted in.
+        self._awaited: dict[tuple[str, str], int] = {}
+        self._batches = 0
+        self._guard = threading.Lock()
+        self._engine: Engine | None = None
 
     def drain(self) -> int:
         """Deliver every row that is due now; return how many messages were delivered.
@@ -194,9 +200,12 @@ class Deliverer:
 
     @contextmanager
     def _only_deliverer(self) -> Iterator[bool]:
-        with self._new_uow() as uow:
-            engine = uow.session.get_bind()
-        assert isinstance(engine, Engine)
+        if self._engine is None:
+            with self._new_uow(readonly=True) as uow:
+                bind = uow.session.get_bind()
+            assert isinstance(bind, Engine)
+            self._engine = bind
+        engine = self._engine
         if engine.dialect.name != "postgresql":
             yield True  # SQLite: one host, one process (README: run one instance)
             return
@@ -269,19 +278,20 @@ class Deliverer:
             ).all()
             jobs: list[_Job] = []
             by_key: dict[str, _Job] = {}
+            held: dict[int, Request | None] = {}  # the batch's requests, loaded once for all their cards
             keys = {row.card_key for row in rows if row.card_key}
             where = {m.card_key: m for m in uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key.in_(keys)))} if keys else {}
             # Looked up before any card is drawn: on PostgreSQL (read committed) each statement
             # sees what is committed by then, and a row committed after its card was drawn
             # must not be marked sent with it (the card would never show that change).
             waiting = self._waiting_rows_of_the_same_cards(uow, keys, {row.id for row in rows})
-            for row in rows:
+            for row in self._awaited_first(rows, where):
                 if row.card_key and row.card_key in by_key:
                     by_key[row.card_key].row_ids.append(row.id)  # one delivery shows the card as it is now
                     continue
                 job = _Job(row_ids=[row.id], kind=row.kind, channel=row.channel, card_key=row.card_key, lane=row.channel, request_id=_request_id(row))
                 try:
-                    job.card = self._render(uow, row)
+                    job.card = self._render(uow, row, held)
                 except Exception as e:  # a card that cannot be drawn must not block the others
                     job.error = f"render: {failure_code(e)}"
                 if row.card_key:
@@ -294,6 +304,28 @@ class Deliverer:
             for row_id, key in waiting:
                 by_key[key].row_ids.append(row_id)
             return jobs, len(rows) == BATCH_SIZE
+
+    def _awaited_first(self, rows: Sequence[OutboxMessage], where: dict[str, ChatMessage]) -> list[OutboxMessage]:
+        """The rows in the outbox's order, but the edits of messages a person has just clicked
+        on first: a burst of clicks sees each clicked card redrawn before the other cards and
+        DMs those clicks changed. Only edits move ahead (a new post keeps its place in its
+        channel); the awaited messages this batch did not find are forgotten a batch later."""
+        with self._guard:
+            self._batches += 1
+            awaited = dict(self._awaited)
+        first: list[OutboxMessage] = []
+        rest: list[OutboxMessage] = []
+        for row in rows:
+            posted = where.get(row.card_key) if row.card_key else None
+            clicked = posted is not None and (posted.channel, posted.ts) in awaited
+            (first if clicked else rest).append(row)
+            if clicked and posted is not None:
+                awaited[(posted.channel, posted.ts)] = -1
+        with self._guard:
+            for message, noted in awaited.items():
+                if noted == -1 or noted < self._batches - 1:
+                    self._awaited.pop(message, None)
+        return first + rest
 
     @staticmethod
     def _waiting_rows_of_the_same_cards(uow: UnitOfWork, keys: set[str], picked: set[int]) -> list[tuple[int, str]]:
@@ -311,17 +343,23 @@ class Deliverer:
         ).all()
         return [(row_id, key) for row_id, key in waiting if row_id not in picked and key is not None]
 
-    def _render(self, uow: UnitOfWork, row: OutboxMessage) -> Card | None:
+    def _render(self, uow: UnitOfWork, row: OutboxMessage, held: dict[int, Request | None]) -> Card | None:
+        """Draw a row's card. ``held`` keeps the batch's requests (and so their person and case)
+        alive: the session only holds loaded objects weakly, and a request's manager card, queue
+        card and DMs are usually drawn in one batch."""
         body = row.body
         if "digest" in body:  # T2, T3: a scheduled digest (workflows.radar)
             return digest_card(uow, self.ctx, body)
         if body.get("view") == REMINDERS_VIEW:  # the chasing engine's batch (workflows.reminders)
             return for_deputy(self.ctx, reminders_card(body), body)
-        if "request_id" in body and uow.requests.get(int(body["request_id"])) is None:
+        request_id = int(body["request_id"]) if "request_id" in body else None
+        if request_id is not None and request_id not in held:
+            held[request_id] = uow.requests.get(request_id)
+        if request_id is not None and held[request_id] is None:
             return None  # nothing left to show
         if row.kind == "dm":
             return message_card(uow, self.ctx, body)
-        request = uow.requests.get(int(body["request_id"]))
+        request = held[int(body["request_id"])]
         assert request is not None
         # Issue 8: a channel sees a restricted record only as "a restricted record needs your action"
         return channel_card(uow, self.ctx, request, body["audience"], int(body.get("revision", request.revision)))
@@ -350,9 +388,12 @@ class Deliverer:
         return job
 
     def _send_and_record(self, job: _Job, now: dt.datetime) -> None:
-        """Send, and if the platform took it, record it at once (a crash re-sends only what is in flight: one message per lane at most)."""
+        """Send, and if the platform took a new message, record it at once (a crash re-sends
+        only what is in flight: one message per lane at most). An edit is recorded with the
+        batch (``_record``): sending it again after a crash only redraws the same card, and
+        one write per batch instead of one per edit leaves SQLite's write lock to the clicks."""
         self._send(job)
-        if job.error or job.card is None:
+        if job.error or job.card is None or job.message_id is not None:
             return
         ids = list(job.row_ids)  # rows of the same card drawn later join at the batch's end
         with self._new_uow() as uow:
@@ -475,8 +516,12 @@ class Deliverer:
 
     # -- background running ---------------------------------------------------
 
-    def kick(self) -> None:
-        """Ask the background thread to deliver now (after a commit)."""
+    def kick(self, awaited: Posted | None = None) -> None:
+        """Ask the background thread to deliver now (after a commit). ``awaited``: the message
+        the person clicked on, whose redrawn card is then sent before the rest."""
+        if awaited is not None:
+            with self._guard:
+                self._awaited[(awaited.channel, awaited.message_id)] = self._batches
         self._wake.set()
 
     def run_forever(self, poll_seconds: float = 5.0) -> None:

@@ -251,6 +251,7 @@ class Channel(_Part):
 class Container(_Part):
     type: str | None = None
     channel_id: str | None = None
+    message_ts: str | None = None
 
 
 class Action(_Part):
@@ -272,6 +273,12 @@ class BlockActions(_Part):
         if self.channel is not None:
             return self.channel.id
         return self.container.channel_id if self.container else None
+
+    @property
+    def message(self) -> Posted | None:
+        """The channel message whose button was pressed, if it was one."""
+        channel, ts = self.channel_id, self.container.message_ts if self.container else None
+        return Posted(channel, ts) if channel and ts and not self.from_home else None
 
     @property
     def from_home(self) -> bool:
@@ -455,7 +462,7 @@ def create_bolt_app(
         if name == MORE:  # the Home tab's "Show more": the same tray, another page
             background.run(publish_home, click.user.id, id_number(action.value) or 1)  # past the last page: the last
             return
-        reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts))
+        reply = interactions.press(click.user.id, name, action.value, source=_source(action.action_ts), clicked=click.message)
         background.run(replies.to_click, click, reply)  # the ack goes now; the reply once Slack takes it
         if click.from_home:  # pressed on the Home tab: the clicker sees their tray as it now is
             background.run(publish_home, click.user.id)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///worktray.db"
 READ_ONLY = "worktray_read_only"  # execution option: this transaction only reads (SQLite: a deferred BEGIN)
+BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before "database is locked"
+_WRITER = "worktray_writer"  # connection info: this connection holds the process's writer turn (SQLite)
 
 
 def normalise_url(url: str) -> str:
@@ -40,6 +45,12 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, pool_size: int | None = None, *
     A read-only unit of work (``UnitOfWork(readonly=True)``, the execution
     option ``READ_ONLY``) starts with a plain ``BEGIN``: in WAL mode it reads a
     snapshot without waiting for the writer or making writers wait for it.
+
+    Within one process, writers take turns on a Python lock before ``BEGIN
+    IMMEDIATE`` (``_WriterTurns``): SQLite's own busy handler polls with sleeps
+    of up to 100 ms, so a burst of clicks queued on it waited far longer than
+    the writes took (issue 9). Other processes (the CLI) still queue on
+    busy_timeout.
     """
     url = normalise_url(url)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
@@ -87,9 +98,71 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    turns = _WriterTurns()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        turns.take(conn.info)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            turns.give_back(conn.info)
+            raise
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        turns.end(conn, "COMMIT")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        turns.end(conn, "ROLLBACK")
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        turns.give_back(record.info)  # a connection gone back to the pool holds no turn
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        turns.give_back(record.info)
+
+
+class _WriterTurns:
+    """One writing transaction at a time in this process, queued on a lock.
+
+    Taken before ``BEGIN IMMEDIATE`` and given back the moment the transaction
+    ends: the ``commit`` and ``rollback`` events run before SQLAlchemy's own
+    COMMIT/ROLLBACK, so they end the transaction themselves (the driver's
+    commit after them finds none open and does nothing) and only then hand
+    the turn on. A turn not had within ``BUSY_SECONDS`` fails as SQLite's busy
+    timeout does ("database is locked").
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def take(self, info: dict[Any, Any]) -> None:
+        if info.get(_WRITER):
+            return  # this connection has the turn already
+        if not self._lock.acquire(timeout=BUSY_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        info[_WRITER] = True
+
+    def give_back(self, info: dict[Any, Any]) -> None:
+        if info.pop(_WRITER, False):
+            self._lock.release()
+
+    def end(self, conn: Any, statement: str) -> None:
+        if not conn.info.get(_WRITER):
+            return
+        try:
+            dbapi_connection = conn.connection.driver_connection
+            if dbapi_connection is not None and dbapi_connection.in_transaction:
+                dbapi_connection.execute(statement)
+        finally:
+            self.give_back(conn.info)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

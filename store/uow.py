@@ -9,8 +9,8 @@ committed is rolled back when the block ends.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,7 @@ from store.models import (
     WorkStep,
 )
 
+T = TypeVar("T")
 
 class ConcurrentChange(Exception):
     """Another transaction changed the same request first (compare-and-set lost)."""
@@ -266,12 +267,23 @@ class UnitOfWork:
         self.requests = Requests(self.session)
         self.deputies = Deputies(self.session)
         self.home_viewers = HomeViewers(self.session)
+        self._memo: dict[Hashable, Any] = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._events.clear()
         self.session.rollback()
         self.session.close()
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept under ``key`` for the rest of a read-only unit of work: it reads
+        one snapshot, so what was derived from it stays true (the deliverer draws a request's
+        manager card, queue card and DMs in one). A writing unit of work computes it each time."""
+        if not self.readonly:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
 
     def commit(self) -> None:
         """Commit; the recorded events join the hash chain last (``store.eventlog.seal``).

@@ -165,8 +165,8 @@ def test_a_row_committed_after_its_card_was_drawn_waits_for_the_next_delivery(se
     class ClaimedMeanwhile(Deliverer):
         claimed = False
 
-        def _render(self, uow, row):
-            card = super()._render(uow, row)
+        def _render(self, uow, row, held):
+            card = super()._render(uow, row, held)
             if row.channel == "C0U12BS" and not self.claimed:
                 self.claimed = True
                 with seeded() as other:  # sam claims it just after the queue card was drawn
@@ -184,3 +184,35 @@ def test_a_row_committed_after_its_card_was_drawn_waits_for_the_next_delivery(se
     assert any(kind == "update" and where.startswith("C0U12BS@") for kind, where, _title in sender.calls)
     with seeded() as uow:
         assert all(r.sent_at is not None for r in uow.session.scalars(select(OutboxMessage)))
+
+
+def test_the_card_a_person_clicked_on_is_sent_before_the_others_of_its_batch(seeded, ctx):
+    """Issue 9: a burst of clicks sees each clicked card redrawn first. The kick says which
+    message was clicked (``Deliverer.kick(awaited)``); without it the outbox's order holds
+    (the manager card was queued first). One thread, so the order sent is the order drawn."""
+    first, second = RecordingSender(), RecordingSender()
+    ids = [_request(seeded, ctx)]
+    with seeded() as uow:  # a second person's request, so the two batches are alike
+        ids.append(closure.request_closure(uow, ctx, "amy", "3549724", closure.ClosureForm(
+            reason="RC8", closure_date=dt.date(2026, 11, 20), summary="Goals met")).id)
+    for rid in ids:
+        with seeded() as uow:
+            requests.approve(uow, ctx, rid, "maria")
+    plain = Deliverer(seeded, ctx, first, threads=1)
+    plain.drain()
+    with seeded() as uow:
+        queue = {rid: uow.posted_message(f"request:{rid}:queue") for rid in ids}
+        requests.claim(uow, ctx, ids[0], "sam")
+    first.calls.clear()
+    plain.drain()
+    assert first.calls[0][1] == "C0U12MGR@100.1"  # the outbox's order: the manager card first
+
+    with seeded() as uow:
+        requests.claim(uow, ctx, ids[1], "sam")
+    clicked = queue[ids[1]]
+    assert clicked is not None
+    awaiting = Deliverer(seeded, ctx, second, threads=1)
+    awaiting.kick(Posted(clicked.channel, clicked.ts))
+    awaiting.drain()
+    assert second.calls[0] == ("update", f"C0U12BS@{clicked.ts}", second.calls[0][2])  # the clicked card first
+    assert len(second.calls) == 3  # and the rest still go: the manager card and the worker's DM

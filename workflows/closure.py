@@ -343,6 +343,11 @@ class ManagerAudit:
 
 
 def manager_audit(uow: UnitOfWork, ctx: Context, request: Request) -> ManagerAudit:
+    """What the manager checks before approving (C3-C5, D3); drawn once per request in a read-only unit of work."""
+    return uow.memo(("manager_audit", request.id), lambda: _manager_audit(uow, ctx, request))
+
+
+def _manager_audit(uow: UnitOfWork, ctx: Context, request: Request) -> ManagerAudit:
     people = applies_to(request)
     blocking = work_steps.blocking_steps(uow, ctx, people)
     unauthorised = [

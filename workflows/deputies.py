@@ -75,7 +75,8 @@ def named(uow: UnitOfWork, ctx: Context, person: str) -> str:
     """A person a card names (an approver, a holder), and who acts for them while they are away:
     "Sam Patel (away until Fri 27 Nov 2026: Tess Wong acts for them)"."""
     name = ctx.org.name_of(person)
-    for period in uow.deputies.active(ctx.clock.now(), absent=person):
+    now = ctx.clock.now()
+    for period in uow.memo(("away", person), lambda: uow.deputies.active(now, absent=person)):
         name += f" (away until {day_label(period.ends_at)}: {ctx.org.name_of(period.deputy)} acts for them)"
     return name
 
