@@ -93,12 +93,6 @@ def apply_postgresql_options(metadata: MetaData) -> None:
                 index.dialect_kwargs[f"postgresql_{key}"] = value
 
 
-@event.listens_for(Engine, "engine_connect")
-def _postgresql_connected(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql" and not _postgresql_applied:
-        _apply_postgresql_options()
-
-
 _postgresql_applied = False
 
 
@@ -106,6 +100,13 @@ def _apply_postgresql_options() -> None:
     global _postgresql_applied
     apply_postgresql_options(Base.metadata)
     _postgresql_applied = True
+
+
+@event.listens_for(Engine, "engine_connect")
+def _postgresql_connected(connection: Connection) -> None:
+    """Every engine's connections: the first PostgreSQL one gives the models' indexes their options."""
+    if connection.dialect.name == "postgresql" and not _postgresql_applied:
+        _apply_postgresql_options()
 
 
 # --------------------------------------------------------------------------

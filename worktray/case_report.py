@@ -17,10 +17,10 @@ are the models' and the repositories' rules, restated here for reading only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, Table, or_, select
+from sqlalchemy import RowMapping, Select, Table, or_, select
 
 from store.models import (
     Assessment,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from store.uow import UnitOfWork
 
 Report = dict[str, Any]
-Row = Mapping[str, Any]
+Row = RowMapping
 
 
 def _table(model: Any) -> Table:
