@@ -10,19 +10,24 @@ chat messages written in the same transaction as every change.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Date,
     DateTime,
+    Engine,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     text,
 )
@@ -65,6 +70,43 @@ OPEN_REQUEST_STATES_SQL = (
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# PostgreSQL-only index options (issue 9). Named in ``Index(...)``, a ``postgresql_*`` keyword
+# makes SQLAlchemy import its whole PostgreSQL dialect to check it (about 28 ms), on SQLite
+# too, so every `worktray case show` paid for it. Such an index keeps them in its ``info``
+# instead, and they become dialect options when a PostgreSQL connection is first made (or
+# at once if the dialect is already loaded): before anything there can create the schema.
+POSTGRESQL_OPTIONS = "postgresql_options"
+
+
+def postgresql_index(name: str, *columns: str, postgresql: dict[str, Any], **kwargs: Any) -> Index:
+    """An ``Index`` with ``postgresql_<key>`` options that are set only once PostgreSQL is in use."""
+    return Index(name, *columns, info={POSTGRESQL_OPTIONS: postgresql}, **kwargs)
+
+
+def apply_postgresql_options(metadata: MetaData) -> None:
+    """Turn each ``postgresql_index``'s options into its dialect options (idempotent; loads the dialect)."""
+    for table in metadata.tables.values():
+        for index in table.indexes:
+            for key, value in index.info.get(POSTGRESQL_OPTIONS, {}).items():
+                index.dialect_kwargs[f"postgresql_{key}"] = value
+
+
+_postgresql_applied = False
+
+
+def _apply_postgresql_options() -> None:
+    global _postgresql_applied
+    apply_postgresql_options(Base.metadata)
+    _postgresql_applied = True
+
+
+@event.listens_for(Engine, "engine_connect")
+def _postgresql_connected(connection: Connection) -> None:
+    """Every engine's connections: the first PostgreSQL one gives the models' indexes their options."""
+    if connection.dialect.name == "postgresql" and not _postgresql_applied:
+        _apply_postgresql_options()
 
 
 # --------------------------------------------------------------------------
@@ -281,13 +323,13 @@ class Request(Base):
         Index("ix_requests_receiving_team_state", "receiving_team", "state"),
         # One open request of a kind per person, enforced by the database so that
         # two workers asking at the same moment cannot both succeed.
-        Index(
+        postgresql_index(
             "uq_requests_one_open_per_person",
             "person_id",
             "kind",
             unique=True,
             sqlite_where=text(OPEN_REQUEST_STATES_SQL),
-            postgresql_where=text(OPEN_REQUEST_STATES_SQL),
+            postgresql={"where": text(OPEN_REQUEST_STATES_SQL)},
         ),
     )
 
@@ -363,7 +405,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "sent_at", "dropped_at", "next_attempt_at"),
         # A request's cards and DMs are found by key prefix (``posted_cards``: card_key LIKE 'dm:1:%');
         # on PostgreSQL only a pattern operator class serves LIKE whatever the collation (issue 9).
-        Index("ix_outbox_card_key", "card_key", postgresql_ops={"card_key": "varchar_pattern_ops"}),
+        postgresql_index("ix_outbox_card_key", "card_key", postgresql={"ops": {"card_key": "varchar_pattern_ops"}}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -467,3 +509,7 @@ class HomeViewer(Base):
     chat_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+if "sqlalchemy.dialects.postgresql" in sys.modules:  # a PostgreSQL connection may be open already
+    _apply_postgresql_options()

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -215,23 +216,30 @@ def test_importing_the_cli_leaves_migrations_slack_and_the_scheduler_unloaded(tm
 
 # What `worktray case show` does not need: migrations, Slack, the scheduler (issue 9, first pass);
 # pydantic and pydantic-settings (its settings come from worktray.quick_settings), python-dotenv
-# when there is no .env file, the organisation config (YAML, holidays, workflows.org) and the bot.
+# when there is no .env file, the organisation config (YAML, holidays, workflows.org) and the bot;
+# on SQLite, SQLAlchemy's PostgreSQL dialect (store.models.postgresql_index).
 NOT_FOR_CASE_SHOW = ("alembic", "slack_bolt", "slack_sdk", "apscheduler", "pydantic", "pydantic_settings", "dotenv",
-                     "yaml", "holidays", "workflows.org", "workflows.requests", "bot", "commands")
+                     "yaml", "holidays", "workflows.org", "workflows.requests", "bot", "commands",
+                     "sqlalchemy.dialects.postgresql")
 
 
-def loaded_by_case_show(database_url: str, cwd: Path, person: str = "1", argv: tuple[str, ...] = ()) -> list[str]:
-    """The modules of NOT_FOR_CASE_SHOW that a `case show` run (or ``argv``'s command; a fresh interpreter) imported."""
-    argv = argv or ("case", "show", person)
+def after_command(database_url: str, cwd: Path, argv: tuple[str, ...], expression: str) -> Any:
+    """``expression`` (JSON) evaluated after ``argv``'s command ran in a fresh interpreter."""
     probe = (
-        f"import sys, runpy; sys.argv = ['worktray', *{argv!r}]\n"
+        f"import gc, json, sys, runpy; sys.argv = ['worktray', *{argv!r}]\n"
         "try:\n    runpy.run_module('worktray.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        f"print(sorted(m for m in {NOT_FOR_CASE_SHOW!r} if m in sys.modules))"
+        f"print(json.dumps({expression}))"
     )
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
     result = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert "Traceback" not in result.stderr, result.stderr
-    return list(json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"')))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def loaded_by_case_show(database_url: str, cwd: Path, person: str = "1", argv: tuple[str, ...] = ()) -> list[str]:
+    """The modules of NOT_FOR_CASE_SHOW that a `case show` run (or ``argv``'s command; a fresh interpreter) imported."""
+    return list(after_command(database_url, cwd, argv or ("case", "show", person),
+                              f"sorted(m for m in {NOT_FOR_CASE_SHOW!r} if m in sys.modules)"))
 
 
 def test_case_show_loads_no_migrations_slack_or_scheduler(sqlite_url, tmp_path):
@@ -253,6 +261,18 @@ def test_case_show_of_a_demo_person_loads_none_of_them_either(sqlite_url, tmp_pa
     assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
     assert run_cli(sqlite_url, "case", "show", "3600205", cwd=tmp_path).stdout.startswith("Person 3600205")
     assert loaded_by_case_show(sqlite_url, tmp_path, "3600205") == []
+
+
+def test_case_show_configures_no_mapper_and_leaves_the_collector_on(sqlite_url, tmp_path):
+    """Issue 9: the report reads tables with Core, so no ORM mapper is configured (about 20 ms);
+    its imports ran without the garbage collector (worktray.frozen_imports), which is on again."""
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path).returncode == 0
+    state = after_command(sqlite_url, tmp_path, ("case", "show", "3600205"), (
+        "{'configured': [m.class_.__name__ for m in sys.modules['store.models'].Base.registry.mappers if m.configured],"
+        " 'collector_on': gc.isenabled(), 'frozen': gc.get_freeze_count() > 0}"
+    ))
+    assert state == {"configured": [], "collector_on": True, "frozen": True}
 
 
 def test_case_show_reads_the_database_url_from_a_dot_env_file(sqlite_url, tmp_path):

@@ -28,11 +28,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError
+from worktray.frozen_imports import frozen_imports
 
-from workflows.errors import ConfigError
-from worktray.errors import StartupError
-from worktray.quick_settings import QuickSettings, quick_settings
+with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector passes (worktray.frozen_imports)
+    from sqlalchemy.exc import DBAPIError
+
+    from workflows.errors import ConfigError
+    from worktray.errors import StartupError
+    from worktray.quick_settings import QuickSettings, quick_settings
 
 # Issue 9: `worktray case show` starts in well under a second. Each command imports what it
 # needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
@@ -315,7 +318,8 @@ def _consider_contacts(settings: Settings, org: Organisation) -> None:
 
 
 def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
-    from worktray.case_report import case_report, format_report
+    with frozen_imports():  # the models: SQLAlchemy's declarative classes and tables
+        from worktray.case_report import case_report, format_report
 
     try:
         with _uow_factory(settings)(readonly=True) as uow:  # SQLite: no wait for a writer's lock
