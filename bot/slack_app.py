@@ -412,33 +412,19 @@ def create_bolt_app(
     def on_error(error: Exception, body: Any) -> BoltResponse:
         return errors.handle(error, body)
 
-    @bolt.command("/case")
-    def on_case(ack: Callable[..., None], context: dict[str, Any]) -> None:
-        cmd: SlashCommand = context["wt"]
-        reply = interactions.command(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
-        log.info("slack /case by %s", cmd.user_id)
-        replies.to_command(ack, cmd, reply)
+    def on_command(name: str, method: str) -> Callable[..., None]:
+        def listener(ack: Callable[..., None], context: dict[str, Any]) -> None:
+            cmd: SlashCommand = context["wt"]
+            handle: Callable[..., Reply] = getattr(interactions, method)  # looked up per call, as a method call would
+            reply = handle(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
+            log.info("slack %s by %s", name, cmd.user_id)
+            replies.to_command(ack, cmd, reply)
 
-    @bolt.command("/radar")
-    def on_radar(ack: Callable[..., None], context: dict[str, Any]) -> None:
-        cmd: SlashCommand = context["wt"]
-        reply = interactions.radar(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
-        log.info("slack /radar by %s", cmd.user_id)
-        replies.to_command(ack, cmd, reply)
+        return listener
 
-    @bolt.command("/audits")
-    def on_audits(ack: Callable[..., None], context: dict[str, Any]) -> None:
-        cmd: SlashCommand = context["wt"]
-        reply = interactions.audits(cmd.user_id, cmd.text, source=f"slack:command:{cmd.trigger_id}"[:200])
-        log.info("slack /audits by %s", cmd.user_id)
-        replies.to_command(ack, cmd, reply)
-
-    @bolt.command("/worktray")
-    def on_worktray(ack: Callable[..., None], context: dict[str, Any]) -> None:
-        cmd: SlashCommand = context["wt"]
-        reply = interactions.worktray(cmd.user_id, cmd.text, source=_source("command", cmd.trigger_id))
-        log.info("slack /worktray by %s", cmd.user_id)
-        replies.to_command(ack, cmd, reply)
+    # One listener per slash command (manifest.yml), each: parse, call the core, reply ephemerally.
+    for name, method in (("/case", "command"), ("/radar", "radar"), ("/audits", "audits"), ("/worktray", "worktray")):
+        bolt.command(name)(on_command(name, method))
 
     def publish_home(user: str, page: int = 1, *, opened: bool = False) -> None:
         """Best effort: the person's Home tab redrawn from the store now (their work tray).
