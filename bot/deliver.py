@@ -148,7 +148,7 @@ class _Job:
     wait_until: dt.datetime | None = None  # rate-limited or unreachable: the channel is held until then
     skipped: bool = False  # not tried: an earlier message of its channel is being held
     request_id: int | None = None  # the request the message is about: whose Home trays it may change
-    recorded: list[int] | None = None  # the rows recorded as sent the moment the platform took it
+    recorded: list[int] | None = None  # a new post's rows, recorded as sent the moment the platform took it
 
 
 class Deliverer:
@@ -222,8 +222,9 @@ class Deliverer:
 
     def _deliver_batch(self) -> tuple[bool, int]:
         """Render in one read-only transaction, each message sent as soon as it is drawn
-        and recorded as sent in a short writing transaction of its own as soon as the
-        platform takes it; failures and holds are recorded at the end of the batch.
+        (the edits of messages a person just clicked on first); a new post is recorded as
+        sent in a short writing transaction of its own as soon as the platform takes it,
+        edits, failures and holds at the end of the batch, in one.
 
         Chat calls can be slow; holding a writing transaction over them would hold
         SQLite's write lock (a read-only one holds no lock: a snapshot). The cost: a
