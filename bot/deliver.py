@@ -397,7 +397,7 @@ class Deliverer:
         if job.error or job.card is None or job.message_id is not None:
             return
         ids = list(job.row_ids)  # rows of the same card drawn later join at the batch's end
-        with self._new_uow() as uow:
+        with self._new_uow(first_in_line=True) as uow:
             uow.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=now, error=None, next_attempt_at=None))
             if job.new_message_id and job.card_key:
                 uow.session.add(ChatMessage(card_key=job.card_key, channel=job.channel, ts=job.new_message_id))
@@ -412,7 +412,7 @@ class Deliverer:
     def _record(self, jobs: list[_Job], now: dt.datetime) -> bool:
         """Store what happened; True when rows held by an outage became due again."""
         released = False
-        with self._new_uow() as uow:
+        with self._new_uow(first_in_line=True) as uow:  # the next batch waits for this: before the clicks queued
             ok = [job for job in jobs if not job.skipped and not job.error]
             sent = [row_id for job in ok for row_id in job.row_ids]
             late = [row_id for job in ok for row_id in job.row_ids if row_id not in (job.recorded or ())]

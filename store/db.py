@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///worktray.db"
 READ_ONLY = "worktray_read_only"  # execution option: this transaction only reads (SQLite: a deferred BEGIN)
+FIRST_IN_LINE = "worktray_first_in_line"  # execution option: a short write others wait on (SQLite: goes first)
 BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before "database is locked"
 _WRITER = "worktray_writer"  # connection info: this connection holds the process's writer turn (SQLite)
 
@@ -105,7 +107,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
             return
-        turns.take(conn.info)
+        turns.take(conn.info, first=bool(conn.get_execution_options().get(FIRST_IN_LINE)))
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -130,29 +132,43 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class _WriterTurns:
-    """One writing transaction at a time in this process, queued on a lock.
+    """One writing transaction at a time in this process, in turns.
 
     Taken before ``BEGIN IMMEDIATE`` and given back the moment the transaction
     ends: the ``commit`` and ``rollback`` events run before SQLAlchemy's own
     COMMIT/ROLLBACK, so they end the transaction themselves (the driver's
     commit after them finds none open and does nothing) and only then hand
-    the turn on. A turn not had within ``BUSY_SECONDS`` fails as SQLite's busy
-    timeout does ("database is locked").
+    the turn on. A transaction marked ``FIRST_IN_LINE`` (the deliverer noting
+    what it sent: short, and the next cards wait for it) is served before the
+    others waiting. A turn not had within ``BUSY_SECONDS`` fails as SQLite's
+    busy timeout does ("database is locked").
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._free = threading.Condition()
+        self._busy = False
+        self._first_waiting = 0
 
-    def take(self, info: dict[Any, Any]) -> None:
+    def take(self, info: dict[Any, Any], *, first: bool = False) -> None:
         if info.get(_WRITER):
             return  # this connection has the turn already
-        if not self._lock.acquire(timeout=BUSY_SECONDS):
-            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        deadline = time.monotonic() + BUSY_SECONDS
+        with self._free:
+            self._first_waiting += first
+            try:
+                while self._busy or (self._first_waiting and not first):
+                    if not self._free.wait(deadline - time.monotonic()):
+                        raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+                self._busy = True
+            finally:
+                self._first_waiting -= first
         info[_WRITER] = True
 
     def give_back(self, info: dict[Any, Any]) -> None:
         if info.pop(_WRITER, False):
-            self._lock.release()
+            with self._free:
+                self._busy = False
+                self._free.notify_all()
 
     def end(self, conn: Any, statement: str) -> None:
         if not conn.info.get(_WRITER):

@@ -5,12 +5,13 @@ ends (commit, rollback, an error), and readers never wait for it."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from store.db import READ_ONLY, make_engine
+from store.db import READ_ONLY, _WriterTurns, make_engine
 
 
 @pytest.fixture
@@ -75,3 +76,39 @@ def test_a_connection_closed_mid_transaction_gives_its_turn_back(engine) -> None
     started, done = threading.Event(), threading.Event()
     _write_in_thread(engine, 2, started, done).join(10)
     assert done.is_set()
+
+
+def test_the_deliverers_note_goes_before_the_writers_already_waiting() -> None:
+    """``FIRST_IN_LINE``: the deliverer's short note of what it sent is served before the clicks
+    queued for the turn (the next cards wait for that note)."""
+    turns = _WriterTurns()
+    order: list[str] = []
+    holder: dict[str, bool] = {}
+    turns.take(holder)
+
+    def writer(name: str, first: bool) -> threading.Thread:
+        def take_and_note() -> None:
+            info: dict[str, bool] = {}
+            turns.take(info, first=first)
+            order.append(name)
+            turns.give_back(info)
+
+        thread = threading.Thread(target=take_and_note)
+        thread.start()
+        return thread
+
+    click = writer("click", first=False)
+    _until(lambda: len(turns._free._waiters) == 1)  # type: ignore[attr-defined]  # the click waits
+    note = writer("deliverer", first=True)
+    _until(lambda: len(turns._free._waiters) == 2)  # type: ignore[attr-defined]  # and the deliverer behind it
+    turns.give_back(holder)
+    click.join(10)
+    note.join(10)
+    assert order == ["deliverer", "click"]
+
+
+def _until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the writers did not queue"
+        time.sleep(0.001)
