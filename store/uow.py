@@ -424,6 +424,17 @@ class UnitOfWork:
             claimed.update(self.session.scalars(statement))
         return claimed
 
+    def reminders_claimed(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` claimed already (looked up on the unique key, 500 at a time).
+
+        Read in the chasing engine's read-only unit of work, so that its writing one claims only
+        the keys owed for the first time (issue 9: in steady state, a few, not tens of thousands)."""
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            found.update(self.session.scalars(select(Reminder.key).where(Reminder.key.in_(wanted[start : start + 500]))))
+        return found
+
     def reminders_sent(self, key_prefix: str = "") -> Sequence[Reminder]:
         """The reminders claimed so far (under a key prefix), oldest first."""
         return self.session.scalars(
