@@ -190,8 +190,13 @@ def run_records(job_id: str) -> tuple[tuple[str, str], ...] | None:
 
 def raise_due_audits(app: App) -> int:
     """C13: raise the three-month audits falling due within each team's notice (each once:
-    a case with an open audit is skipped, and the database refuses a second open one)."""
-    raised = run_job(app.uow, app.ctx, audits.raise_due_audits)
+    a case with an open audit is skipped, and the database refuses a second open one).
+
+    Three units of work: the missing due dates filled (a write), the due cases found in a
+    read-only one (one query over every open case: SQLite's write lock is not held for it,
+    issue 9), then each audit raised in its own short transaction, re-checked there."""
+    run_job(app.uow, app.ctx, audits.fill_missing_due_dates)
+    raised = run_in_two(app.uow, app.ctx, audits.due_now, audits.raise_each)
     record_run(app, AUDITS_DUE)
     if raised:
         app.deliverer.kick()
