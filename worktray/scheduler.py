@@ -150,8 +150,12 @@ DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, befor
 
 MORNING = "morning"
 MORNING_AT = {"hour": 7, "minute": 0}  # London time (D4), before the working day
-# In this order: steps that became incoming first, then the blocked closures re-checked.
-MORNING_BODIES: tuple[Callable[[UnitOfWork, Context], int], ...] = (work_steps.promote_future_steps, closure.recheck_blocked)
+# In this order: steps that became incoming first, then the blocked closures re-checked (its
+# reading half, every blocked closure's steps, read-only: run_in_two).
+MORNING_BODIES: dict[str, Callable[[App], int]] = {
+    "promote_future_steps": lambda app: run_job(app.uow, app.ctx, work_steps.promote_future_steps),
+    "recheck_blocked": lambda app: run_in_two(app.uow, app.ctx, closure.unblockable, closure.unblock),
+}
 
 
 def morning_trigger() -> CronTrigger:
@@ -162,7 +166,7 @@ def morning(app: App) -> dict[str, int]:
     """D3: future steps now due become incoming; C6.1: blocked closures whose steps are all done
     or cancelled are unblocked. Each body claims its run of the day (job_runs), so a second
     instance, a restart or the start-up run changes nothing twice; each fails on its own."""
-    done = {body.__name__: run_job(app.uow, app.ctx, body) for body in MORNING_BODIES}
+    done = {name: body(app) for name, body in MORNING_BODIES.items()}
     if any(done.values()):
         app.deliverer.kick()
     return done
