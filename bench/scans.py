@@ -242,7 +242,7 @@ def reminders_write_lock(url: str) -> list[str]:
             job = [ms for thread, ms in held if thread == threading.get_ident()]
             lines.append(
                 f"  {engine.dialect.name:<10} reminders job, {run:<12} {total:7.0f} ms in all, writing transaction(s) "
-                f"{' + '.join(f'{ms:.0f}' for ms in job) or 'none'} ms ({queued} messages); "
+                f"{' + '.join(f'{ms:.0f} ms' for ms in job) or 'none'} ({queued} messages); "
                 f"{len(clicks)} clicks meanwhile, longest {max(clicks, default=0):.0f} ms"
             )
     finally:
