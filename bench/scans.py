@@ -8,6 +8,14 @@ every team's overdue audits, the daily audit job when everything due is raised (
 reminders' collection over every ladder (issue 7). The goal is PostgreSQL's: 250 ms each.
 
 ``--explain`` prints, for each scan, its slowest statements with ``EXPLAIN ANALYZE`` (PostgreSQL).
+
+``--write-lock`` (with ``--url``: alone) times the scheduler's reminders job as it runs
+(``worktray.scheduler.send_reminders``: collected read-only, then claimed and queued): how long
+its writing transactions last (on SQLite, how long it holds the write lock every click waits
+for) against the whole run, while another thread commits a small write every few ms as a click
+does, and the longest of those. Twice: on a freshly generated store the first run claims every
+key owed (tens of thousands), the second is the steady state (everything claimed; ``make bench``
+has run the jobs once for the memory figure already, so both are).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,14 +35,14 @@ from sqlalchemy import Engine, event
 
 from bench.scale_data import generate
 from bot import views
-from store.db import make_engine, make_session_factory
+from store.db import READ_ONLY, make_engine, make_session_factory
 from store.migrate import upgrade
 from store.uow import UnitOfWork
 from workflows import audits, radar, reminders
 from workflows.clock import FixedClock, local_today
 from workflows.org import load_organisation
 from workflows.requests import Context
-from worktray import demo
+from worktray import demo, scheduler
 
 GOAL_MS = 250.0
 BENCH_NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)  # a Thursday in working time (the generator's "today")
@@ -176,6 +185,71 @@ def report(backend: str, timings: list[Timing]) -> list[str]:
     return lines
 
 
+@contextmanager
+def writing_transactions(engine: Engine) -> Iterator[list[tuple[int, float]]]:
+    """Each writing transaction meanwhile: the thread that ran it and how long it lasted (ms,
+    BEGIN to COMMIT or ROLLBACK; a read-only unit of work's are left out). On SQLite, how long
+    it held the write lock."""
+    held: list[tuple[int, float]] = []
+
+    def begin(conn: Any) -> None:
+        if not conn.get_execution_options().get(READ_ONLY):
+            conn.info["bench_write_began"] = time.perf_counter()
+
+    def end(conn: Any) -> None:
+        began = conn.info.pop("bench_write_began", None)
+        if began is not None:
+            held.append((threading.get_ident(), (time.perf_counter() - began) * 1000))
+
+    listeners = (("begin", begin), ("commit", end), ("rollback", end))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield held
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def _clicks(uow: partial[UnitOfWork], ctx: Context, stop: threading.Event, took: list[float]) -> None:
+    """A stand-in for people's clicks: a small writing unit of work every 5 ms until ``stop``."""
+    while not stop.wait(0.005):
+        started = time.perf_counter()
+        with uow() as u:
+            u.home_viewers.opened("UBENCHCLICK", ctx.clock.now())
+            u.commit()
+        took.append((time.perf_counter() - started) * 1000)
+
+
+def reminders_write_lock(url: str) -> list[str]:
+    """The reminders job, twice: its writing transactions against the whole run, and the
+    longest click meanwhile."""
+    engine = make_engine(url)
+    uow = partial(UnitOfWork, make_session_factory(engine))
+    ctx = bench_context()
+    lines = []
+    try:
+        for run in ("run 1", "run 2"):
+            stop, clicks = threading.Event(), list[float]()
+            clicker = threading.Thread(target=_clicks, args=(uow, ctx, stop, clicks))
+            with writing_transactions(engine) as held:
+                clicker.start()
+                started = time.perf_counter()
+                queued = scheduler.run_in_two(uow, ctx, reminders.owed_now, scheduler.queue_reminders)
+                total = (time.perf_counter() - started) * 1000
+                stop.set()
+                clicker.join()
+            job = [ms for thread, ms in held if thread == threading.get_ident()]
+            lines.append(
+                f"  {engine.dialect.name:<10} reminders job, {run:<12} {total:7.0f} ms in all, writing transaction(s) "
+                f"{' + '.join(f'{ms:.0f} ms' for ms in job) or 'none'} ({queued} messages); "
+                f"{len(clicks)} clicks meanwhile, longest {max(clicks, default=0):.0f} ms"
+            )
+    finally:
+        engine.dispose()
+    return lines
+
+
 def build(url: str, persons: int, events: int) -> str:
     upgrade(url)
     started = time.perf_counter()
@@ -192,7 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="an already generated database (skips generating)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--write-lock", action="store_true", help="only the reminders job's writing transactions (with --url)")
     args = parser.parse_args(argv)
+    if args.url and args.write_lock:
+        print("\n".join(reminders_write_lock(args.url)))
+        return
     if args.url:
         print("\n".join(report(make_engine(args.url).dialect.name, time_scans(args.url, args.runs, args.explain))))
         return
@@ -213,12 +291,14 @@ def run_all(
         with sqlite_database() as url:
             lines.append(f"  sqlite data: {build(url, persons, events)}")
             memory += bot_rss.report(url, "sqlite") if rss else []  # first: the bot's first day on a fresh store
+            lines += reminders_write_lock(url)  # before the scans: their reminders runs claim everything owed
             lines += report("sqlite", time_scans(url, runs, explain))
     why = postgres_reachable() if postgres else "--no-postgres"
     if why is None:
         with postgres_database() as url:
             lines.append(f"  postgresql data: {build(url, persons, events)}")
             memory += bot_rss.report(url, "postgresql") if rss else []
+            lines += reminders_write_lock(url)
             lines += report("postgresql", time_scans(url, runs, explain))
     else:
         lines.append(f"  postgresql: not run ({why})")

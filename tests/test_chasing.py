@@ -450,6 +450,40 @@ def test_a_registered_source_is_part_of_every_run(seeded, ctx, clock, monkeypatc
     assert result.claimed == ["audit_overdue:case-7:#C0U12BS:bs", "audit_overdue:case-7:maria:manager"]
     assert dms_to(seeded, "U0MARIA") == [["Audit of 3549723 LM · overdue"]]
     assert run_at(seeded, ctx, clock, london(2026, 11, 26, 11, 15)).claimed == []
+    with seeded(readonly=True) as uow:  # the reading half drops what is claimed: the writing half has nothing to claim
+        assert reminders.owed_now(uow, ctx) == reminders.Owing(clock.now())
+
+
+def test_a_scheduled_run_collects_without_holding_the_write_lock(app, seeded, clock, monkeypatch):
+    """Issue 9: the scheduler's run collects in a read-only unit of work, so while a source is
+    still collecting another writer commits. (When the run collected in its writing unit of
+    work, on SQLite that writer waited for the write lock until the run ended, then failed as
+    "database is locked".) A key that writer claims meanwhile is not sent by the run: the claim,
+    not the read before it, keeps each reminder to once."""
+    collecting, release = threading.Event(), threading.Event()
+    owed = [reminders.Owed("test", f"s-{n}", "maria", "manager", f"line {n}") for n in (1, 2)]
+
+    def blocking(uow: UnitOfWork, ctx: Context, now: dt.datetime) -> Iterator[reminders.Owed]:
+        collecting.set()
+        if release.wait(60):
+            yield from owed
+
+    monkeypatch.setitem(reminders.SOURCES, "blocking", blocking)
+    clock.at = london(2026, 11, 26, 11, 0)
+    queued: list[int] = []
+    job = threading.Thread(target=lambda: queued.append(scheduler.send_reminders(app)))
+    job.start()
+    try:
+        assert collecting.wait(60)
+        with app.uow() as uow:  # another instance, meanwhile, claims the first key and commits
+            assert uow.claim_reminders([(owed[0].key, "maria")], at=clock.now()) == {owed[0].key}
+            uow.commit()
+    finally:
+        release.set()
+        job.join(120)
+    assert queued == [1]
+    assert dms_to(seeded, "U0MARIA") == [["line 2"]]
+    assert claimed_keys(seeded) == [owed[0].key, owed[1].key]
 
 
 def test_the_reminders_card_lists_the_lines_under_a_title_without_personal_details():

@@ -150,13 +150,39 @@ def raise_due_audits(uow: UnitOfWork, ctx: Context, teams: Sequence[str] | None 
 
     Idempotent: a case with an open audit is not picked again, and if another run (another
     instance) raised it first the database refuses the second (one open request of a kind
-    per person), which is skipped here, not an error."""
-    today = local_today(ctx.clock)
-    fill_due_dates(uow, today)
+    per person), which is skipped here, not an error.
+
+    In one unit of work (the CLI, the console); the scheduler runs the three steps in their
+    own (``fill_missing_due_dates``, then ``due_now`` read-only, then ``raise_each``)."""
+    fill_missing_due_dates(uow, ctx)
+    return raise_each(uow, ctx, due_now(uow, ctx, teams))
+
+
+def fill_missing_due_dates(uow: UnitOfWork, ctx: Context) -> int:
+    """The daily job's first step: due dates for open cases without one (``fill_due_dates``), committed."""
+    filled = fill_due_dates(uow, local_today(ctx.clock))
     uow.commit()
+    return filled
+
+
+@dataclass(frozen=True)
+class DueNow:
+    """What ``due_now`` found for ``raise_each``: each team's last due date today, and the
+    open cases due by then without an open audit, team by team, soonest first."""
+
+    horizons: dict[str, dt.date]
+    cases: list[int]
+
+
+def due_now(uow: UnitOfWork, ctx: Context, teams: Sequence[str] | None = None) -> DueNow:
+    """The daily job's reading step, meant for a read-only unit of work: one query over every
+    open case (issue 9: at scale ~100 ms, which in a writing unit of work held SQLite's write
+    lock). What it finds may be raised meanwhile by another run: ``raise_each`` re-reads each
+    case, and the database refuses a second open audit."""
+    today = local_today(ctx.clock)
     horizons = {team: horizon(ctx, team, today) for team in (teams if teams is not None else [t.key for t in ctx.org.teams])}
     if not horizons:
-        return 0
+        return DueNow(horizons, [])
     # One query for every team (issue 9: the open audits are read once, not once per team).
     due = uow.session.execute(
         select(Case.id, Case.team)
@@ -165,18 +191,26 @@ def raise_due_audits(uow: UnitOfWork, ctx: Context, teams: Sequence[str] | None 
         .order_by(Case.audit_due_on, Case.id)
     ).all()
     order = list(horizons)
+    ordered = sorted(due, key=lambda row: order.index(row.team))  # team by team, soonest first (a stable sort)
+    return DueNow(horizons, [row.id for row in ordered])
+
+
+def raise_each(uow: UnitOfWork, ctx: Context, due: DueNow) -> int:
+    """The daily job's writing step: each case ``due_now`` found, raised in its own short
+    transaction (re-checked there: still open, still due); one raised meanwhile is skipped."""
     raised = 0
-    for case_id, team in sorted(due, key=lambda row: order.index(row.team)):  # team by team, soonest first (a stable sort)
+    for case_id in due.cases:
         try:
-            raised += _raise_one(uow, ctx, case_id, horizons[team])
+            raised += _raise_one(uow, ctx, case_id, due.horizons)
         except Conflict:  # raised meanwhile by another run: once is enough
             continue
     return raised
 
 
-def _raise_one(uow: UnitOfWork, ctx: Context, case_id: int, last_due: dt.date) -> int:
+def _raise_one(uow: UnitOfWork, ctx: Context, case_id: int, horizons: Mapping[str, dt.date]) -> int:
     case = uow.cases.case(case_id)
-    if case is None or case.closed_on is not None or case.audit_due_on is None or case.audit_due_on > last_due:
+    last_due = horizons.get(case.team) if case is not None else None
+    if case is None or last_due is None or case.closed_on is not None or case.audit_due_on is None or case.audit_due_on > last_due:
         uow.rollback()
         return 0
     due_on = case.audit_due_on.isoformat()

@@ -532,14 +532,36 @@ def recheck_blocked(uow: UnitOfWork, ctx: Context) -> int:
 
     Exactly once a day across instances and restarts: the run claims (job, "*", today) in
     job_runs, in the one transaction that unblocks. Returns how many were unblocked.
-    """
+
+    In one unit of work (tests, by hand); the scheduler gives ``unblockable`` a read-only one
+    and ``unblock`` a writing one."""
+    return unblock(uow, ctx, unblockable(uow, ctx))
+
+
+def unblockable(uow: UnitOfWork, ctx: Context) -> list[int]:
+    """The reading half of ``recheck_blocked``, meant for a read-only unit of work: the blocked
+    closures none of whose steps block any more. It looks up each blocked closure's steps
+    (hundreds at scale, ~100 ms), which in a writing unit of work held SQLite's write lock (issue 9)."""
+    return [
+        request.id
+        for request in uow.requests.in_states_everywhere([BLOCKED])
+        if request.kind == CLOSURE.name and not work_steps.blocking_steps(uow, ctx, applies_to(request))
+    ]
+
+
+def unblock(uow: UnitOfWork, ctx: Context, request_ids: Sequence[int]) -> int:
+    """The writing half of ``recheck_blocked``: claim today's run, then unblock each closure
+    ``unblockable`` found, checked again here (still blocked, still nothing blocking: it read
+    the store a moment ago), in one transaction. A closure that became unblockable after the
+    read waits for tomorrow's run, as one that became so just after the run always did."""
     now = ctx.clock.now()
     today = local_today(ctx.clock).isoformat()
     if not uow.claim_run(job=RECHECK_JOB, team=work_steps.ALL_TEAMS, period=today, at=now):
         return 0
     unblocked = 0
-    for request in uow.requests.in_states_everywhere([BLOCKED]):
-        if request.kind != CLOSURE.name or work_steps.blocking_steps(uow, ctx, applies_to(request)):
+    for request_id in request_ids:
+        request = uow.requests.get(request_id)
+        if request is None or request.state != BLOCKED or work_steps.blocking_steps(uow, ctx, applies_to(request)):
             continue
         transition(uow, ctx, request, "recheck", SYSTEM_ACTOR, source="morning", system=True)
         unblocked += 1

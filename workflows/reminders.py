@@ -2,18 +2,32 @@
 
 A *source* is a function ``(uow, ctx, now) -> Iterable[Owed]`` saying what is owed now;
 sources are registered by name (``register_source``), so another module adds a ladder
-with one call. A run (``send_due``):
+with one call. A run is two steps, each given its own unit of work by the scheduler:
 
-1. sends nothing, and claims nothing, outside working hours or on a non-working day
-   (quiet hours, D4: ``ctx.org.calendar.is_working_time``): what falls due then is sent
-   by the first run of the next working morning;
-2. collects what every source owes now;
+``owed_now`` (a read-only unit of work):
+
+1. owes nothing outside working hours or on a non-working day (quiet hours, D4:
+   ``ctx.org.calendar.is_working_time``): what falls due then is sent by the first run of
+   the next working morning;
+2. collects what every source owes now, keeps what can be delivered, and drops the keys
+   the ``reminders`` table holds already;
+
+``claim_and_queue`` (a short writing unit of work):
+
 3. claims each reminder's key in the ``reminders`` table (INSERT ... ON CONFLICT DO
    NOTHING RETURNING, keys in sorted order so two runs never deadlock) and drops those
    already taken: a restart, a second instance on the same PostgreSQL or a second run
    sends nothing twice;
 4. batches what it claimed: one DM per person, one message per channel, listing every
    line, queued through the outbox in the same transaction as the claims.
+
+Why two (issue 9): collecting reads every request in the virtual-worker queues, tens of
+thousands at scale, for seconds. In a writing unit of work that held SQLite's write lock
+(BEGIN IMMEDIATE) for the whole time, so every click waited, and kept a long transaction
+open on PostgreSQL. Read-only, it reads a snapshot and nobody waits for it. A reminder then
+reflects the store as it was a few milliseconds before its claim (a request decided in
+between may get one last reminder, as if the run had come a moment earlier), and the claim
+is still what keeps each reminder to once. ``run`` does both in one unit of work.
 
 A reminder's key is (what, subject, for whom, ladder step) and, for a repeating reminder,
 the number of the period it stands for (the nth interval of N working days). A run only
@@ -118,16 +132,47 @@ def _reachable(ctx: Context, item: Owed) -> bool:
     return item.channel or ctx.org.chat_id_of(item.to) is not None
 
 
-def run(uow: UnitOfWork, ctx: Context) -> RunResult:
-    """The reminders job's body, a pure function of (uow, ctx): one transaction that claims
-    what is owed now and queues the batched messages (or, in quiet hours, does nothing)."""
+@dataclass(frozen=True)
+class Owing:
+    """What ``owed_now`` found for ``claim_and_queue``: the run's time, whether it is quiet
+    (outside working time), and the reachable reminders owed and not claimed when read."""
+
+    at: dt.datetime
+    items: list[Owed] = field(default_factory=list)
+    quiet: bool = False
+
+
+def owed_now(uow: UnitOfWork, ctx: Context) -> Owing:
+    """A run's reading half, meant for a read-only unit of work (it writes nothing): quiet
+    hours, every source's collection, the reachable ones, less the keys claimed already.
+
+    The claimed keys are read in the same unit of work as the collection (on SQLite the same
+    snapshot), so that in steady state the writing half claims only the keys owed for the
+    first time. A key claimed after this read is still refused by the claim."""
     now = ctx.clock.now()
     if not ctx.org.calendar.is_working_time(now):
+        return Owing(now, quiet=True)
+    owed = [item for item in collect(uow, ctx, now) if _reachable(ctx, item)]
+    taken = uow.reminders_claimed(item.key for item in owed)
+    return Owing(now, [item for item in owed if item.key not in taken])
+
+
+def claim_and_queue(uow: UnitOfWork, ctx: Context, owing: Owing) -> RunResult:
+    """A run's writing half: claim the keys ``owed_now`` found (in key order, a batch at a time;
+    INSERT ... ON CONFLICT DO NOTHING RETURNING), then queue one message per person and per
+    channel for those this transaction claimed, record the event and commit.
+
+    The claim, not the read before it, is the exactly-once guard: a key another run or
+    instance claimed since ``owed_now`` read the table is not returned, so not sent. With
+    nothing owed it touches no table (no write lock is taken)."""
+    if owing.quiet:
         return RunResult(quiet=True)
     result = RunResult()
-    owed = [item for item in collect(uow, ctx, now) if _reachable(ctx, item)]
-    claimed = uow.claim_reminders([(item.key, item.to[:64]) for item in owed], at=now)  # in key order, a batch at a time
-    mine = [item for item in owed if item.key in claimed]
+    if not owing.items:
+        return result
+    now = owing.at
+    claimed = uow.claim_reminders([(item.key, item.to[:64]) for item in owing.items], at=now)
+    mine = [item for item in owing.items if item.key in claimed]
     result.claimed = [item.key for item in mine]
     for (to, channel), lines in _batches(mine).items():
         result.messages += 1
@@ -142,9 +187,11 @@ def run(uow: UnitOfWork, ctx: Context) -> RunResult:
     return result
 
 
-def send_due(uow: UnitOfWork, ctx: Context) -> int:
-    """``worktray.scheduler.run_job``'s form of ``run``: how many messages were queued."""
-    return run(uow, ctx).messages
+def run(uow: UnitOfWork, ctx: Context) -> RunResult:
+    """Both halves in one unit of work (tests, the console, one-off runs). The scheduler's job
+    (``worktray.scheduler.send_reminders``) gives ``owed_now`` a read-only unit of work and
+    ``claim_and_queue`` a writing one, so the write lock is not held while collecting."""
+    return claim_and_queue(uow, ctx, owed_now(uow, ctx))
 
 
 def _batches(items: list[Owed]) -> dict[tuple[str, bool], list[str]]:

@@ -18,7 +18,9 @@ Only the latest missed period is caught up (a bot down for three weeks posts one
 
 The chasing engine (``workflows.reminders``) runs every 15 minutes (``send_reminders``);
 its body sends only in working time and claims each reminder's key, so every instance
-may run it and a reminder still goes once.
+may run it and a reminder still goes once. It runs in two units of work (``run_in_two``):
+what is owed is collected in a read-only one, and only the claims and the messages are
+written in a short writing one, so people's clicks do not wait for the collection.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -36,7 +39,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
-from store.uow import UnitOfWork
+from store.uow import UnitOfWork, UowFactory
 from workflows import audits, closure, radar, reminders, transfer, work_steps
 from workflows.clock import LONDON
 from workflows.org import Organisation
@@ -44,6 +47,7 @@ from workflows.requests import Context
 from worktray.bootstrap import App
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def run_job(uow_factory: Callable[[], UnitOfWork], ctx: Context, job: Callable[[UnitOfWork, Context], int]) -> int:
@@ -54,6 +58,33 @@ def run_job(uow_factory: Callable[[], UnitOfWork], ctx: Context, job: Callable[[
     except Exception as e:
         log_failure(log, f"job {job.__name__} failed", e)
         return 0
+
+
+def run_in_two(
+    uow_factory: UowFactory, ctx: Context, read: Callable[[UnitOfWork, Context], T], write: Callable[[UnitOfWork, Context, T], int]
+) -> int:
+    """Run a job whose long part only reads: ``read`` in a read-only unit of work, then
+    ``write`` with what it found in a writing one; a failure is logged, never raised.
+
+    Why (issue 9): on SQLite a writing unit of work holds the write lock from its first
+    statement (BEGIN IMMEDIATE, and in-process writers take turns), so a job that reads for
+    seconds inside one makes every click wait that long; on PostgreSQL it keeps a long
+    transaction open. Read-only, the long part reads a snapshot and nobody waits. ``write``
+    must still guard what it does (a claim, a compare-and-set): the store may have moved on
+    in the milliseconds between the two."""
+    try:
+        with uow_factory(readonly=True) as uow:
+            found = read(uow, ctx)
+        with uow_factory() as uow:
+            return write(uow, ctx, found)
+    except Exception as e:
+        log_failure(log, f"job {write.__name__} failed", e)
+        return 0
+
+
+def queue_reminders(uow: UnitOfWork, ctx: Context, owing: reminders.Owing) -> int:
+    """``reminders.claim_and_queue`` as ``run_in_two``'s writing half: how many messages it queued."""
+    return reminders.claim_and_queue(uow, ctx, owing).messages
 
 
 def drain_outbox(app: App) -> int:
@@ -95,8 +126,13 @@ def move_due_transfers(app: App) -> int:
 
 def send_reminders(app: App) -> int:
     """The chasing engine (workflows.reminders): every 15 minutes; it sends only in working
-    time (quiet hours claim nothing), each reminder once across runs and instances."""
-    queued = run_job(app.uow, app.ctx, reminders.send_due)
+    time (quiet hours claim nothing), each reminder once across runs and instances.
+
+    Collected read-only (``reminders.owed_now``: seconds over a big store's queues), then
+    claimed and queued in a short writing unit of work (``reminders.claim_and_queue``): a
+    reminder reflects the store a few milliseconds before its claim, and the claim still
+    sends it exactly once."""
+    queued = run_in_two(app.uow, app.ctx, reminders.owed_now, queue_reminders)
     if app.ctx.org.calendar.is_working_time(app.ctx.clock.now()):  # a quiet-hours run does nothing: not worth noting
         record_run(app, REMINDERS)
     if queued:
@@ -114,8 +150,12 @@ DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, befor
 
 MORNING = "morning"
 MORNING_AT = {"hour": 7, "minute": 0}  # London time (D4), before the working day
-# In this order: steps that became incoming first, then the blocked closures re-checked.
-MORNING_BODIES: tuple[Callable[[UnitOfWork, Context], int], ...] = (work_steps.promote_future_steps, closure.recheck_blocked)
+# In this order: steps that became incoming first, then the blocked closures re-checked (its
+# reading half, every blocked closure's steps, read-only: run_in_two).
+MORNING_BODIES: dict[str, Callable[[App], int]] = {
+    "promote_future_steps": lambda app: run_job(app.uow, app.ctx, work_steps.promote_future_steps),
+    "recheck_blocked": lambda app: run_in_two(app.uow, app.ctx, closure.unblockable, closure.unblock),
+}
 
 
 def morning_trigger() -> CronTrigger:
@@ -126,7 +166,7 @@ def morning(app: App) -> dict[str, int]:
     """D3: future steps now due become incoming; C6.1: blocked closures whose steps are all done
     or cancelled are unblocked. Each body claims its run of the day (job_runs), so a second
     instance, a restart or the start-up run changes nothing twice; each fails on its own."""
-    done = {body.__name__: run_job(app.uow, app.ctx, body) for body in MORNING_BODIES}
+    done = {name: body(app) for name, body in MORNING_BODIES.items()}
     if any(done.values()):
         app.deliverer.kick()
     return done
@@ -154,8 +194,13 @@ def run_records(job_id: str) -> tuple[tuple[str, str], ...] | None:
 
 def raise_due_audits(app: App) -> int:
     """C13: raise the three-month audits falling due within each team's notice (each once:
-    a case with an open audit is skipped, and the database refuses a second open one)."""
-    raised = run_job(app.uow, app.ctx, audits.raise_due_audits)
+    a case with an open audit is skipped, and the database refuses a second open one).
+
+    Three units of work: the missing due dates filled (a write), the due cases found in a
+    read-only one (one query over every open case: SQLite's write lock is not held for it,
+    issue 9), then each audit raised in its own short transaction, re-checked there."""
+    run_job(app.uow, app.ctx, audits.fill_missing_due_dates)
+    raised = run_in_two(app.uow, app.ctx, audits.due_now, audits.raise_each)
     record_run(app, AUDITS_DUE)
     if raised:
         app.deliverer.kick()
