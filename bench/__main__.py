@@ -21,12 +21,13 @@ from functools import partial
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from bench import NoopSender, add_people, claim_worker, click, importing, make_context
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
+from store.models import Event
 from store.uow import UnitOfWork
 from workflows import closure
 from workflows.clock import local_today
@@ -139,10 +140,8 @@ def contended_claims(url: str, request_ids: list[int], processes: int, figures: 
 
 def count_single_winners(uow: partial[UnitOfWork], request_ids: list[int]) -> int:
     with uow() as u:
-        rows = u.session.execute(
-            text("SELECT request_id, COUNT(*) FROM events WHERE action = 'claim' GROUP BY request_id")
-        ).all()
-    counts = dict(rows)
+        claims = select(Event.request_id, func.count()).where(Event.action == "claim").group_by(Event.request_id)
+        counts = dict(u.session.execute(claims).tuples().all())
     return sum(1 for rid in request_ids if counts.get(rid) == 1)
 
 
@@ -187,7 +186,7 @@ def table(results: dict[str, Figures | str]) -> str:
     names = list(results)
     rows: list[tuple[str, ...]] = [("", *names)]
 
-    def row(label: str, cell) -> None:  # type: ignore[no-untyped-def]
+    def row(label: str, cell: Callable[[Figures], str]) -> None:
         rows.append((label, *(cell(f) if isinstance(f, Figures) else "-" for f in results.values())))
 
     row("closure journeys (5 transactions each)", lambda f: f"{f.journeys} in {f.journey_seconds:.2f} s")

@@ -308,18 +308,19 @@ def worktray_targets(url: str, slack: RecordingSlack, count: int) -> tuple[Any, 
     app = build(url, _org(), SlackSender(client))
     ids = add_people(app.uow, 9_100_000, count)
     ctx = app.ctx
-    request_ids = []
+    keys = []
     for person in ids:
         with app.uow() as uow:
             form = closure.ClosureForm(reason="RC7", closure_date=local_today(ctx.clock), summary="Objectives met.")
-            request_ids.append(closure.request_closure(uow, ctx, "amy", person, form).id)
+            request = closure.request_closure(uow, ctx, "amy", person, form)
+            request_id, key = request.id, queue_card_key(request)
         with app.uow() as uow:
-            approve(uow, ctx, request_ids[-1], "maria")
+            approve(uow, ctx, request_id, "maria")
+        keys.append(key)
     app.deliverer.drain()
     targets = []
     with app.uow() as uow:
-        for rid in request_ids:
-            key = queue_card_key(uow.requests.get(rid))
+        for key in keys:
             where = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == key)).one()
             action_id, value = claim_button(slack.posted[(where.channel, where.ts)])
             targets.append(Target(where.channel, where.ts, action_id, value))
