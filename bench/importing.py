@@ -82,7 +82,7 @@ def report(name: str, figure: ImportFigure | str, goals: list[Goal] | None = Non
     """The figure's line; its goals (time, every row stored; peak memory) added to ``goals``."""
     if isinstance(figure, str):
         if goals is not None:
-            goals.append(Goal("import", name, f"not run ({figure})", GOAL, None))
+            goals.append(Goal("import", name, f"not run ({figure})", f"<= {GOAL_SECONDS:.0f} s, <= {GOAL_MB:.0f} MB", None))
         return f"  {name}: not run ({figure})"
     if goals is not None:
         stored = "every row stored" if figure.ok else f"FAILED, exit {figure.exit_code}"
