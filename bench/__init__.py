@@ -8,6 +8,7 @@ that spawned processes must import live here (not in ``__main__``).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -24,6 +25,40 @@ from workflows.requests import Context, claim
 from worktray import demo
 
 D = dt.date
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A row of issue 9's goal table as this run measured it: each section adds its own, and
+    ``make bench`` ends with all of them in one place (``summary``)."""
+
+    figure: str
+    backend: str  # "sqlite", "postgresql", or "" (the CLI's start: the demo's SQLite)
+    measured: str
+    goal: str
+    met: bool | None  # None: not run (no PostgreSQL, --no-scale)
+
+    @property
+    def verdict(self) -> str:
+        return "NOT RUN" if self.met is None else "MET" if self.met else "MISSED"
+
+
+def summary(goals: list[Goal]) -> list[str]:
+    """One line per goal (verdict, figure, back end, what was measured, the goal), each figure's
+    back ends side by side in the order the figures were measured; then how many were met."""
+    if not goals:
+        return []
+    first: dict[str, int] = {}
+    for g in goals:
+        first.setdefault(g.figure, len(first))
+    width = {name: max(len(getattr(g, name)) for g in goals) for name in ("figure", "backend", "measured")}
+    lines = [
+        f"  {g.verdict:<7}  {g.figure:<{width['figure']}}  {g.backend:<{width['backend']}}  {g.measured:<{width['measured']}}  goal {g.goal}"
+        for g in sorted(goals, key=lambda g: first[g.figure])
+    ]
+    met = sum(1 for g in goals if g.met)
+    missed = sum(1 for g in goals if g.met is False)
+    return [*lines, f"  {met} met, {missed} missed, {len(goals) - met - missed} not run"]
 
 
 def make_context() -> Context:

@@ -1,9 +1,11 @@
 """``python -m bench``: closure journeys, contended claims and outbox drain, per back end.
 
-Prints a small table; asserts nothing. SQLite always runs (a temporary WAL file);
-PostgreSQL runs when reachable at WORKTRAY_BENCH_POSTGRES_URL (default: the tests'
-WORKTRAY_TEST_POSTGRES_URL or postgresql://127.0.0.1:5432/test), in a temporary
-database that is dropped afterwards. Sizes are small so it finishes in well under a minute.
+Prints a small table, then issue 9's figures (click latency beside bare Bolt, Slack pushing
+back, import, scans, memory, CLI start) and ends with a summary of every goal, MET or
+MISSED; asserts nothing. SQLite always runs (a temporary WAL file); PostgreSQL runs when
+reachable at WORKTRAY_BENCH_POSTGRES_URL (default: the tests' WORKTRAY_TEST_POSTGRES_URL
+or postgresql://127.0.0.1:5432/test), in a temporary database that is dropped afterwards.
+At the default sizes it takes about a quarter of an hour (--no-scale: about a minute).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from functools import partial
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from bench import NoopSender, add_people, claim_worker, click, importing, make_context
+from bench import Goal, NoopSender, add_people, claim_worker, click, importing, make_context, summary
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
+from store.models import Event
 from store.uow import UnitOfWork
 from workflows import closure
 from workflows.clock import local_today
@@ -139,10 +142,8 @@ def contended_claims(url: str, request_ids: list[int], processes: int, figures: 
 
 def count_single_winners(uow: partial[UnitOfWork], request_ids: list[int]) -> int:
     with uow() as u:
-        rows = u.session.execute(
-            text("SELECT request_id, COUNT(*) FROM events WHERE action = 'claim' GROUP BY request_id")
-        ).all()
-    counts = dict(rows)
+        claims = select(Event.request_id, func.count()).where(Event.action == "claim").group_by(Event.request_id)
+        counts = dict(u.session.execute(claims).tuples().all())
     return sum(1 for rid in request_ids if counts.get(rid) == 1)
 
 
@@ -187,7 +188,7 @@ def table(results: dict[str, Figures | str]) -> str:
     names = list(results)
     rows: list[tuple[str, ...]] = [("", *names)]
 
-    def row(label: str, cell) -> None:  # type: ignore[no-untyped-def]
+    def row(label: str, cell: Callable[[Figures], str]) -> None:
         rows.append((label, *(cell(f) if isinstance(f, Figures) else "-" for f in results.values())))
 
     row("closure journeys (5 transactions each)", lambda f: f"{f.journeys} in {f.journey_seconds:.2f} s")
@@ -233,51 +234,59 @@ def main(argv: list[str] | None = None) -> None:
         results["postgresql"] = why
     print(f"worktray bench: core level, no chat platform (total {time.perf_counter() - started:.1f} s)\n")
     print(table(results))
-    print_click_latency(args.clients, args.no_postgres)
-    importing.print_import(args.import_persons, args.no_postgres)
-    print_scale(args)
+    goals: list[Goal] = []
+    print_click_latency(args.clients, args.no_postgres, goals)
+    importing.print_import(args.import_persons, args.no_postgres, goals)
+    print_scale(args, goals)
+    print(f"\nsummary: issue 9's goals, as measured above (import of {args.import_persons:,} persons; "
+          f"{'no scans' if args.no_scale else f'scans and RSS over {args.persons:,} open cases, {args.events:,} events'})")
+    print("\n".join(summary(goals)))
 
 
-def print_click_latency(clients: int, no_postgres: bool) -> None:
+def print_click_latency(clients: int, no_postgres: bool, goals: list[Goal] | None = None) -> None:
     """Issue 9: a signed Claim click until Slack's API has the card's update, beside a bare Bolt app."""
     started = time.perf_counter()
     lines = []
     with sqlite_database() as url:
-        lines += click.report("sqlite", click.run(url, clients=clients), clients)
-    lines += slack_pushing_back("sqlite", sqlite_database)
+        lines += click.report("sqlite", click.run(url, clients=clients), clients, goals)
+    lines += slack_pushing_back("sqlite", sqlite_database, goals)
     why = "--no-postgres" if no_postgres else postgres_reachable()
     if why is None:
         with postgres_database() as url:
-            lines += click.report("postgresql", click.run(url, clients=clients), clients)
-        lines += slack_pushing_back("postgresql", postgres_database)
+            lines += click.report("postgresql", click.run(url, clients=clients), clients, goals)
+        lines += slack_pushing_back("postgresql", postgres_database, goals)
     else:
         lines.append(f"  postgresql: not run ({why})")
+        if goals is not None:
+            goals.append(Goal("click -> chat.update, ack under 429, outbox drain", "postgresql", f"not run ({why})", "as on sqlite", None))
     print(f"\nwhat a person waits for: click -> chat.update at the Slack API, HTTP, same run (total {time.perf_counter() - started:.1f} s)")
     print("\n".join(lines))
 
 
-def slack_pushing_back(backend: str, database: Callable[[], AbstractContextManager[str]]) -> list[str]:
+def slack_pushing_back(backend: str, database: Callable[[], AbstractContextManager[str]], goals: list[Goal] | None = None) -> list[str]:
     """Issue 9: the ack while Slack answers 429, and an outbox backlog drained at Slack's per-channel limit."""
     with database() as url:
         acks = click.ack_under_429(url)
     with database() as url:
         drain = click.drain_at_limit(url)
-    return click.report_slack_pushing_back(backend, acks, drain)
+    return click.report_slack_pushing_back(backend, acks, drain, goals)
 
 
-def print_scale(args: argparse.Namespace) -> None:
+def print_scale(args: argparse.Namespace, goals: list[Goal] | None = None) -> None:
     """Issue 9: the scans over a big store, the bot's peak memory holding it, and the CLI's start."""
     from bench import scans, startup
 
     if args.no_scale:
         print("\nscale: not run (--no-scale)")
+        if goals is not None:
+            goals.append(Goal("scans, bot peak RSS, CLI start", "", "not run (--no-scale)", "<= 250 ms, <= 150 MB, <= 250 ms", None))
         return
     started = time.perf_counter()
-    lines = scans.run_all(args.persons, args.events, runs=5, postgres=not args.no_postgres, rss=True)
+    lines = scans.run_all(args.persons, args.events, runs=5, postgres=not args.no_postgres, rss=True, goals=goals)
     print(f"\n{lines[0]} (total {time.perf_counter() - started:.0f} s)")
     print("\n".join(lines[1:]))
     print("\nCLI start (bench/startup.py)")
-    print("\n".join(startup.report()))
+    print("\n".join(startup.report(goals=goals)))
 
 
 if __name__ == "__main__":

@@ -33,16 +33,20 @@ from slack_bolt import App as BoltApp
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bench import add_people
+from bench import Goal, add_people
 from bot.slack_app import SlackSender, create_bolt_app, make_client, make_wsgi_app, settle_replies
 from store.models import ChatMessage
 from workflows import closure
 from workflows.clock import local_today
 from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import approve, queue_card_key
-from worktray.bootstrap import build
+from worktray.bootstrap import App, build
 from worktray.serve import HttpServer
 
+GOAL_ONE_CLIENT = 2.0  # 1 client p50: at most this many times bare Bolt's
+GOAL_P99_MS, GOAL_P99_RATIO = 100.0, 1.5  # 20 concurrent p99: at most this, and this many times bare Bolt's
+GOAL_ACK_MS = 1000.0  # the ack while Slack answers 429 (Slack gives up after 3 s)
+DRAIN_SLACK = 1.5  # "drains at the limit": within this many times the limit's floor
 SECRET = "bench-signing-secret"
 BS_USER = "U0TESS"  # tess: business support of the demo's Under 12s
 THREADS = 8  # worktray's default WORKTRAY_HTTP_THREADS
@@ -279,7 +283,18 @@ def serving(wsgi_app: Callable[..., Any]) -> Iterator[int]:
     try:
         yield server.port
     finally:
+        requests_done(server)
         server.stop()
+
+
+def requests_done(server: HttpServer, timeout: float = 10.0) -> None:
+    """Wait until waitress's worker threads are idle. A worker ends each request by waking the
+    server's loop through its trigger, which ``HttpServer.stop`` closes: stopping while one is
+    still finishing printed an ``OSError: [Errno 9] Bad file descriptor`` traceback."""
+    tasks = server.server.task_dispatcher
+    deadline = time.monotonic() + timeout
+    while (tasks.active_count or tasks.queue) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def bare_bolt(slack: RecordingSlack) -> BoltApp:
@@ -302,24 +317,76 @@ def bare_targets(slack: RecordingSlack, count: int) -> Iterator[Target]:
         yield Target("C0BARE", str(ts), "claim", "1")
 
 
-def worktray_targets(url: str, slack: RecordingSlack, count: int) -> tuple[Any, list[Target]]:
+@contextmanager
+def delivering(app: App) -> Iterator[None]:
+    """The deliverer's threads running, as in production. On the way out nothing is left
+    sending when the local Slack stops or the bench database is dropped (else their failures
+    would print after the figures): the replies made after acks settle, the rows due now are
+    delivered, then the threads are stopped and joined (``Deliverer.stop`` does not join them)."""
+    threads = [app.deliverer.start(), *(t for t in threading.enumerate() if t.name == "outbox-homes")]
+    try:
+        yield
+    finally:
+        settle_replies(60)
+        app.deliverer.drain()
+        app.deliverer.stop()
+        for thread in threads:
+            thread.join(30)
+        quiet_stragglers([t for t in threads if t.is_alive()])
+
+
+def quiet_stragglers(threads: list[threading.Thread]) -> None:
+    """A deliverer thread that would not end in time (a send hanging): what it and its
+    senders log once Slack's mock or the database is gone is noise, not a figure. Only
+    their records are dropped, and only in the bench's own process."""
+    if not threads:
+        return
+    senders = [t for t in threading.enumerate() if t.name.startswith("outbox-send")]
+    idents = {t.ident for t in [*threads, *senders]}
+
+    def not_theirs(record: logging.LogRecord) -> bool:
+        return record.thread not in idents
+
+    for name in ("bot.deliver", "worktray.slack.web"):
+        logging.getLogger(name).addFilter(not_theirs)
+
+
+@contextmanager
+def expected_429s() -> Iterator[None]:
+    """While Slack pushing back is the scenario, the deliverer's warning for each 429 (one
+    per row, as an operator should see it) would bury the figure that counts them: dropped
+    here, in the bench, for the scenario's length. Any other failure is still printed."""
+
+    def not_a_429(record: logging.LogRecord) -> bool:
+        return "RateLimited:" not in record.getMessage()
+
+    deliver_log = logging.getLogger("bot.deliver")
+    deliver_log.addFilter(not_a_429)
+    try:
+        yield
+    finally:
+        deliver_log.removeFilter(not_a_429)
+
+
+def worktray_targets(url: str, slack: RecordingSlack, count: int) -> tuple[App, list[Target]]:
     """The demo organisation with ``count`` closures approved and waiting in the virtual worker."""
     client = make_client("xoxb-bench", slack.base_url)
     app = build(url, _org(), SlackSender(client))
     ids = add_people(app.uow, 9_100_000, count)
     ctx = app.ctx
-    request_ids = []
+    keys = []
     for person in ids:
         with app.uow() as uow:
             form = closure.ClosureForm(reason="RC7", closure_date=local_today(ctx.clock), summary="Objectives met.")
-            request_ids.append(closure.request_closure(uow, ctx, "amy", person, form).id)
+            request = closure.request_closure(uow, ctx, "amy", person, form)
+            request_id, key = request.id, queue_card_key(request)
         with app.uow() as uow:
-            approve(uow, ctx, request_ids[-1], "maria")
+            approve(uow, ctx, request_id, "maria")
+        keys.append(key)
     app.deliverer.drain()
     targets = []
     with app.uow() as uow:
-        for rid in request_ids:
-            key = queue_card_key(uow.requests.get(rid))
+        for key in keys:
             where = uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key == key)).one()
             action_id, value = claim_button(slack.posted[(where.channel, where.ts)])
             targets.append(Target(where.channel, where.ts, action_id, value))
@@ -342,13 +409,10 @@ def run(url: str, *, sequential: int = 40, clients: int = 20, rounds: int = 5) -
         with serving(make_wsgi_app(bolt, lambda: True)) as port:
             bare = measure(port, slack, bare_targets(slack, needed), sequential, clients, rounds)
         app, targets = worktray_targets(url, slack, needed)
-        app.deliverer.start()
-        try:
+        with delivering(app):
             ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
             with serving(make_wsgi_app(ours, lambda: True)) as port:
                 worktray = measure(port, slack, iter(targets), sequential, clients, rounds)
-        finally:
-            app.deliverer.stop()
         return {"bare Bolt": bare, "worktray": worktray}
     finally:
         slack.stop()
@@ -363,18 +427,16 @@ def ack_under_429(url: str, *, sequential: int = 10, clients: int = 20) -> list[
     try:
         app, targets = worktray_targets(url, slack, sequential + clients)
         slack.throttled = {"chat.postEphemeral", "chat.update", "chat.postMessage"}
-        app.deliverer.start()
         numbers = itertools.count(1)
         acks: list[float] = []
-        try:
-            ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
-            with serving(make_wsgi_app(ours, lambda: True)) as port:
-                acks += [time_ack(port, targets[i], next(numbers)) for i in range(sequential)]
-                acks += _at_once(lambda t: time_ack(port, t, next(numbers)), targets[sequential:])
-        finally:
-            slack.throttled = set()  # let the replies still waiting out the 429s finish
-            settle_replies(60)
-            app.deliverer.stop()
+        with expected_429s(), delivering(app):
+            try:
+                ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
+                with serving(make_wsgi_app(ours, lambda: True)) as port:
+                    acks += [time_ack(port, targets[i], next(numbers)) for i in range(sequential)]
+                    acks += _at_once(lambda t: time_ack(port, t, next(numbers)), targets[sequential:])
+            finally:
+                slack.throttled = set()  # let the replies still waiting out the 429s finish
         return acks
     finally:
         slack.stop()
@@ -426,15 +488,12 @@ def drain_at_limit(url: str, *, messages: int = 60, channels: int = 6, per_chann
                 uow.send(at=app.ctx.clock.now(), kind="card", channel=channel, body=body)
             uow.commit()
         started = time.perf_counter()
-        app.deliverer.start()
-        app.deliverer.kick()
-        try:
+        with expected_429s(), delivering(app):
+            app.deliverer.kick()
             deadline = started + 10 * messages * per_channel_seconds / channels + 30
             while sum(len(v) for v in slack.texts.values()) < messages and time.perf_counter() < deadline:
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
-        finally:
-            app.deliverer.stop()
         return _count_arrivals(slack, names, messages, seconds, channels)
     finally:
         slack.stop()
@@ -448,27 +507,49 @@ def _count_arrivals(slack: RecordingSlack, names: list[str], messages: int, seco
                  doubled=len(seen) - len(set(seen)), out_of_order=out_of_order, rejected=slack.rejected)
 
 
-def report_slack_pushing_back(backend: str, acks: list[float], drain: Drain) -> list[str]:
+def report_slack_pushing_back(backend: str, acks: list[float], drain: Drain, goals: list[Goal] | None = None) -> list[str]:
+    """The lines of the two figures; their goals added to ``goals``."""
+    floor = drain.messages / drain.channels - 1  # the first message of each channel goes at once
+    in_order = drain.out_of_order == 0
+    if goals is not None:
+        goals += [
+            Goal(f"ack under a 429-answering Slack, max of {len(acks)}", backend, f"{max(acks):.0f} ms",
+                 f"< {GOAL_ACK_MS:.0f} ms always", max(acks) < GOAL_ACK_MS),
+            Goal(f"outbox drain at ~1/s per channel, {drain.messages} messages", backend,
+                 f"lost {drain.lost}, doubled {drain.doubled}, {'in order' if in_order else 'out of order'}, {drain.seconds:.1f} s",
+                 f"none lost or doubled, at the limit (<= {DRAIN_SLACK}x its floor, {floor:.0f} s)",
+                 drain.lost == 0 and drain.doubled == 0 and in_order and drain.seconds <= DRAIN_SLACK * floor),
+        ]
     return [
         f"  {backend:<10} ack under a 429-answering Slack: max {max(acks):.1f} ms, p50 {Latencies.pct(acks, 0.5):.1f} ms "
-        f"over {len(acks)} clicks (goal: always < 1000 ms; Slack's limit 3000)",
+        f"over {len(acks)} clicks (goal: always < {GOAL_ACK_MS:.0f} ms; Slack's limit 3000)",
         f"  {backend:<10} outbox drain at ~1/s per channel: {drain.messages} messages over {drain.channels} channels, "
-        f"{drain.seconds:.1f} s (floor ~{drain.messages / drain.channels - 1:.0f} s), lost {drain.lost}, doubled {drain.doubled}, "
-        f"{'in order' if drain.out_of_order == 0 else f'{drain.out_of_order} out of order'} (429s answered: {drain.rejected})",
+        f"{drain.seconds:.1f} s (floor ~{floor:.0f} s), lost {drain.lost}, doubled {drain.doubled}, "
+        f"{'in order' if in_order else f'{drain.out_of_order} out of order'} (429s answered: {drain.rejected})",
     ]
 
 
-def report(backend: str, results: dict[str, Latencies], clients: int) -> list[str]:
+def report(backend: str, results: dict[str, Latencies], clients: int, goals: list[Goal] | None = None) -> list[str]:
+    """The lines of the click figures; their goals added to ``goals``."""
     bare, ours = results["bare Bolt"], results["worktray"]
     p = Latencies.pct
     one = (p(ours.one_client, 0.5), p(bare.one_client, 0.5))
     many = (p(ours.concurrent, 0.99), p(bare.concurrent, 0.99))
+    if goals is not None:
+        goals += [
+            Goal("click -> chat.update, 1 client p50", backend, f"x{one[0] / one[1]:.1f} ({one[0]:.1f} ms, bare Bolt {one[1]:.1f})",
+                 f"<= x{GOAL_ONE_CLIENT:g} bare Bolt", one[0] <= GOAL_ONE_CLIENT * one[1]),
+            Goal(f"click -> chat.update, {clients} concurrent p99", backend, f"{many[0]:.0f} ms",
+                 f"<= {GOAL_P99_MS:.0f} ms", many[0] <= GOAL_P99_MS),
+            Goal(f"click -> chat.update, {clients} concurrent p99 ratio", backend, f"x{many[0] / many[1]:.1f} (bare Bolt {many[1]:.0f} ms)",
+                 f"<= x{GOAL_P99_RATIO:g} bare Bolt", many[0] <= GOAL_P99_RATIO * many[1]),
+        ]
     return [
         f"  {backend:<10} click -> chat.update, 1 client p50: worktray {one[0]:7.1f} ms, bare Bolt {one[1]:6.1f} ms, "
-        f"x{one[0] / one[1]:.1f} (goal <= x2)",
+        f"x{one[0] / one[1]:.1f} (goal <= x{GOAL_ONE_CLIENT:g})",
         f"  {backend:<10} click -> chat.update, {clients} concurrent p50/p99: "
         f"worktray {p(ours.concurrent, 0.5):7.1f}/{many[0]:7.1f} ms, bare Bolt {p(bare.concurrent, 0.5):6.1f}/{many[1]:6.1f} ms, "
-        f"p99 x{many[0] / many[1]:.1f} (goal <= 100 ms and <= x1.5)",
+        f"p99 x{many[0] / many[1]:.1f} (goal <= {GOAL_P99_MS:.0f} ms and <= x{GOAL_P99_RATIO:g})",
         f"  {backend:<10} (samples: {len(ours.one_client)} sequential, {len(ours.concurrent)} concurrent; "
         f"mean 1 client {statistics.fmean(ours.one_client):.1f} ms)",
     ]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench import Goal
 from bench.export_data import generate_export
 from store.db import make_engine
 from store.importer import FILES
@@ -77,9 +78,20 @@ def run_import(url: str, directory: Path, rows: int) -> ImportFigure:
     return ImportFigure(rows, stored_rows(url), seconds, peak_mb, child.returncode, cpu_seconds=cpu, stderr=stderr)
 
 
-def report(name: str, figure: ImportFigure | str) -> str:
+def report(name: str, figure: ImportFigure | str, goals: list[Goal] | None = None) -> str:
+    """The figure's line; its goals (time, every row stored; peak memory) added to ``goals``."""
     if isinstance(figure, str):
+        if goals is not None:
+            goals.append(Goal("import", name, f"not run ({figure})", f"<= {GOAL_SECONDS:.0f} s, <= {GOAL_MB:.0f} MB", None))
         return f"  {name}: not run ({figure})"
+    if goals is not None:
+        stored = "every row stored" if figure.ok else f"FAILED, exit {figure.exit_code}"
+        goals += [
+            Goal(f"import of {figure.rows:,} rows, time", name, f"{figure.seconds:.1f} s, {stored}",
+                 f"<= {GOAL_SECONDS:.0f} s, every row stored", figure.ok and figure.seconds <= GOAL_SECONDS),
+            Goal(f"import of {figure.rows:,} rows, peak memory", name, f"{figure.peak_mb:.0f} MB",
+                 f"<= {GOAL_MB:.0f} MB", figure.ok and figure.peak_mb <= GOAL_MB),
+        ]
     line = (
         f"  {name:<10} {figure.rows:>9,} rows  {figure.seconds:6.1f} s ({figure.cpu_seconds:5.1f} s CPU)  "
         f"{figure.peak_mb:6.0f} MB peak   ({GOAL})"
@@ -90,8 +102,8 @@ def report(name: str, figure: ImportFigure | str) -> str:
     return line
 
 
-def run(persons: int, no_postgres: bool, seed: int = 9) -> list[str]:
-    """Generate the export once and import it into each back end; the report's lines."""
+def run(persons: int, no_postgres: bool, seed: int = 9, goals: list[Goal] | None = None) -> list[str]:
+    """Generate the export once and import it into each back end; the report's lines (the goals added to ``goals``)."""
     main_module = sys.modules["__main__"]  # `python -m bench` or `python -m bench.importing`
     if not hasattr(main_module, "postgres_database"):
         main_module = importlib.import_module("bench.__main__")
@@ -105,20 +117,20 @@ def run(persons: int, no_postgres: bool, seed: int = 9) -> list[str]:
         rows = sum(generate_export(directory, persons=persons, seed=seed).values())
         lines.append(f"  (export of {persons:,} persons, {rows:,} rows generated in {time.perf_counter() - started:.1f} s)")
         with sqlite_database() as url:
-            lines.append(report("sqlite", run_import(url, directory, rows)))
+            lines.append(report("sqlite", run_import(url, directory, rows), goals))
         why = "--no-postgres" if no_postgres else postgres_reachable()
         if why is None:
             with postgres_database() as url:
-                lines.append(report("postgresql", run_import(url, directory, rows)))
+                lines.append(report("postgresql", run_import(url, directory, rows), goals))
         else:
-            lines.append(report("postgresql", why))
+            lines.append(report("postgresql", why, goals))
     return lines
 
 
-def print_import(persons: int, no_postgres: bool) -> None:
+def print_import(persons: int, no_postgres: bool, goals: list[Goal] | None = None) -> None:
     """The `make bench` section."""
     started = time.perf_counter()
-    lines = run(persons, no_postgres)
+    lines = run(persons, no_postgres, goals=goals)
     print(f"\nimport: `worktray import` of a case-system export, all or nothing, one child process per back end "
           f"(total {time.perf_counter() - started:.1f} s)")
     print("\n".join(lines))
