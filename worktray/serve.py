@@ -156,10 +156,12 @@ class HttpServer:
         self.server.run()
 
     def stop(self) -> None:
-        """Stop a server run in another thread (tests): its loop closes every socket, then the pool stops.
+        """Stop a server run in another thread (tests, bench): the pool stops, then its loop closes every socket.
 
-        The closing runs in the server's own loop thread (a waitress trigger
-        thunk); with nothing left to watch the loop ends and ``run`` returns.
+        The workers finish first: a worker ending a request wakes the loop through the
+        trigger, which ``close_all`` closes with the rest ("Bad file descriptor" if a
+        worker was still running). The closing runs in the server's own loop thread (a
+        waitress trigger thunk); with nothing left to watch the loop ends and ``run`` returns.
         """
         server = self.server
 
@@ -168,8 +170,8 @@ class HttpServer:
                 with contextlib.suppress(OSError):
                     channel.close()
 
-        server.trigger.pull_trigger(close_all)
         server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(close_all)
 
 
 def _exit_on_sigterm() -> None:
