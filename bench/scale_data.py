@@ -187,6 +187,8 @@ def _requests_for(p: Plan, i: int, pid: str, case_id: int, team: str, worker: st
         standards = {key: {"status": rnd.choice(terms.STANDARD_STATUSES), "why": ""} for key in terms.STANDARDS}
         details = {"point_of_transfer": point, "planned_date": planned.isoformat() if planned else None, "reason": "Moves on.",
                    "standards": standards}
+        if state == terms.ACCEPTED:  # T6: as workflows.transfer's accept leaves it (the worker the case moves to)
+            details |= {"allocated_worker": "femi", "accepted_by": "lena", "accepted_on": asked.date().isoformat()}
         p.requests.append(_request(request_id, "transfer", state, case_id, pid, team, worker, asked, details, receiving="12plus"))
     if due <= today + dt.timedelta(days=14) and i % 5 != 4:  # C13: most audits due soon are raised already
         request_id += 1
