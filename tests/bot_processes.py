@@ -33,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,8 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import psycopg
-import pytest
+from conftest import new_postgres_database
 from slack_mock import Call, Message, SlackApiMock
 from sqlalchemy import select
 from test_slack_http import SECRET, Response, SlackDriver, button, labels, options_of
@@ -68,8 +66,6 @@ from workflows.org import load_organisation
 from worktray import demo
 from worktray.scheduler import scheduled_jobs
 
-POSTGRES_ADMIN_URL = os.environ.get("WORKTRAY_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
-REQUIRE_POSTGRES = os.environ.get("WORKTRAY_REQUIRE_POSTGRES") == "1"
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 45.0  # the longest any one thing is waited for (bounded polling, never a speed check)
 MGR, BS, P12_MGR = "C0U12MGR", "C0U12BS", "C0P12MGR"
@@ -87,25 +83,11 @@ AUDIT_PEOPLE = [f"39002{n:02d}" for n in range(1, 4)]  # with the demo's two due
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A migrated, seeded PostgreSQL database of this test's own (processes share it)."""
-    name = f"worktray_faults_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as e:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (WORKTRAY_REQUIRE_POSTGRES=1) but unreachable: {e}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {e}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
-        upgrade(url)
+    with new_postgres_database("worktray_faults") as url:
         with new_uow(url) as uow:
             demo.seed(uow)
             add_people(uow)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
