@@ -38,7 +38,8 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ BATCH_SIZE = 100
 FIRST_RETRY_DELAY = dt.timedelta(seconds=30)
 LONGEST_RETRY_DELAY = dt.timedelta(hours=1)
 PROBE_SECONDS = 30.0  # while the platform is unreachable, the background loop tries one held message this often
+# Homes drawn in one read-only unit of work before they are published (the morning refresh draws
+# hundreds): no snapshot is held for long, nor every view at once.
+HOME_CHUNK = 25
 DELIVERY_THREADS = 4  # channels sent to at once; each channel's messages one after another, in order
 HOLDING = ("RateLimited", "Unavailable")  # stored errors that hold their channel back (see the module docstring)
 # Another instance held the advisory lock: it may have taken its last look at the outbox
@@ -168,6 +172,7 @@ class Deliverer:
         # Home tabs to redraw (request IDs), drawn on a thread of their own once started, so that
         # drawing trays never holds up the next card a person waits for (issue 9).
         self._homes_pending: set[int] = set()
+        self._home_users_pending: set[str] = set()  # and people whose Home is redrawn as it is (the morning refresh)
         self._homes_wake = threading.Event()
         self._homes_thread: threading.Thread | None = None
         self._homes_guard = threading.Lock()
@@ -475,20 +480,33 @@ class Deliverer:
             uow.commit()
         self.kick()
 
-    def _publish_homes(self, request_ids: set[int]) -> None:
+    @property
+    def has_home(self) -> bool:
+        """Whether the chat platform has a Home tab to publish (the sender's ``publish_home``)."""
+        return getattr(self.sender, "publish_home", None) is not None
+
+    def republish_homes(self, chat_user_ids: Iterable[str]) -> None:
+        """The morning refresh (``worktray.scheduler.refresh_homes``): these people's Home tabs
+        redrawn as they are now, though nothing in them moved (ages and overdue marks move with
+        the working days), as ``_publish_homes`` draws them: best effort, on the Home thread."""
+        self._publish_homes(set(), set(chat_user_ids))
+
+    def _publish_homes(self, request_ids: set[int], chat_user_ids: AbstractSet[str] = frozenset()) -> None:
         """Issue 8: the Home tabs of the people whose work tray these requests are in are
-        republished (once each however many of their requests moved), when the platform has
-        a Home (``publish_home``). Best effort, after the batch is recorded: a failed publish
-        is logged and the next change or opening of the tab redraws it. Once ``start``-ed,
-        on the Home thread (batches that come meanwhile are drawn together); else here."""
-        if getattr(self.sender, "publish_home", None) is None or not request_ids:
+        republished (once each however many of their requests moved), and those of
+        ``chat_user_ids``, when the platform has a Home (``publish_home``). Best effort, after
+        the batch is recorded: a failed publish is logged and the next change or opening of the
+        tab redraws it. Once ``start``-ed, on the Home thread (batches that come meanwhile are
+        drawn together); else here."""
+        if not self.has_home or not (request_ids or chat_user_ids):
             return
         if self._homes_thread is not None:
             with self._homes_guard:
                 self._homes_pending |= request_ids
+                self._home_users_pending |= chat_user_ids
             self._homes_wake.set()
             return
-        self._draw_and_publish_homes(request_ids)
+        self._draw_and_publish_homes(request_ids, chat_user_ids)
 
     def _run_homes(self) -> None:
         while not self._stop.is_set():
@@ -496,24 +514,43 @@ class Deliverer:
             self._homes_wake.clear()
             with self._homes_guard:
                 ids, self._homes_pending = self._homes_pending, set()
-            if ids:
-                self._draw_and_publish_homes(ids)
+                users, self._home_users_pending = self._home_users_pending, set()
+            if ids or users:
+                self._draw_and_publish_homes(ids, users)
 
-    def _draw_and_publish_homes(self, request_ids: set[int]) -> None:
+    def _draw_and_publish_homes(self, request_ids: set[int], chat_user_ids: AbstractSet[str] = frozenset()) -> None:
         publish = getattr(self.sender, "publish_home", None)
         if publish is None:
             return
         try:
-            with self._new_uow(readonly=True) as uow:
-                homes = tray_views.affected_homes(uow, self.ctx, request_ids)
+            for homes in self._drawn_homes(request_ids, chat_user_ids):
+                for user, cards in homes:
+                    try:
+                        publish(user, cards)
+                    except Exception as e:
+                        log.warning("home of %s not published: %s", user, failure_code(e))
         except Exception as e:  # a tray that cannot be drawn must not stop the deliveries
             log_failure(log, "home trays not drawn", e)
-            return
-        for user, cards in homes:
-            try:
-                publish(user, cards)
-            except Exception as e:
-                log.warning("home of %s not published: %s", user, failure_code(e))
+
+    def _drawn_homes(self, request_ids: set[int], chat_user_ids: AbstractSet[str]) -> Iterator[list[tuple[str, list[Card]]]]:
+        """The Homes to publish, ``HOME_CHUNK`` people at a time, each chunk drawn in a read-only
+        unit of work of its own and handed over after it ends: no transaction is held over the
+        chat calls, nor over a morning refresh of hundreds. Who: the viewers these requests
+        touch (``tray_views.affected_viewers``) and ``chat_user_ids``, each once, sorted. A tray
+        that cannot be drawn is logged (the chat ID only) and the others are still drawn."""
+        todo: list[str] | None = None
+        while todo is None or todo:
+            with self._new_uow(readonly=True) as uow:
+                if todo is None:
+                    todo = sorted(set(chat_user_ids) | tray_views.affected_viewers(uow, self.ctx, request_ids))
+                chunk, todo = todo[:HOME_CHUNK], todo[HOME_CHUNK:]
+                drawn = []
+                for user in chunk:
+                    try:
+                        drawn.append((user, tray_views.home_cards(uow, self.ctx, user)))
+                    except Exception as e:
+                        log_failure(log, f"home of {user} not drawn", e)
+            yield drawn
 
     # -- background running ---------------------------------------------------
 

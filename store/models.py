@@ -508,7 +508,8 @@ class HomeViewer(Base):
 
     chat_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    last_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Indexed: the morning refresh redraws the Homes opened since a moment (migration 0016).
+    last_opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 if "sqlalchemy.dialects.postgresql" in sys.modules:  # a PostgreSQL connection may be open already

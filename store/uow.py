@@ -241,6 +241,14 @@ class HomeViewers:
             found.update(self.session.scalars(select(HomeViewer.chat_user_id).where(HomeViewer.chat_user_id.in_(chunk))))
         return found
 
+    def opened_since(self, at: dt.datetime) -> list[str]:
+        """The chat users who opened Home at or after ``at`` (``last_opened_at``, indexed), sorted."""
+        return list(
+            self.session.scalars(
+                select(HomeViewer.chat_user_id).where(HomeViewer.last_opened_at >= at).order_by(HomeViewer.chat_user_id)
+            )
+        )
+
 
 class UowFactory(Protocol):
     """What opens a unit of work: ``partial(UnitOfWork, session_factory)``."""

@@ -2,8 +2,8 @@
 
 The real journeys run on PostgreSQL (closure to closed and to blocked, a transfer
 that moves, the radar and the agenda, the scans over every open case: the audit job,
-due and overdue audits, the reminders, the deliverer drawing every card and the Home trays of those who opened Home, a case
-report) while every statement is captured (``before_cursor_execute``). Each
+due and overdue audits, the reminders, the deliverer drawing every card and the Home trays of
+those who opened Home, the morning's Home refresh, a case report) while every statement is captured (``before_cursor_execute``). Each
 SELECT, UPDATE and DELETE is then planned again with ``EXPLAIN`` and sequential
 scans switched off (``enable_seqscan = off`` only makes them dear, so the planner
 still uses one where no index can serve): a plan that still reads a whole table
@@ -112,6 +112,8 @@ def run_journeys(uow_factory: partial[UnitOfWork], org: Organisation) -> None:
     for chat_id in ("U0MARIA", "U0SAM", "U0NADIA"):  # their Home trays are drawn after the deliveries (issue 9)
         with uow_factory() as uow:
             tray.note_home_opened(uow, ctx, chat_id)
+    with uow_factory() as uow:  # the morning refresh: who opened Home in the last 30 days
+        assert tray.homes_to_refresh(uow, ctx) == ["U0MARIA", "U0NADIA", "U0SAM"]
     sender = Sender()
     Deliverer(uow_factory, ctx, sender).drain()
     assert sender.homes == {"U0MARIA", "U0SAM", "U0NADIA"}

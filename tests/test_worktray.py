@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
 from functools import partial
 
 import pytest
@@ -23,6 +24,7 @@ from bot.actions import Interactions
 from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, home_view, tray_blocks
 from bot.cards import Card
 from bot.console import Console, ConsoleSender
+from bot.deliver import Deliverer
 from commands import worktray as worktray_command
 from commands.case import CommandError
 from store.models import HomeViewer
@@ -292,3 +294,76 @@ def test_only_home_viewers_trays_are_drawn_after_a_request_moves(journey: Journe
         assert tray.home_viewers(uow, {"U0MARIA", "U0AMY", "U0RUTH", "U0NOTINORG"}) == {"U0MARIA", "U0RUTH"}
         row = uow.session.get(HomeViewer, "U0MARIA")  # the first opening kept, the last moved
         assert row is not None and (row.first_opened_at, row.last_opened_at) == (first, clock.now())
+
+
+def test_the_morning_refresh_takes_the_recent_viewers_once_a_working_day(journey: Journey, clock: FixedClock) -> None:
+    """``homes_to_refresh``: the people who opened Home within ``RECENT_HOME_VIEWERS`` (its first
+    moment included) and are still in the organisation, sorted; nobody on a day that is not a
+    working day (nothing claimed then); the day claimed once, by the first of two instances."""
+    ctx = journey.ctx
+    monday = dt.datetime(2026, 11, 30, 7, tzinfo=dt.UTC)  # 07:00 London (GMT)
+    window = tray.RECENT_HOME_VIEWERS
+    for chat_id, opened in (("U0SAM", monday - dt.timedelta(days=3)), ("U0MARIA", monday - window), ("U0TESS", monday - window - dt.timedelta(seconds=1))):
+        clock.at = opened
+        with journey.uow() as uow:
+            tray.note_home_opened(uow, ctx, chat_id)
+    with journey.uow() as uow:  # someone the organisation config no longer has (noted while it did)
+        uow.home_viewers.opened("U0GONE", monday - dt.timedelta(days=1))
+        uow.commit()
+    clock.at = monday - dt.timedelta(days=2)
+    with journey.uow() as uow:
+        assert tray.homes_to_refresh(uow, ctx) == []  # Saturday: no age moves, nothing claimed
+        assert uow.job_run(job=tray.HOME_REFRESH_JOB, team="*", period="2026-11-28") is None
+    clock.at = monday
+    with journey.uow() as uow:
+        assert uow.home_viewers.opened_since(monday - window) == ["U0GONE", "U0MARIA", "U0SAM"]
+    other = Context(org=ctx.org, clock=clock)  # a second instance
+    with journey.uow() as first, journey.uow() as second:
+        assert tray.homes_to_refresh(first, ctx) == ["U0MARIA", "U0SAM"]
+        assert tray.homes_to_refresh(second, other) == []  # the day is taken
+    clock.advance(hours=9)  # a restart in the afternoon
+    with journey.uow() as uow:
+        assert tray.homes_to_refresh(uow, ctx) == []
+        assert uow.job_run(job=tray.HOME_REFRESH_JOB, team="*", period="2026-11-30") is not None
+
+
+class HomeSender:
+    """A chat platform with a Home tab (Slack's side, recorded): it takes every card and notes
+    each Home published; ``all_in`` is set once everyone in ``expected`` has one."""
+
+    def __init__(self, expected: set[str]) -> None:
+        self.expected = expected
+        self.homes: dict[str, list[Card]] = {}
+        self.all_in = threading.Event()
+
+    def post(self, channel: str, card: Card) -> str:
+        return "1.1"
+
+    def update(self, channel: str, message_id: str, card: Card) -> None:
+        pass
+
+    def direct(self, user: str, card: Card) -> str:
+        return "1.1"
+
+    def publish_home(self, user: str, cards: list[Card]) -> None:
+        self.homes[user] = cards
+        if self.expected <= set(self.homes):
+            self.all_in.set()
+
+
+def test_the_morning_refresh_is_drawn_on_the_deliverers_home_thread(journey: Journey, ctx: Context) -> None:
+    """``Deliverer.republish_homes``: once started, the Homes are drawn and published on its Home
+    thread (as after a delivery), each as it is now, though no request of theirs moved."""
+    journey.request(LILY, "amy")
+    sender = HomeSender({"U0MARIA", "U0SAM"})
+    deliverer = Deliverer(journey.uow, ctx, sender)
+    assert deliverer.has_home and not Deliverer(journey.uow, ctx, ConsoleSender(ctx.org, io.StringIO())).has_home
+    deliverer.start()
+    try:
+        deliverer.republish_homes(["U0MARIA", "U0SAM"])
+        assert sender.all_in.wait(60)
+    finally:
+        deliverer.stop()
+    assert set(sender.homes) == {"U0MARIA", "U0SAM"}  # nobody else: none of those the request touches opened Home
+    assert sender.homes["U0MARIA"][0].title == "My work tray: 1 waiting, 0 overdue"
+    assert sender.homes["U0SAM"][0].title == "My work tray: 0 waiting, 0 overdue"

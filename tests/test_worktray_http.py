@@ -1,14 +1,17 @@
 """The work tray over Slack's HTTP path (issue 8): the App Home republished when something in
 it changes (for people who have opened it: issue 9), acting from Home redraws the channel card,
-and ``/worktray``. Signed requests against the mock Web API (tests/slack_mock.py), SQLite and
-PostgreSQL, at a fixed time."""
+and ``/worktray``, and each working morning the Home of everyone who opened it recently
+(``worktray.scheduler.refresh_homes``). Signed requests against the mock Web API
+(tests/slack_mock.py), SQLite and PostgreSQL, at a fixed time that the tests move."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlencode
 
+from conftest import NOW
 from slack_mock import Message
 from sqlalchemy import select
 from test_slack_http import (  # noqa: F401 (fixtures)
@@ -24,7 +27,10 @@ from test_slack_http import (  # noqa: F401 (fixtures)
 )
 
 from bot.blockkit import MAX_VIEW_BLOCKS
-from store.models import HomeViewer, OutboxMessage
+from store.models import HomeViewer, JobRun, OutboxMessage
+from workflows import tray
+from workflows.clock import LONDON, FixedClock
+from worktray.scheduler import REFRESH_HOMES, morning
 
 
 def worktray(driver: SlackDriver, user: str, text: str = "") -> dict[str, Any]:
@@ -202,3 +208,72 @@ def test_opening_home_again_keeps_the_first_opening(slack: SlackDriver, store: S
     with store.new() as uow:
         assert list(uow.session.scalars(select(HomeViewer.chat_user_id))) == ["U0SAM"]
     assert len(homes(slack, "U0SAM")) == 3
+
+
+# -- the morning refresh: Home kept current as the working days pass -------------------------------
+
+
+def line(view: dict[str, Any], text: str) -> str:
+    """The one line of a Home view that mentions ``text``, as it reads (without its bold marks)."""
+    [found] = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section" and text in b["text"].get("text", "")]
+    return str(found).replace("\u200d", "").strip("*")
+
+
+def published_since(driver: SlackDriver, count: int) -> list[str]:
+    """To whom Home was published (Slack accepting it) after the first ``count`` calls, in order."""
+    return [c.args["user_id"] for c in driver.api.calls[count:] if c.method == "views.publish" and c.result.get("ok")]
+
+
+def morning_at(driver: SlackDriver, clock: FixedClock, local: dt.datetime) -> tuple[int, list[str]]:
+    """The morning round's job body (what its 07:00 London trigger calls) at ``local``, London time:
+    how many Homes it handed over, and to whom Home was published."""
+    clock.at = local.replace(tzinfo=LONDON).astimezone(dt.UTC)
+    count = len(driver.api.calls)
+    done = morning(driver.app)
+    return done[REFRESH_HOMES], published_since(driver, count)
+
+
+def test_each_working_morning_republishes_the_homes_opened_recently_with_the_days_ages(
+    slack: SlackDriver, store: Store, clock: FixedClock, caplog: Any  # noqa: F811
+) -> None:
+    """A Home kept open shows the day's ages (D4) and overdue marks: each working morning the
+    Homes opened in the last 30 days are redrawn, once a day across runs; not those opened
+    longer ago, nor anyone who never opened it, nor on a day that is not a working day."""
+    clock.at = NOW - tray.RECENT_HOME_VIEWERS - dt.timedelta(days=1)
+    open_homes(slack, "U0TESS")  # business support of Under 12s too, but Home unopened for over 30 days
+    clock.at = NOW  # Thursday 26 November
+    open_homes(slack, "U0SAM", "U0MARIA")
+    request_and_approve(slack)  # unclaimed in the virtual worker from today (unclaimed_after: 1 working day)
+    assert line(homes(slack, "U0SAM")[-1], "Closure request 1").startswith("Unclaimed in the virtual worker · Closure request 1 · 3549723 (LM)")
+    assert line(homes(slack, "U0SAM")[-1], "Closure request 1").endswith("· 0 working days")
+
+    slack.api.fail("views.publish", "invalid_auth")  # the first publish of the morning (maria's) is refused
+    assert morning_at(slack, clock, dt.datetime(2026, 11, 27, 7)) == (2, ["U0SAM"])  # Friday: not tess, amy, ...
+    assert [r.getMessage() for r in caplog.records if "not published" in r.getMessage()] == [
+        "home of U0MARIA not published: SlackApiError: invalid_auth"  # IDs and the error code only
+    ]
+    friday = line(homes(slack, "U0SAM")[-1], "Closure request 1")
+    assert friday.startswith("OVERDUE by 0 working days · Unclaimed in the virtual worker") and friday.endswith("· 1 working day")
+
+    assert morning_at(slack, clock, dt.datetime(2026, 11, 27, 9, 30)) == (0, [])  # a restart's run, the same day
+    assert morning_at(slack, clock, dt.datetime(2026, 11, 28, 7)) == (0, [])  # Saturday: no age moves
+    assert morning_at(slack, clock, dt.datetime(2026, 11, 30, 7)) == (2, ["U0MARIA", "U0SAM"])  # Monday
+    monday = line(homes(slack, "U0SAM")[-1], "Closure request 1")
+    assert monday.startswith("OVERDUE by 1 working day · ") and monday.endswith("· 2 working days")
+    assert "My work tray: 0 waiting" in shown(homes(slack, "U0MARIA")[-1])
+    with store.new() as uow:
+        runs = uow.session.scalars(select(JobRun.period).where(JobRun.job == tray.HOME_REFRESH_JOB).order_by(JobRun.period))
+        assert list(runs) == ["2026-11-27", "2026-11-30"]
+
+
+def test_the_morning_refresh_takes_an_ended_deputy_period_off_home(slack: SlackDriver, store: Store, clock: FixedClock) -> None:  # noqa: F811
+    """A deputy period ends at the end of its last day (midnight, London): the next working
+    morning's refresh redraws the deputy's Home without the absent person's lines."""
+    assert worktray(slack, "U0MARIA", "deputy <@U0PIA> until 2026-11-26")["text"].startswith("Pia Novak is your deputy")
+    open_homes(slack, "U0PIA")
+    slack.command("U0AMY", "close 3549723")
+    assert slack.submit("U0AMY", slack.last_view("request_closure"), {"reason": "RC7", "summary": "Done."}).body == ""
+    assert line(homes(slack, "U0PIA")[-1], "Closure request 1").endswith("· on behalf of Maria Lopez")
+    assert morning_at(slack, clock, dt.datetime(2026, 11, 27, 7)) == (1, ["U0PIA"])
+    assert "Closure request 1" not in shown(homes(slack, "U0PIA")[-1])
+    assert store.request(1).state == "requested"

@@ -293,3 +293,42 @@ def note_home_opened(uow: UnitOfWork, ctx: Context, chat_user_id: str) -> None:
 def home_viewers(uow: UnitOfWork, chat_user_ids: set[str]) -> set[str]:
     """Those of ``chat_user_ids`` who have opened the Home tab (``note_home_opened``)."""
     return uow.home_viewers.among(chat_user_ids)
+
+
+# -- the morning refresh: Home kept current as time passes ------------------------------------
+
+HOME_REFRESH_JOB = "home-refresh"  # its run per working day in job_runs (one instance redraws, once a day)
+RECENT_HOME_VIEWERS = dt.timedelta(days=30)
+"""Whose Home the morning refresh redraws: those who opened it within this window. Slack shows
+the Home view last published, so a tab kept open (or come back to without re-opening it) shows
+yesterday's ages until something in it moves; someone who has not opened Home for a month has
+left it, and opening it draws it afresh anyway. The window keeps the daily cost (a tray drawn
+and a views.publish each) to the people who use Home, however many once looked at it."""
+
+
+def homes_to_refresh(uow: UnitOfWork, ctx: Context) -> list[str]:
+    """The chat users whose Home the working morning redraws: those who opened it within
+    ``RECENT_HOME_VIEWERS`` and are still in the organisation, sorted.
+
+    Each line's age counts working days (D4) and turns overdue at the team's reminder
+    threshold; neither moves on a day that is not a working day, so a non-working day
+    redraws nobody and claims nothing: the next working morning redraws Home before the
+    working day, the weekend and holidays included. It also drops what a deputy period
+    that has ended left on Home (the absent person's lines "on behalf of" them on the
+    deputy's tray): ``deputies.appoint`` ends a period at the end of its last day (midnight,
+    London), so it is gone by the next working morning. A period ended early
+    (``deputies.end``) or set up during the day shows at the next change, opening or morning.
+
+    Exactly once a working day across instances and restarts: the run claims (job, "*",
+    today) in job_runs and commits here, before anything is drawn; a second run that day gets
+    nobody. A run that fails after its claim leaves Home as it was until the next change or
+    opening (best effort, as every Home publish)."""
+    today = local_today(ctx.clock)
+    if not ctx.org.calendar.is_working_day(today):
+        return []
+    now = ctx.clock.now()
+    if not uow.claim_run(job=HOME_REFRESH_JOB, team=work_steps.ALL_TEAMS, period=today.isoformat(), at=now):
+        return []
+    viewers = [c for c in uow.home_viewers.opened_since(now - RECENT_HOME_VIEWERS) if ctx.org.person_by_chat_id(c) is not None]
+    uow.commit()
+    return viewers

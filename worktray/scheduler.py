@@ -1,9 +1,9 @@
 """The background scheduler (APScheduler 3.11): outbox retries, per team the two-week
 radar (T2) and the Transfer Meeting agenda (T3), the reminders (every 15 minutes, sent
 in working hours only), and every morning (and once at start) the transfers whose date
-has come (T7, 07:00), the morning round (D3 future steps, C6.1 blocked closures, 07:00)
-and the three-month audits falling due (C13, 07:15; one open audit per person, enforced
-by the database).
+has come (T7, 07:00), the morning round (D3 future steps, C6.1 blocked closures, then,
+on a working day, the Home tabs of recent viewers redrawn; 07:00) and the three-month
+audits falling due (C13, 07:15; one open audit per person, enforced by the database).
 
 No job edits requests: whether a request is past C11's 2 weeks is drawn from the
 clock when its card is drawn.
@@ -40,7 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork, UowFactory
-from workflows import audits, closure, radar, reminders, transfer, work_steps
+from workflows import audits, closure, radar, reminders, transfer, tray, work_steps
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -150,11 +150,36 @@ DUE_TRANSFERS_AT = {"hour": 7, "minute": 0}  # every morning, London time, befor
 
 MORNING = "morning"
 MORNING_AT = {"hour": 7, "minute": 0}  # London time (D4), before the working day
+
+
+def refresh_homes(app: App) -> int:
+    """Each working morning, after the round's other bodies: the Home tabs of the people who
+    opened it recently (``workflows.tray.homes_to_refresh``: within the last 30 days, once a
+    working day across instances, claimed in job_runs) are redrawn and republished, so that a
+    tab kept open shows today's ages and overdue marks, and no longer what a deputy period that
+    ended left on it. Only when the chat platform has a Home (``Deliverer.has_home``): else
+    nothing is claimed. Drawn on the deliverer's Home thread, best effort: a failure is logged
+    (IDs only) and the next change or opening redraws. Returns how many were handed over."""
+    try:
+        if not app.deliverer.has_home:
+            return 0
+        with app.uow() as uow:
+            viewers = tray.homes_to_refresh(uow, app.ctx)
+        app.deliverer.republish_homes(viewers)
+        return len(viewers)
+    except Exception as e:
+        log_failure(log, "home refresh failed", e)
+        return 0
+
+
+REFRESH_HOMES = "refresh_homes"
 # In this order: steps that became incoming first, then the blocked closures re-checked (its
-# reading half, every blocked closure's steps, read-only: run_in_two).
+# reading half, every blocked closure's steps, read-only: run_in_two), then the Home tabs
+# redrawn (they show what the first two changed, and the day's ages).
 MORNING_BODIES: dict[str, Callable[[App], int]] = {
     "promote_future_steps": lambda app: run_job(app.uow, app.ctx, work_steps.promote_future_steps),
     "recheck_blocked": lambda app: run_in_two(app.uow, app.ctx, closure.unblockable, closure.unblock),
+    REFRESH_HOMES: refresh_homes,
 }
 
 
@@ -164,10 +189,12 @@ def morning_trigger() -> CronTrigger:
 
 def morning(app: App) -> dict[str, int]:
     """D3: future steps now due become incoming; C6.1: blocked closures whose steps are all done
-    or cancelled are unblocked. Each body claims its run of the day (job_runs), so a second
-    instance, a restart or the start-up run changes nothing twice; each fails on its own."""
+    or cancelled are unblocked; on a working day, recent viewers' Home tabs are redrawn. Each
+    body claims its run of the day (job_runs), so a second instance, a restart or the start-up
+    run does nothing twice; each fails on its own. The deliverer is kicked when the first two
+    queued messages (the Homes go to its Home thread, not the outbox)."""
     done = {name: body(app) for name, body in MORNING_BODIES.items()}
-    if any(done.values()):
+    if any(count for name, count in done.items() if name != REFRESH_HOMES):
         app.deliverer.kick()
     return done
 
@@ -176,7 +203,11 @@ def morning(app: App) -> dict[str, int]:
 # pairs); T2 and T3's "radar:<team>" and "agenda:<team>" are read from their ids. A job missing
 # here keeps no record of its runs: `worktray jobs list` shows "—" as its last run.
 RUN_RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
-    MORNING: ((work_steps.PROMOTE_JOB, work_steps.ALL_TEAMS), (closure.RECHECK_JOB, work_steps.ALL_TEAMS)),
+    MORNING: (
+        (work_steps.PROMOTE_JOB, work_steps.ALL_TEAMS),
+        (closure.RECHECK_JOB, work_steps.ALL_TEAMS),
+        (tray.HOME_REFRESH_JOB, work_steps.ALL_TEAMS),
+    ),
     TRANSFERS_DUE: ((TRANSFERS_DUE, work_steps.ALL_TEAMS),),
     AUDITS_DUE: ((AUDITS_DUE, work_steps.ALL_TEAMS),),
     REMINDERS: ((REMINDERS, work_steps.ALL_TEAMS),),
