@@ -79,7 +79,9 @@ def usage_for(text: str) -> str:
 def parse(text: str) -> CaseCommand:
     words = text.split()
     verb = words[0].lower() if words else ""
-    if verb == "help":
+    if verb == "help":  # nothing after it, as after every verb's last word: HELP already has each command's line
+        if len(words) > 1:
+            raise CommandError(f"Too many words after /case help. {VERB_USAGE['help']}")
         return CaseCommand("help", "")
     if verb == "history":
         return _history(words)

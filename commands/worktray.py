@@ -7,7 +7,8 @@
 Like ``commands.radar``, it knows no chat platform and no cards: it returns a ``WorkTray``
 command (or raises a ``CommandError`` carrying the usage). ``bot.actions.Interactions.worktray``
 sends "deputy ..." to ``commands.deputy.parse_deputy`` before this parser is asked; here
-"deputy" is a reserved word, so it is never read as a team key.
+"deputy" is a reserved word, so it is never read as a team key (and the org config refuses a
+team keyed "deputy": ``workflows.org.WORKTRAY_SUBCOMMANDS``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from commands.case import CommandError
 from commands.radar import TEAM_KEY
+from workflows.org import WORKTRAY_SUBCOMMANDS
 
 USAGE = (
     "Usage: `/worktray` (all your teams), `/worktray <team>` (one team of yours, a team key, e.g. u12) "
@@ -34,7 +36,7 @@ WorktrayCommand = WorkTray
 # First word -> the parser of the rest (none yet: "deputy" is dispatched by the adapter, above).
 # Reserved words are refused with the usage, so "/worktray deputy" is never read as a team.
 SUBCOMMANDS: dict[str, Callable[[list[str]], WorktrayCommand]] = {}
-RESERVED = ("deputy",)
+RESERVED = WORKTRAY_SUBCOMMANDS  # the org config refuses them as team keys (workflows.org)
 
 
 def parse(text: str) -> WorktrayCommand:

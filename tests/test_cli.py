@@ -380,3 +380,86 @@ def test_person_restrict_sets_and_lifts_the_flag_with_an_event_and_neutral_cards
     assert state()[:2] == (False, ["restricted_cleared", "restricted_set"])  # newest first
     unknown = run_cli(db_url, "person", "restrict", "9999999", cwd=tmp_path)
     assert unknown.returncode == 1 and unknown.stderr.strip() == "worktray: There is no person 9999999 in the case store."
+
+
+# -- a database that cannot be used: which of three reasons, each with its own remedy --------------
+
+# Every command that reads the store through worktray.db_errors (person restrict too, by the same helper).
+STORE_COMMANDS = [("case", "show", "3549723"), ("events", "verify"), ("outbox",), ("outbox", "retry", "--all"), ("outbox", "drop", "1")]
+
+
+def a_closed_port() -> int:
+    """A local port nothing listens on (just released by the kernel): connecting is refused."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("argv", STORE_COMMANDS, ids=" ".join)
+def test_a_server_that_refuses_connections_is_named_and_not_sent_to_db_upgrade(argv, tmp_path):
+    """A PostgreSQL URL to a server that is not there: "could not connect" with host and port,
+    never the password, and not "run worktray db upgrade" (which would fail the same way)."""
+    port = a_closed_port()
+    result = run_cli(f"postgresql://worktray:s3cret-pw@127.0.0.1:{port}/councildb", *argv, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"worktray: could not connect to the database councildb on 127.0.0.1:{port} (OperationalError)")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+    for wrong in ("s3cret", "db upgrade", "Traceback", "no worktray schema"):
+        assert wrong not in result.stderr
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_named(tmp_path):
+    result = run_cli(f"sqlite:///{tmp_path / 'no-such-dir' / 'w.db'}", "case", "show", "1", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"worktray: could not open the database file {tmp_path / 'no-such-dir' / 'w.db'}")
+    assert "db upgrade" not in result.stderr
+
+
+# The command, and a column it reads that is renamed "behind worktray's back".
+CHANGED = [(("case", "show", "3549723"), "persons", "last_supervision_on"), (("events", "verify"), "events", "prev_hash"),
+           (("outbox",), "outbox", "error")]
+
+
+@pytest.mark.parametrize(("argv", "table", "column"), CHANGED, ids=[" ".join(a) for a, _t, _c in CHANGED])
+def test_a_schema_changed_outside_worktray_is_an_error_of_its_own(db_url, tmp_path, argv, table, column):
+    """The newest schema with a column renamed by hand: the database answers with an error, which
+    is said with its class only (no SQL, no parameters), and not as a missing schema."""
+    from store.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table} RENAME COLUMN {column} TO renamed_by_hand"))
+        result = run_cli(db_url, *argv, cwd=tmp_path)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table} RENAME COLUMN renamed_by_hand TO {column}"))
+        engine.dispose()
+    assert result.returncode == 1, result.stderr
+    kind = "OperationalError" if db_url.startswith("sqlite") else "UndefinedColumn"
+    assert f"answered with an error ({kind}) although its worktray schema is the newest" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+    for wrong in ("db upgrade", "no worktray schema", "Traceback", "SELECT", "3549723", "renamed_by_hand"):
+        assert wrong not in result.stderr
+
+
+def test_an_older_schema_is_sent_to_db_upgrade(tmp_path):
+    """A database migrated only part of the way (the code is newer than its schema): upgrade it."""
+    from store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0002")
+    result = run_cli(url, "case", "show", "3549723", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"worktray: the database file {tmp_path / 'old.db'} has an older worktray schema (0002): run `worktray db upgrade`"
+
+
+@pytest.mark.postgres
+def test_no_schema_on_postgresql_is_sent_to_db_upgrade(postgres_url, tmp_path):
+    """PostgreSQL's "relation does not exist" is a missing schema too: here the session's
+    database seen through a search path on which none of its tables is visible."""
+    result = run_cli(f"{postgres_url}?options=-csearch_path%3Dnowhere", "case", "show", "1", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "has no worktray schema yet: run `worktray db upgrade`" in result.stderr

@@ -63,6 +63,8 @@ CASES += [
     ("/case", "", WRONG, case_command.USAGE),  # no verb: every verb's usage, /case help among them
     ("/case", "hepl", WRONG, case_command.USAGE),
     ("/case", "helpme 3549723", WRONG, case_command.USAGE),
+    ("/case", "help close", WRONG, case_command.VERB_USAGE["help"]),  # extra words, refused as after any verb
+    ("/case", "help me please", WRONG, case_command.VERB_USAGE["help"]),
 ]
 for slash, usage in (("/worktray", worktray_command.USAGE), ("/radar", radar_command.USAGE), ("/audits", audits_command.USAGE)):
     CASES += [

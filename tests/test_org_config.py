@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.org import ConfigError, Role, load_organisation, parse_organisation
+from workflows.org import WORKTRAY_SUBCOMMANDS, ConfigError, Role, load_organisation, parse_organisation
 from worktray import demo
 
 GOOD = """\
@@ -146,3 +146,30 @@ def test_a_file_is_read_and_its_name_is_in_the_errors(tmp_path: Path):
     path.write_text(GOOD.replace("role: worker", "role: chief"), encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(f"{path}, line {line_of(GOOD, 'role: worker')}")):
         load_organisation(path)
+
+
+@pytest.mark.parametrize("word", WORKTRAY_SUBCOMMANDS)
+def test_a_team_key_that_is_a_worktray_subcommand_names_the_team_and_its_line(word):
+    """`/worktray deputy` is the act-for command, so a team keyed "deputy" could never be shown
+    with `/worktray <team>`: refused at start-up, naming the team and the line of its key."""
+    text = GOOD.replace("key: adults\n", f"key: {word}\n").replace("- team: adults\n", f"- team: {word}\n")
+    message = error_of(text)
+    assert lines_named(message) == [line_of(text, f"key: {word}")]
+    assert f"teams.1.key: Value error, team 'Adults' has the key '{word}', which /worktray reads as a sub-command" in message
+    assert "give the team another key" in message
+
+
+def test_the_words_the_config_refuses_are_the_ones_worktray_reserves():
+    """One list: what /worktray never reads as a team is what the config never lets a team be keyed."""
+    from commands import worktray as worktray_command
+
+    assert set(worktray_command.RESERVED) == set(WORKTRAY_SUBCOMMANDS) == {"deputy"}
+    for word in WORKTRAY_SUBCOMMANDS:
+        with pytest.raises(worktray_command.CommandError):
+            worktray_command.parse(word)
+
+
+def test_a_team_named_deputy_with_another_key_is_fine():
+    """/worktray reads team keys only, so only the key may not be a sub-command."""
+    org = parse_organisation(GOOD.replace("name: Adults\n", "name: Deputy\n"), "org.yml")
+    assert org.team("adults").name == "Deputy"

@@ -30,6 +30,12 @@ class Role(StrEnum):
     PRACTICE_SUPERVISOR = "practice_supervisor"  # C11, C12: reopens a closed case, decides on re-referrals
 
 
+# The words `/worktray` reads as its own sub-commands (commands.worktray), not as a team key:
+# a team keyed with one could never be shown with `/worktray <team>`, so the config refuses it.
+# They live here, not in commands/, because the config is checked at start-up and workflows
+# import nothing from commands (commands.worktray takes them from here).
+WORKTRAY_SUBCOMMANDS = ("deputy",)
+
 CRONTAB = r"^\S+ \S+ \S+ \S+ \S+$"  # minute hour day month day-of-week, e.g. "0 12 * * fri"
 
 
@@ -214,6 +220,12 @@ class Organisation(BaseModel):
                 if m.team not in team_keys:
                     raise _Misplaced(("people", i, "roles", j, "team"), f"person {person.key!r} has a role in unknown team {m.team!r}")
         for i, t in enumerate(self.teams):
+            if t.key in WORKTRAY_SUBCOMMANDS:
+                raise _Misplaced(
+                    ("teams", i, "key"),
+                    f"team {t.name!r} has the key {t.key!r}, which /worktray reads as a sub-command "
+                    f"(/worktray {t.key} ...), so `/worktray {t.key}` could never show its tray: give the team another key",
+                )
             if t.age_transfer is not None and t.age_transfer.to not in team_keys:
                 raise _Misplaced(("teams", i, "age_transfer", "to"), f"team {t.key!r} transfers to unknown team {t.age_transfer.to!r}")
         _no_duplicates("retention case_type", [(("retention", i, "case_type"), r.case_type) for i, r in enumerate(self.retention)])

@@ -34,6 +34,7 @@ with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector
     from sqlalchemy.exc import DBAPIError
 
     from workflows.errors import ConfigError
+    from worktray.db_errors import database_errors
     from worktray.errors import StartupError
     from worktray.quick_settings import QuickSettings, quick_settings
 
@@ -321,12 +322,8 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings | QuickSettings) 
     with frozen_imports():  # the models: SQLAlchemy's declarative classes and tables
         from worktray.case_report import case_report, format_report
 
-    try:
-        with _uow_factory(settings)(readonly=True) as uow:  # SQLite: no wait for a writer's lock
-            report = case_report(uow, args.person_id)
-    except DBAPIError:
-        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
-        return 1
+    with database_errors(settings.database_url), _uow_factory(settings)(readonly=True) as uow:  # SQLite: no wait for a writer's lock
+        report = case_report(uow, args.person_id)
     if report is None:
         print(f"worktray: there is no person {args.person_id}", file=sys.stderr)
         return 1
@@ -343,13 +340,10 @@ def cmd_person_restrict(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = Context(org=load_org(settings, fallback_to_demo=True), clock=SystemClock())
     try:
-        with _uow_factory(settings)() as uow:
+        with database_errors(settings.database_url), _uow_factory(settings)() as uow:
             said = access.set_restricted(uow, ctx, args.person_id, not args.off, source="cli:person restrict")
     except WorkflowError as e:
         print(f"worktray: {e}", file=sys.stderr)
-        return 1
-    except DBAPIError:
-        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
         return 1
     print(said)
     return 0
@@ -368,10 +362,8 @@ def cmd_events_verify(args: argparse.Namespace, settings: Settings | QuickSettin
 
     engine = make_engine(settings.database_url)
     try:
-        found = verify(make_session_factory(engine), expect_head=args.head)
-    except DBAPIError:
-        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
-        return 1
+        with database_errors(settings.database_url):
+            found = verify(make_session_factory(engine), expect_head=args.head)
     finally:
         engine.dispose()
     if found.ok:
@@ -395,18 +387,14 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings | QuickSettings
     """The messages the deliverer has not delivered: IDs, places and error codes only (no message text)."""
     from bot.deliver import dropped_count, undelivered
 
-    try:
-        with _uow_factory(settings)() as uow:
-            rows = undelivered(uow)
-            dropped = dropped_count(uow)
-            failing = sum(1 for r in rows if r.attempts)
-            lines = [
-                f"{r.id:>6}  {r.kind:<5} {r.channel:<12} {r.card_key or '-':<36} {r.attempts:>8}  {_when(r.next_attempt_at):<23}  {r.error or '-'}"
-                for r in rows
-            ]
-    except DBAPIError:
-        print("worktray: the database has no worktray schema yet: run `worktray db upgrade`", file=sys.stderr)
-        return 1
+    with database_errors(settings.database_url), _uow_factory(settings)() as uow:
+        rows = undelivered(uow)
+        dropped = dropped_count(uow)
+        failing = sum(1 for r in rows if r.attempts)
+        lines = [
+            f"{r.id:>6}  {r.kind:<5} {r.channel:<12} {r.card_key or '-':<36} {r.attempts:>8}  {_when(r.next_attempt_at):<23}  {r.error or '-'}"
+            for r in rows
+        ]
     if not lines:
         print("The outbox is empty: every message has been delivered.")
     else:
@@ -422,7 +410,7 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings | QuickSettings
 def cmd_outbox_retry(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import retry_now
 
-    with _uow_factory(settings)() as uow:
+    with database_errors(settings.database_url), _uow_factory(settings)() as uow:
         ids = retry_now(uow, None if args.all else args.id)
     if not ids:
         what = "no undelivered messages" if args.all else f"no undelivered message {args.id}"
@@ -435,7 +423,7 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings | QuickSetting
 def cmd_outbox_drop(args: argparse.Namespace, settings: Settings | QuickSettings) -> int:
     from bot.deliver import drop
 
-    with _uow_factory(settings)() as uow:
+    with database_errors(settings.database_url), _uow_factory(settings)() as uow:
         row = drop(uow, args.id, _now())
     if row is None:
         print(f"worktray: there is no undelivered message {args.id}", file=sys.stderr)
