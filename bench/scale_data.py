@@ -176,7 +176,8 @@ def _requests_for(p: Plan, i: int, pid: str, case_id: int, team: str, worker: st
         request_id += 1
         state = CLOSURE_OPEN_STATES[(i // 33) % len(CLOSURE_OPEN_STATES)]
         holder = "sam" if state in ("claimed", "blocked") else None
-        p.requests.append(_request(request_id, "closure", state, case_id, pid, team, worker, asked, {"reason": "RC7"}, holder))
+        form = {"reason": "RC7", "closure_date": asked.date().isoformat(), "summary": "Objectives met.", "applies_to": [pid]}
+        p.requests.append(_request(request_id, "closure", state, case_id, pid, team, worker, asked, form, holder))  # as request_closure
         if state == "blocked":
             p.work_steps.append((pid, "CS Home Visit", worker, "incomplete", None, "open"))
     elif team == "u12" and i % 100 == 3:  # T1-T3: a transfer to 12+ still to come (planned over the next four weeks)

@@ -131,8 +131,7 @@ def _reasons(uow: UnitOfWork, ctx: Context, actor: str, request: Request) -> lis
     org, state, kind = ctx.org, request.state, kind_of(request)
     found: list[tuple[str, str, str]] = []
     receiving = request.receiving_team or request.team
-    deciding = _may(org, actor, "approve", request) or _may(org, actor, "accept", request)
-    if state == REQUESTED and kind.manager_card and deciding and _decider(org, actor, request):
+    if state == REQUESTED and kind.manager_card and _deciding(org, actor, request) and _decider(org, actor, request):
         found.append((DECIDE, "manager", request.team))
     if request.kind == terms.KIND and state in (APPROVED, terms.ON_DUTY) and _may(org, actor, "accept", request):
         found.append((DECIDE, "receiving", receiving))
@@ -149,6 +148,11 @@ def _reasons(uow: UnitOfWork, ctx: Context, actor: str, request: Request) -> lis
     if state == APPROVED and kind.queued and org.has_role(actor, request.team, Role.BUSINESS_SUPPORT):
         found.append((QUEUE, "queue", request.team))
     return found
+
+
+def _deciding(org: Organisation, actor: str, request: Request) -> bool:
+    """May the actor decide it (approve, or accept a re-referral)? Asked only of a request awaiting a decision."""
+    return _may(org, actor, "approve", request) or _may(org, actor, "accept", request)
 
 
 def _decider(org: Organisation, actor: str, request: Request) -> bool:
@@ -207,23 +211,26 @@ def order(items: list[TrayItem]) -> list[TrayItem]:
     return sorted(items, key=lambda i: (not i.overdue, -i.overdue_by if i.overdue else -i.age, i.request_id, list(REASONS).index(i.reason)))
 
 
+def _open_requests(uow: UnitOfWork, ctx: Context) -> list[Request]:
+    """Every request in a tray state, of every configured team (sending team), with its person
+    and case. Loaded once for all the trays drawn in one read-only unit of work (``uow.memo``):
+    after a click the deliverer redraws the Home of everyone the request concerns, and each of
+    their trays reads the same requests (issue 9: a store of 100,000 cases holds tens of thousands)."""
+    return uow.memo(("tray_requests",), lambda: [r for each in ctx.org.teams for r in uow.requests.in_states(each.key, TRAY_STATES)])
+
+
 def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None) -> WorkTray:
     """What is waiting for ``actor`` (in ``team`` only, if given): read-only, writes nothing."""
     tray = WorkTray(actor=actor, team=team, as_of=local_today(ctx.clock))
     # Act-for (issue 8): a deputy's tray holds the items of the absent people they cover too.
     principals = (actor, *(p for p in covering(uow, ctx, actor) if p != actor))
-    seen: set[int] = set()
-    for each in ctx.org.teams:
-        for request in uow.requests.in_states(each.key, TRAY_STATES):
-            if request.id in seen:
-                continue
-            if team is not None and team not in (request.team, request.receiving_team):
-                continue
-            found = next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
-            if found is not None:  # one line a request: its first reason (REASONS order of the checks)
-                principal, (reason, audience, threshold_team) = found
-                seen.add(request.id)
-                tray.items.append(_item(uow, ctx, principal, request, reason, audience, threshold_team, actor))
+    for request in _open_requests(uow, ctx):
+        if team is not None and team not in (request.team, request.receiving_team):
+            continue
+        found = next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
+        if found is not None:  # one line a request: its first reason (REASONS order of the checks)
+            principal, (reason, audience, threshold_team) = found
+            tray.items.append(_item(uow, ctx, principal, request, reason, audience, threshold_team, actor))
     tray.items = order(tray.items)
     for key in [team] if team is not None else ctx.org.teams_of(actor):
         if not ctx.org.has_role(actor, key, *MANAGER_ROLES):

@@ -40,9 +40,11 @@ def is_due(step: WorkStep, cutoff: dt.date) -> bool:
 
 
 def blocking_steps(uow: UnitOfWork, ctx: Context, person_ids: Iterable[str]) -> list[WorkStep]:
-    """C6.1 with D3: the open steps that block a closure of these people today."""
+    """C6.1 with D3: the open steps that block a closure of these people today (read once per
+    read-only unit of work: the trays and cards drawn together ask for the same people's)."""
+    people = tuple(person_ids)
     cutoff = incoming_cutoff(ctx)
-    return [s for s in uow.cases.open_work_steps(person_ids) if is_due(s, cutoff)]
+    return uow.memo(("blocking_steps", people), lambda: [s for s in uow.cases.open_work_steps(people) if is_due(s, cutoff)])
 
 
 def promote_future_steps(uow: UnitOfWork, ctx: Context) -> int:
