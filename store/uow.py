@@ -164,6 +164,31 @@ class Requests:
             .options(joinedload(Request.person), joinedload(Request.case))
         ).all()
 
+    def in_states_involving(
+        self, states: Iterable[str], *, teams: Iterable[str], receiving: Iterable[str], people: Iterable[str], any_with: Iterable[str]
+    ) -> Sequence[Request]:
+        """Requests of ``teams`` in ``states`` that a transfer brings to one of ``receiving``, that
+        one of ``people`` holds, asked for or is the allocated worker of, or that are in one of
+        ``any_with`` (a subset of ``states``); with their people and cases."""
+        people = list(people)
+        return self.session.scalars(
+            select(Request)
+            .join(Case, Case.id == Request.case_id)
+            .where(
+                Request.team.in_(list(teams)),
+                Request.state.in_(list(states)),
+                or_(
+                    Request.receiving_team.in_(list(receiving)),
+                    Request.holder.in_(people),
+                    Request.requested_by.in_(people),
+                    Case.worker.in_(people),
+                    Request.state.in_(list(any_with)),
+                ),
+            )
+            .order_by(Request.id)
+            .options(joinedload(Request.person), joinedload(Request.case))
+        ).all()
+
     def in_states_everywhere(self, states: Iterable[str]) -> Sequence[Request]:
         """Requests in these states, in every team (also teams no longer in the config)."""
         return self.session.scalars(select(Request).where(Request.state.in_(list(states))).order_by(Request.id)).all()

@@ -27,7 +27,7 @@ from bot.console import Console, ConsoleSender
 from bot.deliver import Deliverer
 from commands import worktray as worktray_command
 from commands.case import CommandError
-from store.models import HomeViewer
+from store.models import HomeViewer, WorkStep
 from store.uow import UnitOfWork
 from workflows import requests as wf
 from workflows import transfer, tray
@@ -141,6 +141,24 @@ def test_a_worker_sees_their_returned_request_and_the_work_step_blocking_a_closu
         amy_step = next(i for i, who in blocking.items() if who == "amy")
         assert buttons(cards(journey, "U0AMY"), blocked) == [("step_done", str(amy_step))]
     assert blocked not in [i.request_id for i in look(journey, "tess").items]
+
+
+def test_a_work_step_of_another_teams_blocked_closure_is_in_its_assignees_tray(journey: Journey) -> None:
+    """The tray reads the viewer's own teams' requests whole and, of the other teams, those that
+    name them, come to their teams or are blocked (``tray._open_requests``): dan works in Adults
+    South only, and a step of his blocks an Under 12s closure (C6.1). In a read-only unit of work
+    too, where a team's requests are loaded once for every tray drawn in it."""
+    with journey.uow() as uow:
+        uow.cases.add(WorkStep(person_id=KAI, title="Adults liaison", assignee="dan", kind="incomplete", status="open"))
+        uow.commit()
+    blocked = journey.to_state("blocked", KAI, requester="ben")
+    assert journey.ctx.org.teams_of("dan") == ["adults-south"]
+    assert [i.reason for i in look(journey, "dan").items if i.request_id == blocked] == [tray.STEPS]
+    with journey.uow(readonly=True) as uow:
+        trays = {who: tray.work_tray(uow, journey.ctx, who) for who in ("ben", "dan", "tess")}
+    assert [[i.reason for i in trays[who].items if i.request_id == blocked] for who in ("ben", "dan", "tess")] == [
+        [tray.STEPS], [tray.STEPS], []
+    ]
 
 
 def test_overdue_first_the_most_overdue_at_the_top_then_the_oldest(journey: Journey, clock: FixedClock) -> None:

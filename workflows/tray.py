@@ -20,7 +20,9 @@ request's own card so Home and the channel card stay identical. Nothing here wri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from store.models import Request
 from store.uow import UnitOfWork
@@ -211,12 +213,23 @@ def order(items: list[TrayItem]) -> list[TrayItem]:
     return sorted(items, key=lambda i: (not i.overdue, -i.overdue_by if i.overdue else -i.age, i.request_id, list(REASONS).index(i.reason)))
 
 
-def _open_requests(uow: UnitOfWork, ctx: Context) -> list[Request]:
-    """Every request in a tray state, of every configured team (sending team), with its person
-    and case. Loaded once for all the trays drawn in one read-only unit of work (``uow.memo``):
-    after a click the deliverer redraws the Home of everyone the request concerns, and each of
-    their trays reads the same requests (issue 9: a store of 100,000 cases holds tens of thousands)."""
-    return uow.memo(("tray_requests",), lambda: [r for each in ctx.org.teams for r in uow.requests.in_states(each.key, TRAY_STATES)])
+def _open_requests(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...]) -> Iterator[Request]:
+    """The requests that may be in the tray of ``principals`` (the viewer and whom they cover):
+    every request in a tray state of the configured teams they work in and, of the other
+    configured teams, only those that name them (held, asked for, allocated), that a transfer
+    brings to their teams, or that are blocked (a work step may be anyone's). ``_reasons``
+    then decides. A team's requests are loaded once for all the trays drawn in one read-only
+    unit of work (``uow.memo``): after a click the deliverer redraws the Home of everyone the
+    request concerns, mostly people of the same team (issue 9: a store of 100,000 cases
+    holds tens of thousands of open requests)."""
+    configured = [t.key for t in ctx.org.teams]
+    mine = {t for p in principals for t in ctx.org.teams_of(p)} & set(configured)
+    for key in configured:
+        if key in mine:
+            yield from uow.memo(("tray_requests", key), partial(uow.requests.in_states, key, TRAY_STATES))
+    others = [key for key in configured if key not in mine]
+    if others:
+        yield from uow.requests.in_states_involving(TRAY_STATES, teams=others, receiving=mine, people=principals, any_with=(BLOCKED,))
 
 
 def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None) -> WorkTray:
@@ -224,7 +237,7 @@ def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None
     tray = WorkTray(actor=actor, team=team, as_of=local_today(ctx.clock))
     # Act-for (issue 8): a deputy's tray holds the items of the absent people they cover too.
     principals = (actor, *(p for p in covering(uow, ctx, actor) if p != actor))
-    for request in _open_requests(uow, ctx):
+    for request in _open_requests(uow, ctx, principals):
         if team is not None and team not in (request.team, request.receiving_team):
             continue
         found = next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
