@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -395,7 +395,7 @@ class UnitOfWork:
     def posted_cards(self, key_prefix: str, channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
         """Each card already posted under a key starting with ``key_prefix`` (and, if given,
         queued to ``channel``): its first outbox row and where it was posted, oldest first."""
-        first_rows = select(func.min(OutboxMessage.id)).where(OutboxMessage.card_key.startswith(key_prefix, autoescape=True))
+        first_rows = select(func.min(OutboxMessage.id)).where(starts_with(self.session, OutboxMessage.card_key, key_prefix))
         if channel is not None:
             first_rows = first_rows.where(OutboxMessage.channel == channel)
         query = (
@@ -478,8 +478,22 @@ class UnitOfWork:
     def reminders_sent(self, key_prefix: str = "") -> Sequence[Reminder]:
         """The reminders claimed so far (under a key prefix), oldest first."""
         return self.session.scalars(
-            select(Reminder).where(Reminder.key.startswith(key_prefix, autoescape=True)).order_by(Reminder.id)
+            select(Reminder).where(starts_with(self.session, Reminder.key, key_prefix)).order_by(Reminder.id)
         ).all()
+
+
+def starts_with(session: Session, column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, in a form the database finds through an index.
+
+    PostgreSQL serves the LIKE from a ``varchar_pattern_ops`` index. SQLite cannot use an
+    index for a LIKE with ESCAPE and reads the whole one (the outbox's card keys: every
+    transition looks up its request's posted DMs, issue 9), so there the prefix is also given
+    as a range, which it searches: SQLite compares text byte by byte, so the range is exactly
+    the prefix (PostgreSQL's collations need not, so it keeps the LIKE alone)."""
+    like = column.startswith(prefix, autoescape=True)
+    if not prefix or session.get_bind().dialect.name != "sqlite":
+        return like
+    return and_(like, column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 def upsert_insert(session: Session) -> Any:
