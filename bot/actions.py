@@ -115,20 +115,17 @@ class Interactions:
 
     def _return(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.next_state(self.ctx.org, request, "return")
-        requests.check_allowed(self.ctx.org, actor, "return", request, requests.covering(uow, self.ctx, actor))
+        requests.precheck(self.ctx, request, "return", actor, uow)
         return Reply(form=views.return_form(request))
 
     def _resubmit(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.next_state(self.ctx.org, request, "resubmit")
-        requests.check_allowed(self.ctx.org, actor, "resubmit", request, requests.covering(uow, self.ctx, actor))
+        requests.precheck(self.ctx, request, "resubmit", actor, uow)
         return Reply(form=views.closure_form(uow, self.ctx, request.case, request.details, request.id))
 
     def _reassign(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         request = requests.load(uow, self._request_id(value))
-        requests.next_state(self.ctx.org, request, "reassign")
-        requests.check_allowed(self.ctx.org, actor, "reassign", request, requests.covering(uow, self.ctx, actor))
+        requests.precheck(self.ctx, request, "reassign", actor, uow)
         return Reply(form=views.reassign_form(self.ctx, request))
 
     def _cancel_step(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
