@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
+import psycopg
+from conftest import empty_postgres
 from sqlalchemy import select
 
-from bot.deliver import Deliverer, Posted, retry_delay
+from bot.deliver import ADVISORY_LOCK_KEY, Deliverer, Posted, retry_delay
+from store.db import make_engine, make_session_factory
 from store.models import ChatMessage, OutboxMessage
+from store.uow import UnitOfWork
 from workflows import closure, requests
+from worktray import demo
 
 
 class RecordingSender:
@@ -117,19 +125,10 @@ def test_never_gives_up_and_waits_longer_each_time(seeded, ctx):
     assert [retry_delay(n).total_seconds() for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
-def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
-    """Two worktray processes on one PostgreSQL database never deliver the same rows:
-    while one holds the deliverer's advisory lock, the other sends nothing."""
-    from functools import partial
-
-    import psycopg
-    from conftest import empty_postgres
-
-    from bot.deliver import ADVISORY_LOCK_KEY
-    from store.db import make_engine, make_session_factory
-    from store.uow import UnitOfWork
-    from worktray import demo
-
+@contextmanager
+def postgres_with_a_request(postgres_url, ctx) -> Iterator[partial[UnitOfWork]]:
+    """The session's PostgreSQL database emptied, the demo seeded and one closure requested:
+    its manager card is the one message due. Yields the unit-of-work factory."""
     engine = make_engine(postgres_url)
     with engine.begin() as conn:
         empty_postgres(conn)
@@ -137,9 +136,17 @@ def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
     with uow_factory() as uow:
         demo.seed(uow)
     _request(uow_factory, ctx)
-    sender = RecordingSender()
-    other_instance = psycopg.connect(postgres_url, autocommit=True)
     try:
+        yield uow_factory
+    finally:
+        engine.dispose()
+
+
+def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
+    """Two worktray processes on one PostgreSQL database never deliver the same rows:
+    while one holds the deliverer's advisory lock, the other sends nothing."""
+    sender = RecordingSender()
+    with postgres_with_a_request(postgres_url, ctx) as uow_factory, psycopg.connect(postgres_url, autocommit=True) as other_instance:
         other_instance.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         assert Deliverer(uow_factory, ctx, sender).drain() == 0
         assert sender.calls == []
@@ -148,9 +155,6 @@ def test_a_second_instance_waits_its_turn_on_postgresql(postgres_url, ctx):
         assert [c[0] for c in sender.calls] == ["post"]
         # and the lock is released after a drain: the other instance can take it at once
         assert other_instance.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0] is True
-    finally:
-        other_instance.close()
-        engine.dispose()
 
 
 def test_a_row_committed_after_its_card_was_drawn_waits_for_the_next_delivery(seeded, ctx):

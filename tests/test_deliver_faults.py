@@ -8,19 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from functools import partial
 
 import psycopg
-from conftest import empty_postgres
 from sqlalchemy import select
-from test_deliver import RecordingSender, _request
+from test_deliver import RecordingSender, _request, postgres_with_a_request
 
 from bot.deliver import ADVISORY_LOCK_KEY, Deliverer
-from store.db import make_engine, make_session_factory
 from store.models import ChatMessage, OutboxMessage
-from store.uow import UnitOfWork
 from workflows import closure
-from worktray import demo
 
 
 class Killed(BaseException):
@@ -72,31 +67,22 @@ def test_a_crash_in_a_delivery_run_reposts_nothing_it_had_sent(seeded, ctx):
 def test_an_instance_that_found_the_other_delivering_looks_again_soon_on_postgresql(postgres_url, ctx):
     """The other instance's run may end just after ours was turned away: our rows would wait
     for the next poll (here a minute). They go out as soon as the lock is free."""
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        empty_postgres(conn)
-    uow_factory = partial(UnitOfWork, make_session_factory(engine))
-    with uow_factory() as uow:
-        demo.seed(uow)
-    _request(uow_factory, ctx)
     sender = RecordingSender()
-    deliverer = Deliverer(uow_factory, ctx, sender)
-    other_instance = psycopg.connect(postgres_url, autocommit=True)
-    thread = threading.Thread(target=deliverer.run_forever, kwargs={"poll_seconds": 60}, daemon=True)
-    try:
-        other_instance.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-        thread.start()
-        deliverer.kick()
-        deadline = time.monotonic() + 20
-        while not deliverer.busy_elsewhere and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert deliverer.busy_elsewhere and sender.calls == []
-        other_instance.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))  # no kick: the other run just ended
-        while not sender.calls and time.monotonic() < deadline + 10:  # bounded, well under the 60 s poll
-            time.sleep(0.05)
-        assert [c[0] for c in sender.calls][:1] == ["post"]
-    finally:
-        deliverer.stop()
-        thread.join(timeout=30)
-        other_instance.close()
-        engine.dispose()
+    with postgres_with_a_request(postgres_url, ctx) as uow_factory, psycopg.connect(postgres_url, autocommit=True) as other_instance:
+        deliverer = Deliverer(uow_factory, ctx, sender)
+        thread = threading.Thread(target=deliverer.run_forever, kwargs={"poll_seconds": 60}, daemon=True)
+        try:
+            other_instance.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            thread.start()
+            deliverer.kick()
+            deadline = time.monotonic() + 20
+            while not deliverer.busy_elsewhere and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert deliverer.busy_elsewhere and sender.calls == []
+            other_instance.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))  # no kick: the other run just ended
+            while not sender.calls and time.monotonic() < deadline + 10:  # bounded, well under the 60 s poll
+                time.sleep(0.05)
+            assert [c[0] for c in sender.calls][:1] == ["post"]
+        finally:
+            deliverer.stop()
+            thread.join(timeout=30)
