@@ -294,7 +294,9 @@ def affected_by(uow: UnitOfWork, ctx: Context, request: Request) -> set[str]:
         for role in Role:
             if role != Role.WORKER:
                 people |= {p.key for p in ctx.org.members(key, role)}
-    people |= {d.deputy for d in uow.deputies.active(ctx.clock.now()) if d.absent in people}  # act-for
+    now = ctx.clock.now()
+    running = uow.memo(("deputy_periods",), lambda: uow.deputies.active(now))  # once for a batch's requests
+    people |= {d.deputy for d in running if d.absent in people}  # act-for
     return {p for p in people if p}
 
 
