@@ -31,10 +31,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App as BoltApp
 from slack_sdk import WebClient
-from sqlalchemy import select
+from sqlalchemy import Column, MetaData, String, Table, select
 
 from bench import Goal, add_people
 from bot.slack_app import SlackSender, create_bolt_app, make_client, make_wsgi_app, settle_replies
+from store.db import make_engine
 from store.models import ChatMessage
 from workflows import closure
 from workflows.clock import local_today
@@ -310,6 +311,27 @@ def bare_bolt(slack: RecordingSlack) -> BoltApp:
     return bolt
 
 
+def durable_bolt(slack: RecordingSlack, url: str) -> BoltApp:
+    """The floor for any app that records a click before showing it: bare Bolt that also
+    commits one row per click, in the run's database through worktray's own engine settings
+    (SQLite: WAL, BEGIN IMMEDIATE, the writer turns; PostgreSQL: the pool's pre-ping). The
+    distance from bare Bolt to this is the price of durability alone, not of worktray."""
+    engine = make_engine(url)
+    clicks = Table("bench_durable_clicks", MetaData(), Column("message_ts", String(40)))
+    clicks.create(engine, checkfirst=True)
+    client = WebClient(token="xoxb-bench", base_url=slack.base_url)
+    bolt = BoltApp(client=client, signing_secret=SECRET, process_before_response=True, token_verification_enabled=False)
+
+    @bolt.action(re.compile(".*"))
+    def claim(ack: Callable[[], None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        with engine.begin() as conn:
+            conn.execute(clicks.insert().values(message_ts=body["container"]["message_ts"]))
+        client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"], text="Claimed", blocks=[])
+
+    return bolt
+
+
 def bare_targets(slack: RecordingSlack, count: int) -> Iterator[Target]:
     client = WebClient(token="xoxb-bench", base_url=slack.base_url)
     for _ in range(count):
@@ -400,7 +422,8 @@ def _org() -> Any:
 
 
 def run(url: str, *, sequential: int = 40, clients: int = 20, rounds: int = 5) -> dict[str, Latencies]:
-    """Both apps, one after the other, in this process; returns their latencies (ms)."""
+    """The three apps (bare Bolt, bare Bolt with one durable write, worktray), one after the
+    other, in this process; returns their latencies (ms)."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" at every burst
     slack = RecordingSlack()
     needed = 3 + sequential + clients * rounds
@@ -408,12 +431,14 @@ def run(url: str, *, sequential: int = 40, clients: int = 20, rounds: int = 5) -
         bolt = bare_bolt(slack)
         with serving(make_wsgi_app(bolt, lambda: True)) as port:
             bare = measure(port, slack, bare_targets(slack, needed), sequential, clients, rounds)
+        with serving(make_wsgi_app(durable_bolt(slack, url), lambda: True)) as port:
+            durable = measure(port, slack, bare_targets(slack, needed), sequential, clients, rounds)
         app, targets = worktray_targets(url, slack, needed)
         with delivering(app):
             ours = create_bolt_app(app.interactions, app.uow, app.ctx.org, make_client("xoxb-bench", slack.base_url), SECRET)
             with serving(make_wsgi_app(ours, lambda: True)) as port:
                 worktray = measure(port, slack, iter(targets), sequential, clients, rounds)
-        return {"bare Bolt": bare, "worktray": worktray}
+        return {"bare Bolt": bare, "durable Bolt": durable, "worktray": worktray}
     finally:
         slack.stop()
 
@@ -531,7 +556,7 @@ def report_slack_pushing_back(backend: str, acks: list[float], drain: Drain, goa
 
 def report(backend: str, results: dict[str, Latencies], clients: int, goals: list[Goal] | None = None) -> list[str]:
     """The lines of the click figures; their goals added to ``goals``."""
-    bare, ours = results["bare Bolt"], results["worktray"]
+    bare, durable, ours = results["bare Bolt"], results["durable Bolt"], results["worktray"]
     p = Latencies.pct
     one = (p(ours.one_client, 0.5), p(bare.one_client, 0.5))
     many = (p(ours.concurrent, 0.99), p(bare.concurrent, 0.99))
@@ -550,6 +575,8 @@ def report(backend: str, results: dict[str, Latencies], clients: int, goals: lis
         f"  {backend:<10} click -> chat.update, {clients} concurrent p50/p99: "
         f"worktray {p(ours.concurrent, 0.5):7.1f}/{many[0]:7.1f} ms, bare Bolt {p(bare.concurrent, 0.5):6.1f}/{many[1]:6.1f} ms, "
         f"p99 x{many[0] / many[1]:.1f} (goal <= {GOAL_P99_MS:.0f} ms and <= x{GOAL_P99_RATIO:g})",
+        f"  {backend:<10} (reference: bare Bolt + one durable write per click, 1 client p50 {p(durable.one_client, 0.5):.1f} ms "
+        f"(x{p(durable.one_client, 0.5) / one[1]:.1f}), {clients} concurrent p99 {p(durable.concurrent, 0.99):.0f} ms: durability's own price)",
         f"  {backend:<10} (samples: {len(ours.one_client)} sequential, {len(ours.concurrent)} concurrent; "
         f"mean 1 client {statistics.fmean(ours.one_client):.1f} ms)",
     ]
