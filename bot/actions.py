@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from store.uow import UnitOfWork
 from workflows import access, audits, closure, deputies, purchasing, radar, record_items, reopen, requests, transfer, tray
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
+from workflows.org import WORKTRAY_SUBCOMMANDS
 from workflows.requests import Context
 
 log = logging.getLogger(__name__)
@@ -328,10 +330,12 @@ class Interactions:
 
     def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
         """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only.
-        ``/worktray deputy ...`` is the act-for command (``deputy``)."""
+        ``/worktray deputy ...`` is the act-for command (``deputy``): a word of the shared list
+        ``workflows.org.WORKTRAY_SUBCOMMANDS`` goes to its handler in ``WORKTRAY_SUBCOMMAND_HANDLERS``."""
         words = text.split(maxsplit=1)
-        if words and words[0].lower() == "deputy":
-            return self.deputy(chat_user_id, words[1] if len(words) > 1 else "", source)
+        first = words[0].lower() if words else ""
+        if first in WORKTRAY_SUBCOMMANDS and first in self.WORKTRAY_SUBCOMMAND_HANDLERS:  # else parse refuses it with the usage
+            return self.WORKTRAY_SUBCOMMAND_HANDLERS[first](self, chat_user_id, words[1] if len(words) > 1 else "", source)
 
         def work(uow: UnitOfWork, actor: str) -> Reply:
             command = worktray_command.parse(text)
@@ -375,6 +379,11 @@ class Interactions:
             return Reply(text=deputies.appoint(uow, self.ctx, actor, found.key if found else None, until, source=source))
 
         return self._run(work, chat_user_id, deputy_command.USAGE)
+
+    # `/worktray <word> ...`: the handler of each sub-command word, the rest of the text as its argument.
+    # Its keys are the shared reserved list (tests/test_org_config.py checks), which the org config
+    # refuses as team keys and commands.worktray never reads as a team.
+    WORKTRAY_SUBCOMMAND_HANDLERS: ClassVar[dict[str, Callable[[Interactions, str, str, str | None], Reply]]] = {"deputy": deputy}
 
 
 def refusal_line(reason: str, usage: str) -> str:

@@ -619,6 +619,8 @@ class Console:
         self.say("Direct messages are shown as \"DM to <name>\"; replies only you see as \"only <person> sees\".")
 
     def help(self, person: str, rest: str) -> None:
+        if rest:  # as `/case help extra` is refused with its usage, not answered
+            raise UsageError("Too many words after help. Usage: `help` (the console's commands); `/case help` explains the /case commands.")
         self.say(HELP)
 
     def run_job(self, person: str, rest: str) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -276,6 +276,16 @@ class HomeViewers:
         )
 
 
+_UNTIL_WRITE = "worktray_until_write"  # session.info: what UnitOfWork.until_write keeps
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_until_write(session: Session, flush_context: object) -> None:
+    """A flush wrote something: what ``UnitOfWork.until_write`` kept may no longer be true.
+    One listener on the class, not one added to each unit of work's session."""
+    session.info.pop(_UNTIL_WRITE, None)
+
+
 class UowFactory(Protocol):
     """What opens a unit of work: ``partial(UnitOfWork, session_factory)``."""
 
@@ -324,6 +334,19 @@ class UnitOfWork:
             self._memo[key] = compute()
         return cast(T, self._memo[key])
 
+    def until_write(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, kept under ``key`` until this unit of work next writes (a flush), commits
+        or rolls back, in a writing unit of work too: for what one action reads in its checks and
+        again where it changes things, before anything is written (the act-for periods a
+        request's action is checked against: its precheck and its transition). A change not
+        flushed yet counts as written: ``compute()`` is asked again (its query flushes it first)."""
+        if self.session.new or self.session.dirty or self.session.deleted:
+            return compute()
+        kept = self.session.info.setdefault(_UNTIL_WRITE, {})  # emptied by _forget_until_write
+        if key not in kept:
+            kept[key] = compute()
+        return cast(T, kept[key])
+
     def commit(self) -> None:
         """Commit; the recorded events join the hash chain last (``store.eventlog.seal``).
 
@@ -343,9 +366,11 @@ class UnitOfWork:
             raise ConcurrentChange(str(e)) from e
         finally:
             self._events.clear()
+            self.session.info.pop(_UNTIL_WRITE, None)
 
     def rollback(self) -> None:
         self._events.clear()
+        self.session.info.pop(_UNTIL_WRITE, None)
         self.session.rollback()
 
     def history(self, person_id: str, request_ids: Iterable[int]) -> list[Event]:

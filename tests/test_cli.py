@@ -463,3 +463,31 @@ def test_no_schema_on_postgresql_is_sent_to_db_upgrade(postgres_url, tmp_path):
     result = run_cli(f"{postgres_url}?options=-csearch_path%3Dnowhere", "case", "show", "1", cwd=tmp_path)
     assert result.returncode == 1
     assert "has no worktray schema yet: run `worktray db upgrade`" in result.stderr
+
+
+# Every command uses the database; these are the ones that fell over first on a URL SQLAlchemy cannot read.
+EVERY_COMMAND = [*STORE_COMMANDS, ("db", "upgrade"), ("run",), ("person", "restrict", "3549723"), ("import", "."),
+                 ("jobs",), ("demo", "reset")]
+URL_FORM = "write it as postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
+
+
+@pytest.mark.parametrize("argv", EVERY_COMMAND, ids=" ".join)
+def test_an_unreadable_database_url_is_one_line_naming_the_setting(argv, tmp_path):
+    """A URL with a port that is not a number (and a password): one line naming DATABASE_URL,
+    exit 2 (a setting to correct), never the URL or its password, no traceback."""
+    result = run_cli("postgresql://worktray:s3cret-pw@dbhost:54x2/councildb", *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"worktray: DATABASE_URL is not a database URL (its port is not a number): {URL_FORM}\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [("notaurl", "is not a database URL"), ("", "is not a database URL"),
+     ("mongodb://worktray:s3cret-pw@dbhost/councildb", "names a kind of database SQLAlchemy does not know (mongodb)")],
+)
+def test_a_database_url_that_is_not_one_is_named_without_its_text(url, problem, tmp_path):
+    result = run_cli(url, "case", "show", "1", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"worktray: DATABASE_URL {problem}: {URL_FORM}\n"
+    assert "s3cret" not in result.stderr and "dbhost" not in result.stderr

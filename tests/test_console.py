@@ -188,6 +188,18 @@ def test_unknown_commands_get_a_clear_message(db_url: str, org: Organisation, cl
     assert count_rows(uow_factory) == (0, 0, 0)
 
 
+def test_help_with_more_words_is_refused_like_case_help(db_url: str, org: Organisation, clock: FixedClock) -> None:
+    """`help extra`, like `/case help extra`, is a line that could not be run: the usage, not the help."""
+    code, out = replay(db_url, org, clock, ["/case help extra", "help extra", "help"])
+    assert after(out, "amy> /case help extra") == "  [only amy sees] Too many words after /case help. Usage: `/case help`.\n"
+    assert after(out, "amy> help extra") == (
+        "  Too many words after help. Usage: `help` (the console's commands); `/case help` explains the /case commands.\n"
+    )
+    assert after(out, "amy> help").startswith("  Commands (typed as the current person;")
+    assert "1 line(s) could not be run." in out  # the console's own line; /case's refusal comes from the core
+    assert code == 1
+
+
 def test_unknown_person_gets_a_clear_message(db_url: str, org: Organisation, clock: FixedClock, uow_factory: partial[UnitOfWork]) -> None:
     code, out = replay(db_url, org, clock, ["as nobody /case close 3549723", "who"])
     assert "amy> as nobody /case close 3549723\n  There is no person 'nobody' in the organisation config. People: amy, ben, maria" in out

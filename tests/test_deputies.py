@@ -303,3 +303,96 @@ def test_the_deputys_work_tray_holds_the_absent_managers_decisions_while_it_last
         assert "pia" in tray.affected_by(uow, ctx, load(uow, request_id))  # her Home is republished too
     clock.at = AFTER
     assert pias_lines() == []
+
+
+# -- the running periods, read once an action ------------------------------------------------
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Whom the store is asked about as a deputy (``Deputies.active(deputy=...)``: ``covering``), in order."""
+    from store.uow import Deputies
+
+    seen: list[str] = []
+    real = Deputies.active
+
+    def active(self: Deputies, at: dt.datetime, *, absent: str | None = None, deputy: str | None = None) -> Any:
+        if deputy is not None:
+            seen.append(deputy)
+        return real(self, at, absent=absent, deputy=deputy)
+
+    monkeypatch.setattr(Deputies, "active", active)
+    return seen
+
+
+def submit(seeded: partial[UnitOfWork], ctx: Context, chat_id: str, callback: str, request_id: int, values: dict[str, Any]) -> str:
+    from bot.actions import Interactions
+
+    reply = Interactions(seeded, ctx).submit(chat_id, callback, str(request_id), values, source="test")
+    assert reply.text is not None and not reply.errors, reply
+    return reply.text
+
+
+def test_a_submission_reads_the_deputys_periods_once(seeded: partial[UnitOfWork], ctx: Context, journey: Journey, asked: list[str]) -> None:
+    """A form submitted asks who the submitter covers in its precheck and again in ``transition``
+    (and, approving an adult never seen, in C4's rule): the store is asked once, and the deputy
+    still acts on behalf of the absent manager."""
+    returned, approved = journey.request(), journey.request("3549728", "ben")
+    appoint(seeded, ctx)
+    asked.clear()
+    assert submit(seeded, ctx, "U0PIA", "return", returned, {"note": "Add the closure letter."}).startswith(f"Returned request {returned}")
+    assert asked == ["pia"]
+    asked.clear()
+    assert submit(seeded, ctx, "U0PIA", "approve", approved, {}).startswith("Approved.")
+    assert asked == ["pia"]
+    with seeded() as uow:
+        assert "returned by Pia Novak on behalf of Maria Lopez" in describe(ctx.org, load(uow, returned))
+        assert "approved by Pia Novak on behalf of Maria Lopez" in describe(ctx.org, load(uow, approved))
+    asked.clear()
+    form = journey.form("3549723")
+    values = {"reason": form.reason, "closure_date": form.closure_date, "summary": form.summary, "done": ["visit_done", "letter_done", "evaluation_done"]}
+    assert submit(seeded, ctx, "U0AMY", "resubmit", returned, values) == f"Resubmitted request {returned} to the manager."
+    assert asked == ["amy"]
+
+
+def test_approving_an_adult_never_seen_reads_them_once_too(seeded: partial[UnitOfWork], ctx: Context, journey: Journey, asked: list[str]) -> None:
+    """C4's rule asks who the approver covers as well: still one read."""
+    rid = journey.request("4100001", "dan")
+    asked.clear()
+    answers = {f"answer_{item.key}": "yes" for item in journey_checklist(seeded, rid)}
+    assert submit(seeded, ctx, "U0OLU", "approve", rid, answers).startswith("Approved.")
+    assert asked == ["olu"]
+
+
+def journey_checklist(seeded: partial[UnitOfWork], request_id: int) -> list[Any]:
+    from workflows.requests import checklist_for
+
+    with seeded() as uow:
+        return checklist_for(load(uow, request_id))
+
+
+def test_what_is_kept_until_a_write_is_read_again_after_one(seeded: partial[UnitOfWork]) -> None:
+    """``uow.until_write``: kept while nothing is written; a flush, a commit or a rollback forgets it."""
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(1)
+        return len(reads)
+
+    with seeded() as uow:
+        assert [uow.until_write("k", read) for _ in range(3)] == [1, 1, 1]
+        deputy = Deputy(absent="maria", deputy="pia", starts_at=AFTER, ends_at=AFTER, set_by="maria", set_at=AFTER)
+        uow.deputies.add(deputy)  # a flush
+        assert uow.until_write("k", read) == 2
+        uow.session.flush()  # nothing to write: nothing forgotten
+        assert uow.until_write("k", read) == 2
+        deputy.ends_at = AFTER + dt.timedelta(days=1)  # a change not flushed yet counts as written
+        assert uow.until_write("k", read) == 3
+        uow.session.flush()
+        assert uow.until_write("k", read) == 4
+        uow.rollback()
+        assert uow.until_write("k", read) == 5
+        uow.commit()
+        assert uow.until_write("k", read) == 6
+    with seeded() as uow:
+        assert uow.until_write("k", read) == 7  # a unit of work of its own

@@ -20,7 +20,7 @@ from conftest import Journey, fingerprint
 from test_transfer import CHILD, form
 
 from bot import tray_views
-from bot.actions import Interactions
+from bot.actions import Interactions, Reply
 from bot.blockkit import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, home_view, tray_blocks
 from bot.cards import Card
 from bot.console import Console, ConsoleSender
@@ -33,6 +33,7 @@ from workflows import requests as wf
 from workflows import transfer, tray
 from workflows.access import RESTRICTED_LINE
 from workflows.clock import FixedClock
+from workflows.org import WORKTRAY_SUBCOMMANDS
 from workflows.requests import Context
 from worktray.bootstrap import build
 
@@ -235,6 +236,26 @@ def test_worktray_refuses_what_it_cannot_read(text: str, message: str) -> None:
     with pytest.raises(CommandError, match=message.replace("(", r"\(")) as refused:
         worktray_command.parse(text)
     assert worktray_command.USAGE in str(refused.value)
+
+
+def test_the_adapter_dispatches_the_shared_reserved_words(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The words `/worktray` reads as sub-commands are one list (workflows.org.WORKTRAY_SUBCOMMANDS,
+    refused as team keys by the org config): the adapter has a handler for each, and a word added
+    to the list reaches its handler, in any case, with the rest of the text."""
+    import bot.actions
+
+    assert set(Interactions.WORKTRAY_SUBCOMMAND_HANDLERS) == set(WORKTRAY_SUBCOMMANDS)
+    heard: list[tuple[str, str]] = []
+
+    def away(self: Interactions, chat_user_id: str, rest: str, source: str | None) -> Reply:
+        heard.append((chat_user_id, rest))
+        return Reply(text="away")
+
+    monkeypatch.setattr(bot.actions, "WORKTRAY_SUBCOMMANDS", (*WORKTRAY_SUBCOMMANDS, "away"))
+    monkeypatch.setitem(Interactions.WORKTRAY_SUBCOMMAND_HANDLERS, "away", away)
+    interactions = Interactions(lambda: pytest.fail("a sub-command's dispatch opens no unit of work"), ctx)
+    assert interactions.worktray("U0MARIA", "Away until friday").text == "away"
+    assert heard == [("U0MARIA", "until friday")]
 
 
 def test_worktray_answers_the_asker_and_refuses_teams_they_may_not_see(journey: Journey, seeded: partial[UnitOfWork], ctx: Context) -> None:

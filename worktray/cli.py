@@ -34,7 +34,7 @@ with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector
     from sqlalchemy.exc import DBAPIError
 
     from workflows.errors import ConfigError
-    from worktray.db_errors import database_errors
+    from worktray.db_errors import check_url, database_errors
     from worktray.errors import StartupError
     from worktray.quick_settings import QuickSettings, quick_settings
 
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
+        check_url(settings.database_url)  # every command uses the database: an unreadable URL is one line, not a traceback
         return int(args.func(args, settings) or 0)
     except ConfigError as e:
         print(f"worktray: {e}", file=sys.stderr)

@@ -17,6 +17,10 @@ nothing, and alembic is imported only to compare an existing revision with the n
 
 Messages carry the error's class only: never the password, the SQL or its parameters (which
 can name people), nor the driver's own text.
+
+Before any of that, ``check_url`` refuses a DATABASE_URL that SQLAlchemy cannot read at all
+(``worktray.cli.main`` asks it for every command, each of which uses the database): one line
+naming the setting, never the URL itself, which may hold a password.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from worktray.errors import StartupError
 
@@ -42,6 +46,30 @@ def database_errors(database_url: str) -> Iterator[None]:
         yield
     except DBAPIError as e:
         raise StartupError(explain(database_url, e)) from None
+
+
+URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
+
+
+def check_url(database_url: str) -> None:
+    """A ``StartupError`` (exit 2, a setting to correct) unless ``database_url`` is a URL SQLAlchemy
+    can read and names a kind of database it knows; what was wrong, never the URL itself."""
+    from store.db import normalise_url  # postgres:// is read as worktray reads it (psycopg 3)
+
+    try:
+        url = make_url(normalise_url(database_url))
+    except ArgumentError:  # not NAME://… at all
+        problem = "is not a database URL"
+    except ValueError:  # SQLAlchemy reads the port with int()
+        problem = "is not a database URL (its port is not a number)"
+    else:
+        try:
+            url.get_dialect()
+        except NoSuchModuleError:  # its name is letters, digits and "+" only: nothing secret
+            problem = f"names a kind of database SQLAlchemy does not know ({url.drivername})"
+        else:
+            return
+    raise StartupError(f"DATABASE_URL {problem}: write it as {URL_FORM}", code=2)
 
 
 class _Unreachable(Exception):
