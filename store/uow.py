@@ -276,14 +276,14 @@ class HomeViewers:
         )
 
 
-_UNTIL_WRITE = "worktray_until_write"  # session.info: what UnitOfWork.until_write keeps
+_MEMO = "worktray_memo"  # session.info: what UnitOfWork.memo keeps
 
 
 @event.listens_for(Session, "after_flush")
-def _forget_until_write(session: Session, flush_context: object) -> None:
-    """A flush wrote something: what ``UnitOfWork.until_write`` kept may no longer be true.
+def _forget_memo(session: Session, flush_context: object) -> None:
+    """A flush wrote something: what ``UnitOfWork.memo`` kept may no longer be true.
     One listener on the class, not one added to each unit of work's session."""
-    session.info.pop(_UNTIL_WRITE, None)
+    session.info.pop(_MEMO, None)
 
 
 class UowFactory(Protocol):
@@ -316,7 +316,6 @@ class UnitOfWork:
         self.requests = Requests(self.session)
         self.deputies = Deputies(self.session)
         self.home_viewers = HomeViewers(self.session)
-        self._memo: dict[Hashable, Any] = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -325,24 +324,16 @@ class UnitOfWork:
         self.session.close()
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, kept under ``key`` for the rest of a read-only unit of work: it reads
-        one snapshot, so what was derived from it stays true (the deliverer draws a request's
-        manager card, queue card and DMs in one). A writing unit of work computes it each time."""
-        if not self.readonly:
-            return compute()
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return cast(T, self._memo[key])
-
-    def until_write(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, kept under ``key`` until this unit of work next writes (a flush), commits
-        or rolls back, in a writing unit of work too: for what one action reads in its checks and
-        again where it changes things, before anything is written (the act-for periods a
-        request's action is checked against: its precheck and its transition). A change not
-        flushed yet counts as written: ``compute()`` is asked again (its query flushes it first)."""
+        """``compute()``, kept under ``key`` until this unit of work next writes (a flush),
+        commits or rolls back. A read-only unit of work never writes: it reads one snapshot, so
+        what was derived from it stays true for its whole length (the deliverer draws a
+        request's manager card, queue card and DMs in one). A writing one keeps it between its
+        checks and its change (the act-for periods an action is checked against, in its precheck
+        and its transition). A change not flushed yet counts as written: ``compute()`` is asked
+        again (its query flushes the change first)."""
         if self.session.new or self.session.dirty or self.session.deleted:
             return compute()
-        kept = self.session.info.setdefault(_UNTIL_WRITE, {})  # emptied by _forget_until_write
+        kept = self.session.info.setdefault(_MEMO, {})  # emptied by _forget_memo
         if key not in kept:
             kept[key] = compute()
         return cast(T, kept[key])
@@ -366,11 +357,11 @@ class UnitOfWork:
             raise ConcurrentChange(str(e)) from e
         finally:
             self._events.clear()
-            self.session.info.pop(_UNTIL_WRITE, None)
+            self.session.info.pop(_MEMO, None)
 
     def rollback(self) -> None:
         self._events.clear()
-        self.session.info.pop(_UNTIL_WRITE, None)
+        self.session.info.pop(_MEMO, None)
         self.session.rollback()
 
     def history(self, person_id: str, request_ids: Iterable[int]) -> list[Event]:

@@ -372,7 +372,7 @@ def journey_checklist(seeded: partial[UnitOfWork], request_id: int) -> list[Any]
 
 
 def test_what_is_kept_until_a_write_is_read_again_after_one(seeded: partial[UnitOfWork]) -> None:
-    """``uow.until_write``: kept while nothing is written; a flush, a commit or a rollback forgets it."""
+    """``uow.memo``: kept while nothing is written; a flush, a commit or a rollback forgets it."""
     reads: list[int] = []
 
     def read() -> int:
@@ -380,19 +380,19 @@ def test_what_is_kept_until_a_write_is_read_again_after_one(seeded: partial[Unit
         return len(reads)
 
     with seeded() as uow:
-        assert [uow.until_write("k", read) for _ in range(3)] == [1, 1, 1]
+        assert [uow.memo("k", read) for _ in range(3)] == [1, 1, 1]
         deputy = Deputy(absent="maria", deputy="pia", starts_at=AFTER, ends_at=AFTER, set_by="maria", set_at=AFTER)
         uow.deputies.add(deputy)  # a flush
-        assert uow.until_write("k", read) == 2
+        assert uow.memo("k", read) == 2
         uow.session.flush()  # nothing to write: nothing forgotten
-        assert uow.until_write("k", read) == 2
+        assert uow.memo("k", read) == 2
         deputy.ends_at = AFTER + dt.timedelta(days=1)  # a change not flushed yet counts as written
-        assert uow.until_write("k", read) == 3
+        assert uow.memo("k", read) == 3
         uow.session.flush()
-        assert uow.until_write("k", read) == 4
+        assert uow.memo("k", read) == 4
         uow.rollback()
-        assert uow.until_write("k", read) == 5
+        assert uow.memo("k", read) == 5
         uow.commit()
-        assert uow.until_write("k", read) == 6
+        assert uow.memo("k", read) == 6
     with seeded() as uow:
-        assert uow.until_write("k", read) == 7  # a unit of work of its own
+        assert uow.memo("k", read) == 7  # a unit of work of its own

@@ -293,10 +293,10 @@ def next_state(org: Organisation, request: Request, action: str) -> str:
 def covering(uow: UnitOfWork, ctx: Context, actor: str) -> tuple[str, ...]:
     """The absent people ``actor`` is deputy for now (issue 8, act-for; ``workflows.deputies``).
 
-    Read once until the unit of work writes (``uow.until_write``): an action asks it in its
+    Read once until the unit of work writes (``uow.memo``): an action asks it in its
     checks (``precheck``, a kind's own rule) and again in ``transition``, with nothing written
     in between; a write (a deputy named or ended, too) makes the next ask read it again."""
-    return uow.until_write(("covering", actor), lambda: tuple(d.absent for d in uow.deputies.active(ctx.clock.now(), deputy=actor)))
+    return uow.memo(("covering", actor), lambda: tuple(d.absent for d in uow.deputies.active(ctx.clock.now(), deputy=actor)))
 
 
 def precheck(ctx: Context, request: Request, action: str, actor: str, uow: UnitOfWork | None = None) -> str:
