@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Literal, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +40,7 @@ from store.models import (
 )
 
 T = TypeVar("T")
+PREFIXES_A_QUERY = 100  # ``posted_cards``: a UNION ALL arm each (SQLite allows 500 a compound SELECT)
 
 class ConcurrentChange(Exception):
     """Another transaction changed the same request first (compare-and-set lost)."""
@@ -425,16 +426,27 @@ class UnitOfWork:
     def posted_message(self, card_key: str) -> ChatMessage | None:
         return self.session.scalars(select(ChatMessage).where(ChatMessage.card_key == card_key)).first()
 
-    def posted_cards(self, key_prefix: str, channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
-        """Each card already posted under a key starting with ``key_prefix`` (and, if given,
-        queued to ``channel``): its first outbox row and where it was posted, oldest first."""
-        first_rows = select(func.min(OutboxMessage.id)).where(starts_with(self.session, OutboxMessage.card_key, key_prefix))
-        if channel is not None:
-            first_rows = first_rows.where(OutboxMessage.channel == channel)
+    def posted_cards(self, key_prefix: str | Sequence[str], channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
+        """Each card already posted under a key starting with ``key_prefix`` (or with one of
+        several: one query for up to ``PREFIXES_A_QUERY`` of them) and, if given, queued to ``channel``: its first outbox
+        row and where it was posted, oldest first."""
+        prefixes = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+        found: list[tuple[OutboxMessage, ChatMessage]] = []
+        for start in range(0, len(prefixes), PREFIXES_A_QUERY):
+            found += self._posted_cards(prefixes[start : start + PREFIXES_A_QUERY], channel)
+        return sorted(found, key=lambda pair: pair[0].id)
+
+    def _posted_cards(self, prefixes: Sequence[str], channel: str | None) -> list[tuple[OutboxMessage, ChatMessage]]:
+        arms = []
+        for prefix in prefixes:  # one range of the card-key index each (under an OR of them SQLite reads all of it)
+            first_rows = select(func.min(OutboxMessage.id)).where(starts_with(self.session, OutboxMessage.card_key, prefix))
+            if channel is not None:
+                first_rows = first_rows.where(OutboxMessage.channel == channel)
+            arms.append(first_rows.group_by(OutboxMessage.card_key))
         query = (
             select(OutboxMessage, ChatMessage)
             .join(ChatMessage, ChatMessage.card_key == OutboxMessage.card_key)
-            .where(OutboxMessage.id.in_(first_rows.group_by(OutboxMessage.card_key)))
+            .where(OutboxMessage.id.in_(arms[0] if len(arms) == 1 else union_all(*arms)))
             .order_by(OutboxMessage.id)
         )
         # Posted cards are committed ones; no flush here, so that a lost compare-and-set

@@ -207,7 +207,7 @@ def card_change(uow: UnitOfWork, ctx: Context, period: Deputy, *, started: bool)
     """The cards to redraw now that ``period`` has started (or ended), and the notice when more
     name the absent person than are redrawn. Reads a bounded number of rows (``naming``)."""
     requests, total = naming(uow, ctx, period.absent)
-    change = CardChange([r for request in requests for r in posted_cards_of(uow, request, dm_views=NAMING_DMS)])
+    change = CardChange(posted_cards_of(uow, requests, dm_views=NAMING_DMS))
     if total > len(requests):
         body = {
             "view": NOTICE_VIEW,

@@ -553,7 +553,7 @@ def dm_card_key(request: Request, chat_id: str, view: str) -> str:
 def redraw_direct_messages(uow: UnitOfWork, ctx: Context, request: Request) -> None:
     """Queue again every DM card already sent about the request, so that each is
     edited in place to show the request as it now is."""
-    queue_redraws(uow, ctx, posted_cards_of(uow, request, channel_cards=False, dm_views=None))
+    queue_redraws(uow, ctx, posted_cards_of(uow, [request], channel_cards=False, dm_views=None))
 
 
 @dataclass(frozen=True)
@@ -573,24 +573,26 @@ def card_key_prefix(request_id: int) -> str:
 
 
 def posted_cards_of(
-    uow: UnitOfWork, request: Request, *, channel_cards: bool = True, dm_views: Collection[str] | None = ()
+    uow: UnitOfWork, requests: Sequence[Request], *, channel_cards: bool = True, dm_views: Collection[str] | None = ()
 ) -> list[Redraw]:
-    """The cards already posted about ``request`` that a redraw would change, without touching
-    the request (no new version: nobody's click loses a compare-and-set to it): with
-    ``channel_cards`` its channel cards (of the manager cards, the current revision's only: an
-    older one reads "superseded", whoever is away), and its DMs of ``dm_views`` (None: all)."""
+    """The cards already posted about ``requests`` that a redraw would change (one query for
+    them all), without touching the requests (no new version: nobody's click loses a
+    compare-and-set to it): with ``channel_cards`` their channel cards (of the manager cards,
+    the current revision's only: an older one reads "superseded", whoever is away), and their
+    DMs of ``dm_views`` (None: all)."""
+    by_id = {r.id: r for r in requests}
+    prefixes = [card_key_prefix(i) for i in by_id] if channel_cards else []
+    prefixes += [dm_card_key_prefix(i) for i in by_id] if dm_views is None or dm_views else []
     found: list[Redraw] = []
-    if channel_cards:
-        for row, _posted in uow.posted_cards(card_key_prefix(request.id)):
-            assert row.card_key is not None
+    for row, _posted in uow.posted_cards(prefixes):
+        assert row.card_key is not None
+        request = by_id[int(row.card_key.split(":")[1])]  # request:<id>:... and dm:<id>:...
+        if row.card_key.startswith(card_key_prefix(request.id)):
             if row.body.get("audience") == "manager" and row.card_key != manager_card_key(request):
                 continue
-            found.append(Redraw(row.kind, row.channel, row.card_key, row.body))
-    if dm_views is None or dm_views:
-        for row, _posted in uow.posted_cards(dm_card_key_prefix(request.id)):
-            assert row.card_key is not None
-            if dm_views is None or row.body.get("view") in dm_views:
-                found.append(Redraw(row.kind, row.channel, row.card_key, row.body))
+        elif dm_views is not None and row.body.get("view") not in dm_views:
+            continue
+        found.append(Redraw(row.kind, row.channel, row.card_key, row.body))
     return found
 
 
