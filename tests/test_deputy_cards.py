@@ -203,20 +203,20 @@ def test_the_morning_redraws_the_cards_once_a_period_has_ended_with_its_last_day
 def test_the_morning_round_runs_the_redraw_as_one_of_its_bodies(
     seeded: partial[UnitOfWork], ctx: Context, clock: FixedClock, journey: Journey
 ) -> None:
+    from test_scheduler_time import CountingDeliverer
+
+    from worktray.bootstrap import App
+
     claimed_by_sam(journey, clock, "3549723", "amy", 5)
     sender = Sender()
     deliver(seeded, ctx, sender)
     appoint(seeded, ctx, "sam", "tess", until=dt.date(2026, 11, 26))
     deliver(seeded, ctx, sender)
     clock.at = dt.datetime(2026, 11, 27, 7, 0, tzinfo=LONDON)
-    redraw = scheduler.MORNING_BODIES["redraw_deputy_cards"]
-
-    class App:  # what the body uses of worktray.bootstrap.App
-        uow = seeded
-
-    App.ctx = ctx  # type: ignore[attr-defined]
-    assert redraw(App) == 2  # type: ignore[arg-type]
-    assert redraw(App) == 0  # type: ignore[arg-type]
+    app = App(ctx=ctx, uow=seeded, interactions=None, deliverer=CountingDeliverer())  # type: ignore[arg-type]
+    assert scheduler.morning(app)["redraw_deputy_cards"] == 2  # the manager and virtual-worker cards of Sam's item
+    assert app.deliverer.kicks == 1  # type: ignore[attr-defined]
+    assert scheduler.morning(app)["redraw_deputy_cards"] == 0  # the start-up run after the 07:00 one
     assert ("deputy-cards", "*") in scheduler.RUN_RECORDS[scheduler.MORNING]
 
 
