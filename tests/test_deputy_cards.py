@@ -228,3 +228,43 @@ def test_the_request_rows_are_not_touched(seeded: partial[UnitOfWork], ctx: Cont
     appoint(seeded, ctx, "sam", "tess")
     after = journey.get(rid)
     assert (after.version, after.details, after.last_action_at) == (before.version, before.details, before.last_action_at)
+
+
+class HomeSender(Sender):
+    """... with a Home tab: every Home published, (chat user, its cards' titles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.homes: list[tuple[str, list[str]]] = []
+
+    def publish_home(self, user: str, cards: list[Card]) -> None:
+        self.homes.append((user, [c.title for c in cards]))
+
+
+def test_the_deputys_home_gains_the_items_and_loses_them_at_an_early_end(
+    seeded: partial[UnitOfWork], ctx: Context, clock: FixedClock, journey: Journey
+) -> None:
+    """The redrawn cards' requests redraw the Homes they touch (``tray.affected_by``: a deputy
+    always has a role other than worker in the absent person's team, so it is among them): Tess's
+    gains Sam's item "on behalf of" him at the start and, at an early end, loses it, rather than
+    keeping it until the next morning."""
+    from workflows import tray
+
+    rid = claimed_by_sam(journey, clock, "3549723", "amy", 5)
+    with seeded() as uow:
+        tray.note_home_opened(uow, ctx, "U0TESS")
+    sender = HomeSender()
+    deliver(seeded, ctx, sender)
+
+    def tess_home() -> list[str]:
+        [*_, (_user, titles)] = [h for h in sender.homes if h[0] == "U0TESS"] or [("U0TESS", ["never published"])]
+        return titles
+
+    appoint(seeded, ctx, "sam", "tess")
+    deliver(seeded, ctx, sender)
+    assert any(str(rid) in t and "on behalf of Sam Patel" in t for t in tess_home())
+    published = len(sender.homes)
+    clock.at = dt.datetime(2026, 11, 26, 15, 0, tzinfo=LONDON)
+    end(seeded, ctx, "sam")
+    deliver(seeded, ctx, sender)
+    assert len(sender.homes) > published and not any("on behalf of Sam Patel" in t for t in tess_home())
