@@ -51,9 +51,10 @@ from sqlalchemy.orm import aliased
 from bot import tray_views
 from bot.cards import Card
 from bot.safe_log import log_failure
-from bot.views import channel_card, digest_card, for_deputy, message_card, reminders_card
+from bot.views import channel_card, deputy_notice_card, digest_card, for_deputy, message_card, reminders_card
 from store.models import ChatMessage, OutboxMessage, Request
 from store.uow import UnitOfWork, UowFactory
+from workflows.deputies import NOTICE_VIEW as DEPUTY_NOTICE_VIEW
 from workflows.reminders import VIEW as REMINDERS_VIEW
 from workflows.requests import Context
 
@@ -358,6 +359,8 @@ class Deliverer:
             return digest_card(uow, self.ctx, body)
         if body.get("view") == REMINDERS_VIEW:  # the chasing engine's batch (workflows.reminders)
             return for_deputy(self.ctx, reminders_card(body), body)
+        if body.get("view") == DEPUTY_NOTICE_VIEW:  # act-for: more cards name someone than were redrawn
+            return deputy_notice_card(self.ctx, body)
         request_id = int(body["request_id"]) if "request_id" in body else None
         if request_id is not None and request_id not in held:
             held[request_id] = uow.requests.get(request_id)

@@ -921,3 +921,18 @@ def reminders_card(body: dict[str, Any]) -> Card:
         sections=[Section("Waiting for you", lines)],
         footer="Sent in working hours only, once per step (see the README: Reminders and chasing).",
     )
+
+
+def deputy_notice_card(ctx: Context, body: dict[str, Any]) -> Card:
+    """Act-for (``workflows.deputies.card_change``): a period started or ended for someone whose
+    cards are more than the redrawn ones. Staff names and counts only."""
+    absent, deputy = ctx.org.name_of(str(body.get("absent"))), ctx.org.name_of(str(body.get("deputy")))
+    items, redrawn = int(body.get("items") or 0), int(body.get("redrawn") or 0)
+    if body.get("until"):
+        title = f"{absent} is away until the end of {body['until']}: {deputy} acts for {absent} on their {items:,} open items."
+    else:
+        title = f"{absent} is back: {deputy} no longer acts for {absent} on their {items:,} open items."
+    return Card(
+        title=title,
+        footer=f"The {redrawn:,} most recently active cards show it now; the others show it as they next change (Home shows it as it is).",
+    )

@@ -321,6 +321,9 @@ class Request(Base):
     __table_args__ = (
         Index("ix_requests_team_state", "team", "state"),
         Index("ix_requests_receiving_team_state", "receiving_team", "state"),
+        # The requests whose cards name a person, newest first (act-for periods, migration 0017).
+        Index("ix_requests_holder_state_last_action", "holder", "state", "last_action_at"),
+        Index("ix_requests_requested_by_state_last_action", "requested_by", "state", "last_action_at"),
         # One open request of a kind per person, enforced by the database so that
         # two workers asking at the same moment cannot both succeed.
         postgresql_index(
@@ -484,6 +487,7 @@ class Deputy(Base):
     __table_args__ = (
         Index("ix_deputies_absent_ends_at", "absent", "ends_at"),
         Index("ix_deputies_deputy_ends_at", "deputy", "ends_at"),
+        Index("ix_deputies_ends_at", "ends_at"),  # the periods that ended overnight (the morning, migration 0017)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, event, func, or_, select
+from sqlalchemy import ColumnElement, and_, event, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,6 +40,7 @@ from store.models import (
 )
 
 T = TypeVar("T")
+PREFIXES_A_QUERY = 100  # ``posted_cards``: a UNION ALL arm each (SQLite allows 500 a compound SELECT)
 
 class ConcurrentChange(Exception):
     """Another transaction changed the same request first (compare-and-set lost)."""
@@ -189,6 +190,33 @@ class Requests:
             .options(joinedload(Request.person), joinedload(Request.case))
         ).all()
 
+    def latest_naming(
+        self, by: Literal["holder", "requested_by"], people: Iterable[str], states: Iterable[str], *, limit: int,
+        teams: Iterable[str] | None = None,
+    ) -> tuple[list[Request], int]:
+        """The requests in ``states`` whose ``by`` (holder, or who asked) is one of ``people`` (of
+        ``teams`` only, if given): the ``limit`` most recently active (``last_action_at``, newest
+        first, then the highest ID), and how many there are in all.
+
+        Bounded reads however many match (issue 9: a person may hold thousands): each (person,
+        state) is a range of the index ``(by, state, last_action_at)`` (migration 0017) read from
+        its newest end for at most ``limit`` rows; without ``teams``, the count reads index
+        entries only."""
+        column = Request.holder if by == "holder" else Request.requested_by
+        states, teams = sorted(set(states)), (None if teams is None else sorted(set(teams)))
+        found: dict[int, Request] = {}
+        total = 0
+        for person in sorted(set(people)):
+            for state in states:
+                where = [column == person, Request.state == state]
+                if teams is not None:
+                    where.append(Request.team.in_(teams))
+                newest = select(Request).where(*where).order_by(Request.last_action_at.desc(), Request.id.desc()).limit(limit)
+                found.update((r.id, r) for r in self.session.scalars(newest))
+                total += self.session.scalar(select(func.count()).select_from(Request).where(*where)) or 0
+        latest = sorted(found.values(), key=lambda r: (r.last_action_at or r.requested_at, r.id), reverse=True)
+        return latest[:limit], total
+
     def in_states_everywhere(self, states: Iterable[str]) -> Sequence[Request]:
         """Requests in these states, in every team (also teams no longer in the config)."""
         return self.session.scalars(select(Request).where(Request.state.in_(list(states))).order_by(Request.id)).all()
@@ -229,6 +257,12 @@ class Deputies:
         """The absent person's periods not over at ``after`` (current and future), earliest first."""
         return self.session.scalars(
             select(Deputy).where(Deputy.absent == absent, Deputy.ends_at > after).order_by(Deputy.starts_at, Deputy.id)
+        ).all()
+
+    def ended_between(self, after: dt.datetime, until: dt.datetime) -> Sequence[Deputy]:
+        """The periods whose end is after ``after`` and at or before ``until``, in order of ending."""
+        return self.session.scalars(
+            select(Deputy).where(Deputy.ends_at > after, Deputy.ends_at <= until).order_by(Deputy.ends_at, Deputy.id)
         ).all()
 
     def active(self, at: dt.datetime, *, absent: str | None = None, deputy: str | None = None) -> Sequence[Deputy]:
@@ -408,16 +442,27 @@ class UnitOfWork:
     def posted_message(self, card_key: str) -> ChatMessage | None:
         return self.session.scalars(select(ChatMessage).where(ChatMessage.card_key == card_key)).first()
 
-    def posted_cards(self, key_prefix: str, channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
-        """Each card already posted under a key starting with ``key_prefix`` (and, if given,
-        queued to ``channel``): its first outbox row and where it was posted, oldest first."""
-        first_rows = select(func.min(OutboxMessage.id)).where(starts_with(self.session, OutboxMessage.card_key, key_prefix))
-        if channel is not None:
-            first_rows = first_rows.where(OutboxMessage.channel == channel)
+    def posted_cards(self, key_prefix: str | Sequence[str], channel: str | None = None) -> list[tuple[OutboxMessage, ChatMessage]]:
+        """Each card already posted under a key starting with ``key_prefix`` (or with one of
+        several: one query for up to ``PREFIXES_A_QUERY`` of them) and, if given, queued to ``channel``: its first outbox
+        row and where it was posted, oldest first."""
+        prefixes = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+        found: list[tuple[OutboxMessage, ChatMessage]] = []
+        for start in range(0, len(prefixes), PREFIXES_A_QUERY):
+            found += self._posted_cards(prefixes[start : start + PREFIXES_A_QUERY], channel)
+        return sorted(found, key=lambda pair: pair[0].id)
+
+    def _posted_cards(self, prefixes: Sequence[str], channel: str | None) -> list[tuple[OutboxMessage, ChatMessage]]:
+        arms = []
+        for prefix in prefixes:  # one range of the card-key index each (under an OR of them SQLite reads all of it)
+            first_rows = select(func.min(OutboxMessage.id)).where(starts_with(self.session, OutboxMessage.card_key, prefix))
+            if channel is not None:
+                first_rows = first_rows.where(OutboxMessage.channel == channel)
+            arms.append(first_rows.group_by(OutboxMessage.card_key))
         query = (
             select(OutboxMessage, ChatMessage)
             .join(ChatMessage, ChatMessage.card_key == OutboxMessage.card_key)
-            .where(OutboxMessage.id.in_(first_rows.group_by(OutboxMessage.card_key)))
+            .where(OutboxMessage.id.in_(arms[0] if len(arms) == 1 else union_all(*arms)))
             .order_by(OutboxMessage.id)
         )
         # Posted cards are committed ones; no flush here, so that a lost compare-and-set

@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import Journey
 from sqlalchemy import func, select
-from test_slack_http import MGR, SlackDriver, button, slack, slack_api  # noqa: F401 (fixtures)
+from test_slack_http import BS, MGR, SlackDriver, button, slack, slack_api  # noqa: F401 (fixtures)
 from test_worktray_http import worktray
 
 from store.models import Deputy
@@ -105,3 +105,31 @@ def test_deputy_in_the_console(db_url: str, org: Organisation, clock: FixedClock
     assert "approved by Pia Novak on behalf of Maria Lopez" in transcript
     assert "Pia Novak no longer acts for you." in transcript
     assert transcript.rstrip().endswith("You have no deputy, and act for nobody.")
+
+
+def test_the_cards_of_what_the_absent_person_holds_are_redrawn_over_signed_http(
+    slack: SlackDriver, seeded: partial[UnitOfWork], clock: FixedClock, journey: Journey  # noqa: F811
+) -> None:
+    """Sam holds a closure; ``/worktray deputy`` names Tess: the virtual-worker card (and the
+    manager card) say who acts for him at once, not when the item next moves; ``deputy end``
+    takes it off again (workflows.deputies.card_change)."""
+    from test_worktray_http import shown
+
+    request_id = journey.request()
+    journey.approve(request_id)
+    journey.claim(request_id, "sam")
+    slack.app.deliverer.drain()
+    title = f"Closure request {request_id}"
+    assert "acts for them" not in shown(slack.card(BS, title).blocks)
+
+    answer = worktray_command(slack, "U0SAM", "deputy <@U0TESS> until 27 Nov")
+    assert answer["text"].startswith("Tess Wong is your deputy")
+    slack.app.deliverer.drain()
+    for channel in (BS, MGR):
+        assert "Sam Patel (away until Fri 27 Nov 2026: Tess Wong acts for them)" in shown(slack.card(channel, title).blocks), channel
+
+    assert worktray_command(slack, "U0SAM", "deputy end")["text"] == "Tess Wong no longer acts for you."
+    slack.app.deliverer.drain()
+    for channel in (BS, MGR):
+        blocks = shown(slack.card(channel, title).blocks)
+        assert "Sam Patel" in blocks and "acts for them" not in blocks, channel

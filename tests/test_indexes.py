@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, event, text
 from bot.deliver import Deliverer
 from store.db import make_engine, make_session_factory
 from store.uow import UnitOfWork
-from workflows import audits, radar, reminders, transfer, tray
+from workflows import audits, deputies, radar, reminders, transfer, tray
 from workflows import requests as wf
 from workflows.clock import LONDON, FixedClock, local_today
 from workflows.org import Organisation
@@ -109,6 +109,15 @@ def run_journeys(uow_factory: partial[UnitOfWork], org: Organisation) -> None:
         with uow_factory() as uow:
             radar.post_digest(uow, ctx, job, "12plus", at)
     run_scans(uow_factory, ctx)
+    # Act-for: a period's start and end redraw the cards naming the absent person (the holder;
+    # the asker's supervising manager, C2), and the morning those of periods ended overnight.
+    for actor, deputy in (("sam", "tess"), ("maria", "pia")):
+        with uow_factory() as uow:
+            deputies.appoint(uow, ctx, actor, deputy, dt.date(2026, 11, 27))
+    with uow_factory() as uow:
+        deputies.end(uow, ctx, "sam")
+    with uow_factory() as uow:
+        deputies.redraw_after_ended_periods(uow, ctx)
     for chat_id in ("U0MARIA", "U0SAM", "U0NADIA"):  # their Home trays are drawn after the deliveries (issue 9)
         with uow_factory() as uow:
             tray.note_home_opened(uow, ctx, chat_id)

@@ -144,9 +144,9 @@ def test_the_morning_round_is_scheduled_at_seven_london_and_once_at_start(seeded
     assert isinstance(daily, CronTrigger) and str(daily.timezone) == "Europe/London"
     assert f"{MORNING}-at-start" in jobs and jobs[MORNING].misfire_grace_time is None
 
-    assert morning(app) == {"promote_future_steps": 1, "recheck_blocked": 0, "refresh_homes": 0}  # the demo's Home Visit of 3 Dec
+    assert morning(app) == {"promote_future_steps": 1, "recheck_blocked": 0, "redraw_deputy_cards": 0, "refresh_homes": 0}  # the demo's Home Visit of 3 Dec
     assert app.deliverer.kicks == 1
-    assert morning(app) == {"promote_future_steps": 0, "recheck_blocked": 0, "refresh_homes": 0}  # the start-up run after the 07:00 one
+    assert morning(app) == {"promote_future_steps": 0, "recheck_blocked": 0, "redraw_deputy_cards": 0, "refresh_homes": 0}  # the start-up run after the 07:00 one
     assert app.deliverer.kicks == 1
     with seeded() as uow:  # no Home on this platform: the day's refresh is not claimed (an instance with one may take it)
         assert uow.job_run(job=tray.HOME_REFRESH_JOB, team="*", period="2026-11-26") is None
@@ -155,7 +155,7 @@ def test_the_morning_round_is_scheduled_at_seven_london_and_once_at_start(seeded
 def test_run_records_say_which_jobs_keep_a_record() -> None:
     assert run_records("radar:12plus") == (("radar", "12plus"),)
     assert run_records(MORNING) == run_records(f"{MORNING}-at-start") == (
-        ("promote-steps", "*"), ("recheck-blocked", "*"), ("home-refresh", "*")
+        ("promote-steps", "*"), ("recheck-blocked", "*"), ("deputy-cards", "*"), ("home-refresh", "*")
     )
     assert run_records("transfers-due") == run_records("transfers-due-at-start") == (("transfers-due", "*"),)
     assert run_records("reminders") == (("reminders", "*"),) and run_records("audits-due") == (("audits-due", "*"),)

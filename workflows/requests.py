@@ -9,7 +9,7 @@ and the cards are re-announced through the outbox, all or nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -557,10 +557,58 @@ def dm_card_key(request: Request, chat_id: str, view: str) -> str:
 def redraw_direct_messages(uow: UnitOfWork, ctx: Context, request: Request) -> None:
     """Queue again every DM card already sent about the request, so that each is
     edited in place to show the request as it now is."""
-    now = ctx.clock.now()
-    for row, _posted in uow.posted_cards(dm_card_key_prefix(request.id)):
+    queue_redraws(uow, ctx, posted_cards_of(uow, [request], channel_cards=False, dm_views=None))
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """A card already posted (a channel card or a DM), to be queued again as it was first
+    queued: the deliverer draws it from the request as it is then and edits it in place."""
+
+    kind: str
+    channel: str
+    card_key: str
+    body: dict[str, Any]
+
+
+def card_key_prefix(request_id: int) -> str:
+    """Every channel card of a request: manager (per revision), queue, onward, a kind's others."""
+    return f"request:{request_id}:"
+
+
+def posted_cards_of(
+    uow: UnitOfWork, requests: Sequence[Request], *, channel_cards: bool = True, dm_views: Collection[str] | None = ()
+) -> list[Redraw]:
+    """The cards already posted about ``requests`` that a redraw would change (one query for
+    them all), without touching the requests (no new version: nobody's click loses a
+    compare-and-set to it): with ``channel_cards`` their channel cards (of the manager cards,
+    the current revision's only: an older one reads "superseded", whoever is away), and their
+    DMs of ``dm_views`` (None: all)."""
+    by_id = {r.id: r for r in requests}
+    prefixes = [card_key_prefix(i) for i in by_id] if channel_cards else []
+    prefixes += [dm_card_key_prefix(i) for i in by_id] if dm_views is None or dm_views else []
+    found: list[Redraw] = []
+    for row, _posted in uow.posted_cards(prefixes):
         assert row.card_key is not None
-        uow.send(at=now, kind="dm", channel=row.channel, card_key=row.card_key, body=row.body)
+        request = by_id[int(row.card_key.split(":")[1])]  # request:<id>:... and dm:<id>:...
+        if row.card_key.startswith(card_key_prefix(request.id)):
+            if row.body.get("audience") == "manager" and row.card_key != manager_card_key(request):
+                continue
+        elif dm_views is not None and row.body.get("view") not in dm_views:
+            continue
+        found.append(Redraw(row.kind, row.channel, row.card_key, row.body))
+    return found
+
+
+def queue_redraws(uow: UnitOfWork, ctx: Context, redraws: Iterable[Redraw]) -> int:
+    """Queue each card to be redrawn in place (the outbox; one delivery per card however many
+    rows it has pending); how many were queued."""
+    now = ctx.clock.now()
+    count = 0
+    for redraw in redraws:
+        uow.send(at=now, kind=redraw.kind, channel=redraw.channel, card_key=redraw.card_key, body=redraw.body)
+        count += 1
+    return count
 
 
 # -- the shared actions -------------------------------------------------------

@@ -40,7 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.safe_log import log_failure
 from store.uow import UnitOfWork, UowFactory
-from workflows import audits, closure, radar, reminders, transfer, tray, work_steps
+from workflows import audits, closure, deputies, radar, reminders, transfer, tray, work_steps
 from workflows.clock import LONDON
 from workflows.org import Organisation
 from workflows.requests import Context
@@ -179,6 +179,8 @@ REFRESH_HOMES = "refresh_homes"
 MORNING_BODIES: dict[str, Callable[[App], int]] = {
     "promote_future_steps": lambda app: run_job(app.uow, app.ctx, work_steps.promote_future_steps),
     "recheck_blocked": lambda app: run_in_two(app.uow, app.ctx, closure.unblockable, closure.unblock),
+    # Act-for: the cards naming someone whose period ended at midnight drop "(away until ...)".
+    "redraw_deputy_cards": lambda app: run_in_two(app.uow, app.ctx, deputies.ended_by_date, deputies.redraw_ended),
     REFRESH_HOMES: refresh_homes,
 }
 
@@ -206,6 +208,7 @@ RUN_RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
     MORNING: (
         (work_steps.PROMOTE_JOB, work_steps.ALL_TEAMS),
         (closure.RECHECK_JOB, work_steps.ALL_TEAMS),
+        (deputies.REDRAW_JOB, work_steps.ALL_TEAMS),
         (tray.HOME_REFRESH_JOB, work_steps.ALL_TEAMS),
     ),
     TRANSFERS_DUE: ((TRANSFERS_DUE, work_steps.ALL_TEAMS),),
