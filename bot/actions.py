@@ -44,6 +44,9 @@ class Reply:
     card: Card | None = None
     cards: list[Card] = field(default_factory=list)  # the work tray: one card a line (bot.tray_views)
     errors: dict[str, str] = field(default_factory=dict)  # form field errors: the modal stays open
+    # The text says what the request's redrawn cards show too (its state, who holds it, its
+    # buttons): an adapter that redraws the card in place may leave the text out.
+    shown_on_card: bool = False
 
 
 class Interactions:
@@ -100,14 +103,22 @@ class Interactions:
         requests.check_approve(uow, self.ctx, request, actor)
         return Reply(form=views.approve_form(request, requests.checklist_for(request)))
 
+    def _on_card(self, uow: UnitOfWork, value: str, act: Callable[[int], str]) -> Reply:
+        """``act(request_id)``'s reply, marked as shown on the request's redrawn cards, except
+        for a restricted record: its channel cards keep the neutral line (issue 8), so the
+        reply is the only place the clicker sees what happened."""
+        request = requests.load(uow, self._request_id(value))  # held: ``act`` finds it loaded
+        restricted = access.is_restricted(uow, request)
+        return Reply(text=act(request.id), shown_on_card=not restricted)
+
     def _claim(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        return Reply(text=requests.claim(uow, self.ctx, self._request_id(value), actor, source=source))
+        return self._on_card(uow, value, lambda rid: requests.claim(uow, self.ctx, rid, actor, source=source))
 
     def _unclaim(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        return Reply(text=requests.unclaim(uow, self.ctx, self._request_id(value), actor, source=source))
+        return self._on_card(uow, value, lambda rid: requests.unclaim(uow, self.ctx, rid, actor, source=source))
 
     def _withdraw(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-        return Reply(text=requests.withdraw(uow, self.ctx, self._request_id(value), actor, source=source))
+        return self._on_card(uow, value, lambda rid: requests.withdraw(uow, self.ctx, rid, actor, source=source))
 
     def _recheck(self, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
         return Reply(text=closure.recheck(uow, self.ctx, self._request_id(value), actor, source=source))
@@ -544,7 +555,7 @@ def _transfer_request(self: Interactions, uow: UnitOfWork, actor: str, value: st
 
 
 def _mark_ready(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:
-    return Reply(text=transfer.mark_ready(uow, self.ctx, self._request_id(value), actor, source=source))
+    return self._on_card(uow, value, lambda rid: transfer.mark_ready(uow, self.ctx, rid, actor, source=source))
 
 
 def _transfer_resubmit(self: Interactions, uow: UnitOfWork, actor: str, value: str, source: str | None) -> Reply:

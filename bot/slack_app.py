@@ -252,6 +252,7 @@ class Container(_Part):
     type: str | None = None
     channel_id: str | None = None
     message_ts: str | None = None
+    is_ephemeral: bool = False  # a reply only the clicker saw (/worktray, /case status): never redrawn
 
 
 class Action(_Part):
@@ -276,9 +277,11 @@ class BlockActions(_Part):
 
     @property
     def message(self) -> Posted | None:
-        """The channel message whose button was pressed, if it was one."""
+        """The channel message whose button was pressed, if it was one (not an ephemeral reply:
+        the deliverer never redraws those)."""
         channel, ts = self.channel_id, self.container.message_ts if self.container else None
-        return Posted(channel, ts) if channel and ts and not self.from_home else None
+        ephemeral = self.container is not None and self.container.is_ephemeral
+        return Posted(channel, ts) if channel and ts and not self.from_home and not ephemeral else None
 
     @property
     def from_home(self) -> bool:
@@ -646,7 +649,10 @@ class _Replies:
             self.open_form(click.trigger_id, reply.form, click.user.id)
         elif reply.card is not None:
             self.ephemeral(click.channel_id, click.user.id, reply.card.fallback_text, card_blocks(reply.card))
-        elif reply.text:
+        elif reply.text and not (reply.shown_on_card and (click.message is not None or click.from_home)):
+            # A success the redrawn card (or the republished Home tab) shows is not said twice:
+            # business support claiming all day would get a reply per click, and on the Home
+            # tab, which has no channel, a permanent DM each time.
             self.ephemeral(click.channel_id, click.user.id, reply.text)
 
     def to_submission(self, ack: Callable[..., None], sub: ViewSubmission, reply: Reply) -> None:

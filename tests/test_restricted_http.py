@@ -72,6 +72,8 @@ def test_a_restricted_closure_flows_with_neutral_channel_cards(slack: SlackDrive
     assert slack.click("U0SAM", queue, "Claim").status == 200
     queue = slack.card(BS, "Request 1 · ")
     assert labels(queue) == ["Open closure audit", "Unclaim", "Reassign"]
+    # The neutral card does not say who holds it: the clicker is told, only them.
+    assert slack.ephemerals("U0SAM")[-1].startswith("You hold closure request 1")
 
     # C6: the audit modal is for the claimer, who is allowed the details; then closed.
     assert slack.click("U0SAM", queue, "Open closure audit").status == 200

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -440,10 +441,13 @@ def test_return_resubmit_approve_claim_close_over_http(slack: SlackDriver, store
     assert labels(queue) == ["Claim", "Reassign"]  # Withdraw is for the worker and manager, not here
     assert labels(slack.card(MGR, "Closure request 1 · 3549723 (LM)")) == ["Reassign", "Withdraw"]
 
-    # 7. Sam claims; Tess's later click changes nothing and tells her who holds it.
+    # 7. Sam claims; Tess's later click changes nothing and tells her who holds it. Sam's
+    #    success is shown by the redrawn card alone (state, holder, buttons), not said again.
     assert slack.click("U0SAM", queue, "Claim").status == 200
     events_after_claim = store.events(1)
     assert store.request(1).holder == "sam"
+    assert "held by Sam Patel" in json.dumps(slack.card(BS, "Closure request 1").blocks)
+    assert slack.ephemerals("U0SAM") == []
     assert slack.click("U0TESS", queue, "Claim").status == 200
     assert "Nothing changed" in slack.ephemerals("U0TESS")[-1] and "Sam Patel" in slack.ephemerals("U0TESS")[-1]
     assert store.request(1).holder == "sam" and store.events(1) == events_after_claim
@@ -777,3 +781,18 @@ def test_healthz_says_so_when_the_database_is_unreachable(slack: SlackDriver) ->
         conn.request("GET", "/healthz")
         assert conn.getresponse().status == 503
         conn.close()
+
+
+def test_a_press_on_an_ephemeral_reply_names_no_message_to_redraw() -> None:
+    """Slack's own payload shape (tests/data/slack/block_actions_button_in_message.json):
+    a press on a channel message names it (its card is redrawn first, and a success it shows is
+    not said again); on an ephemeral reply (/worktray, /case status) it names none, so the
+    clicker is told in words."""
+    from bot.slack_app import BlockActions, parse_payload
+
+    payload = json.loads((Path(__file__).parent / "data/slack/block_actions_button_in_message.json").read_text())
+    pressed = parse_payload(payload)
+    assert isinstance(pressed, BlockActions) and pressed.message is not None and pressed.message.message_id == "1678252213.679169"
+    payload["container"]["is_ephemeral"] = True
+    on_ephemeral = parse_payload(payload)
+    assert isinstance(on_ephemeral, BlockActions) and on_ephemeral.message is None and not on_ephemeral.from_home
