@@ -189,8 +189,8 @@ class Requests:
         """Requests of ``teams`` in ``states`` (not of ``kinds_not``; held by one of ``holders``,
         if given) as plain rows, none loaded as a ``Request``: ``id``, ``kind``, ``state``, ``team``,
         ``receiving_team``, ``holder``, ``requested_by``, ``person_id``, ``case_id``, ``requested_at``,
-        ``last_action_at`` (and ``details``). A work tray of thousands of lines is counted and ordered from these, and
-        only the page shown is loaded (issue 9). In id order."""
+        ``last_action_at`` (and ``details``). The work tray picks from these the few blocked and
+        returned requests it loads (issue 9). In id order."""
         columns: list[Any] = [
             Request.id, Request.kind, Request.state, Request.team, Request.receiving_team, Request.holder,
             Request.requested_by, Request.person_id, Request.case_id, Request.requested_at, Request.last_action_at,
