@@ -18,15 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from contextlib import ExitStack
 from functools import partial
 
 import pytest
+from conftest import new_postgres_database
 from sqlalchemy import event, select
 
 from bench import scans
 from bench.scale_data import generate
 from bot import tray_views
 from store.db import make_engine, make_session_factory
+from store.migrate import upgrade
 from store.models import Case, Deputy, Person, Request, WorkStep
 from store.uow import UnitOfWork
 from workflows import tray
@@ -61,15 +64,24 @@ DETAILS = {
 }
 
 
-@pytest.fixture
-def mixed(db_url: str) -> Iterator[tuple[partial[UnitOfWork], Context]]:
-    generate(db_url, persons=3000, events=0)
-    engine = make_engine(db_url)
-    uow = partial(UnitOfWork, make_session_factory(engine))
-    with uow() as u:
-        vary(u)
-    yield uow, scans.bench_context()
-    engine.dispose()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def mixed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[partial[UnitOfWork], Context]]:
+    """The store, made once for this module's tests (which only read it). On PostgreSQL in a
+    database of its own: the generator's ANALYZE would leave the session database's planner
+    statistics to the tests after it (``tests/test_indexes.py`` plans with them)."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('paging') / 'worktray.db'}"
+            upgrade(url)
+        else:
+            url = stack.enter_context(new_postgres_database("worktray_paging"))
+        generate(url, persons=3000, events=0)
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        uow = partial(UnitOfWork, make_session_factory(engine))
+        with uow() as u:
+            vary(u)
+        yield uow, scans.bench_context()
 
 
 def vary(uow: UnitOfWork) -> None:

@@ -516,6 +516,12 @@ def work_tray(
         for segment in segments:  # the first lines of the pages up to this one, of each
             plain_and_loaded += _first_lines(uow, ctx, segment, tray.page * tray.page_size)
         every = sorted(plain_and_loaded, key=lambda x: _order_key(x.age, x.threshold, x.request_id, x.reason))
+        # One line a request, also if it moved between two of these reads (PostgreSQL reads each
+        # statement afresh): the Home is redrawn after every move anyway.
+        first: dict[int, _Line] = {}
+        for x in every:
+            first.setdefault(x.request_id, x)
+        every = list(first.values())
         shown = every[(tray.page - 1) * tray.page_size : tray.page * tray.page_size]
         tray.requests = {r.id: r for r in uow.requests.with_people(x.request_id for x in shown if x.request is None)}
         tray.requests |= {x.request_id: x.request for x in shown if x.request is not None}
