@@ -177,32 +177,17 @@ class Requests:
             .options(joinedload(Request.person), joinedload(Request.case))
         ).all())
 
-    def summaries(
-        self,
-        teams: Iterable[str],
-        states: Iterable[str],
-        *,
-        kinds_not: Iterable[str] = (),
-        holders: Iterable[str] | None = None,
-        with_details: bool = False,
-    ) -> Sequence[Row[Any]]:
-        """Requests of ``teams`` in ``states`` (not of ``kinds_not``; held by one of ``holders``,
-        if given) as plain rows, none loaded as a ``Request``: ``id``, ``kind``, ``state``, ``team``,
-        ``receiving_team``, ``holder``, ``requested_by``, ``person_id``, ``case_id``, ``requested_at``,
-        ``last_action_at`` (and ``details``). The work tray picks from these the few blocked and
-        returned requests it loads (issue 9). In id order."""
+    def summaries(self, teams: Iterable[str], states: Iterable[str], *, with_details: bool = False) -> Sequence[Row[Any]]:
+        """Requests of ``teams`` in ``states`` as plain rows, none loaded as a ``Request``: ``id``,
+        ``kind``, ``state``, ``team``, ``receiving_team``, ``holder``, ``requested_by``, ``person_id``,
+        ``case_id``, ``requested_at``, ``last_action_at`` (and ``details``). The work tray picks from
+        these the few blocked and returned requests it loads (issue 9). In id order."""
         columns: list[Any] = [
             Request.id, Request.kind, Request.state, Request.team, Request.receiving_team, Request.holder,
             Request.requested_by, Request.person_id, Request.case_id, Request.requested_at, Request.last_action_at,
         ]
-        query = select(*columns, *([Request.details] if with_details else [])).where(
-            Request.team.in_(list(teams)), Request.state.in_(list(states))
-        )
-        if kinds_not := list(kinds_not):
-            query = query.where(Request.kind.not_in(kinds_not))
-        if holders is not None:
-            query = query.where(Request.holder.in_(list(holders)))
-        return by_id(self.session.execute(query).all())
+        query = select(*columns, *([Request.details] if with_details else []))
+        return by_id(self.session.execute(self._where(query, teams, states, (), None, None)).all())
 
     def _where(
         self, query: Any, teams: Iterable[str], states: Iterable[str], kinds_not: Iterable[str], holders: Iterable[str] | None, touching: str | None

@@ -15,6 +15,10 @@ overdue at the top, then the oldest first.
 Who may act is decided by ``workflows.requests.may`` (the one permission rule); which
 buttons a line carries is the presentation's business (``bot.tray_views``), drawn from the
 request's own card so Home and the channel card stay identical. Nothing here writes.
+
+Home and ``/worktray`` draw a page (``work_tray(page=...)``): the same lines in the same order
+as the whole tray, but business support's thousands of queued and held items are counted and
+ordered in the database and only the page's requests are loaded (issue 9; ``_lines``).
 """
 
 from __future__ import annotations
