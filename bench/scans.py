@@ -1,6 +1,6 @@
 """The scans over the whole case store, timed on a big generated one (issue 9).
 
-``python -m bench.scans [--persons N] [--events N] [--runs K] [--explain] [--url URL]`` generates
+``python -m bench.scans [--persons N] [--events N] [--runs K] [--explain] [--url URL] [--only TEXT]`` generates
 a store (``bench.scale_data``) on a SQLite file and a fresh PostgreSQL database, then times each
 scan (the median of K runs, each in its own unit of work): the radar digest and the Transfer
 Meeting agenda of 12+ as the deliverer draws them (T2, T3), a team's due audits (``/audits``),
@@ -8,6 +8,9 @@ every team's overdue audits, the daily audit job when everything due is raised (
 reminders' collection over every ladder (issue 7). The goal is PostgreSQL's: 250 ms each.
 
 ``--explain`` prints, for each scan, its slowest statements with ``EXPLAIN ANALYZE`` (PostgreSQL).
+
+``--only TEXT`` (with ``--url``) times only the scans whose name contains TEXT, e.g. ``Home``: on a
+store the scans have run over once (the audit job has raised what is due), as they run in order.
 
 ``--write-lock`` (with ``--url``: alone) times the scheduler's reminders job as it runs
 (``worktray.scheduler.send_reminders``: collected read-only, then claimed and queued): how long
@@ -151,14 +154,17 @@ def _size(result: object) -> str:
     return type(result).__name__
 
 
-def time_scans(url: str, runs: int = 5, explain: bool = False) -> list[Timing]:
-    """Each scan ``runs`` times after one untimed warm-up run (which also does the raising and the claiming)."""
+def time_scans(url: str, runs: int = 5, explain: bool = False, only: str = "") -> list[Timing]:
+    """Each scan (whose name contains ``only``) ``runs`` times after one untimed warm-up run (which
+    also does the raising and the claiming)."""
     engine = make_engine(url)
     uow = partial(UnitOfWork, make_session_factory(engine))
     ctx = bench_context()
     found = []
     try:
         for name, (scan, _) in SCANS.items():
+            if only not in name:
+                continue
             timing = Timing(name)
             started = time.perf_counter()
             with uow(readonly=scan not in WRITES) as u:
@@ -290,12 +296,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--write-lock", action="store_true", help="only the reminders job's writing transactions (with --url)")
+    parser.add_argument("--only", default="", help="only the scans whose name contains this (with --url)")
     args = parser.parse_args(argv)
     if args.url and args.write_lock:
         print("\n".join(reminders_write_lock(args.url)))
         return
     if args.url:
-        print("\n".join(report(make_engine(args.url).dialect.name, time_scans(args.url, args.runs, args.explain))))
+        print("\n".join(report(make_engine(args.url).dialect.name, time_scans(args.url, args.runs, args.explain, args.only))))
         return
     print("\n".join(run_all(args.persons, args.events, args.runs, args.explain, not args.no_sqlite, not args.no_postgres)))
 

@@ -350,8 +350,8 @@ class Interactions:
 
         def work(uow: UnitOfWork, actor: str) -> Reply:
             command = worktray_command.parse(text)
-            look = tray.tray_on_demand(uow, self.ctx, actor, command.team, worktray_command.USAGE)
-            cards = tray_views.tray_cards(uow, self.ctx, look, page_size=tray_views.MESSAGE_LINES, home=False)
+            look = tray.tray_on_demand(uow, self.ctx, actor, command.team, worktray_command.USAGE, page=1, page_size=tray_views.MESSAGE_LINES)
+            cards = tray_views.tray_cards(uow, self.ctx, look, home=False)
             return Reply(cards=cards)
 
         return self._run(work, chat_user_id, worktray_command.USAGE)

@@ -96,8 +96,8 @@ def line_text(ctx: Context, item: tray.TrayItem, request: Request) -> str:
     )
 
 
-def item_card(uow: UnitOfWork, ctx: Context, actor: str, item: tray.TrayItem) -> Card:
-    request = uow.requests.get(item.request_id)
+def item_card(uow: UnitOfWork, ctx: Context, actor: str, item: tray.TrayItem, request: Request | None = None) -> Card:
+    request = request or uow.requests.get(item.request_id)
     assert request is not None
     return Card(title=line_text(ctx, item, request), buttons=line_buttons(uow, ctx, actor, item, request))
 
@@ -133,24 +133,27 @@ def _audit_line(ctx: Context, audit: audits.DueAudit) -> str:
 
 def tray_cards(uow: UnitOfWork, ctx: Context, look: tray.WorkTray, page: int = 1, page_size: int = PAGE_SIZE, *, home: bool = True) -> list[Card]:
     """The tray, a page of it: a heading card, the page's lines (one card each, with their
-    buttons), the managers' summary, and a "Show more" button (Home) or a pointer to Home."""
-    pages = max(1, -(-len(look.items) // page_size))
+    buttons), the managers' summary, and a "Show more" button (Home) or a pointer to Home.
+    A tray drawn a page at a time (``tray.work_tray(page=...)``) is shown as its page."""
+    if look.page is not None:
+        page, page_size = look.page, look.page_size
+    waiting = look.waiting
+    pages = max(1, -(-waiting // page_size))
     page = min(max(page, 1), pages)
-    shown = look.items[(page - 1) * page_size : page * page_size]
-    overdue = sum(1 for i in look.items if i.overdue)
+    shown = look.items if look.page is not None else look.items[(page - 1) * page_size : page * page_size]
     where = f" in {_team_name(ctx, look.team)}" if look.team else ""
-    heading = f"My work tray{where}: {len(look.items)} waiting, {overdue} overdue"
+    heading = f"My work tray{where}: {waiting} waiting, {look.overdue} overdue"
     if pages > 1:
         heading += f" (page {page} of {pages})"
     cards = [Card(title=heading, footer="Overdue first, the most overdue at the top; then the oldest. Ages in working days (D4).")]
-    cards += [item_card(uow, ctx, look.actor, item) for item in shown]
-    if not look.items:
+    cards += [item_card(uow, ctx, look.actor, item, look.requests.get(item.request_id)) for item in shown]
+    if not waiting:
         cards.append(Card(title="Nothing is waiting for you."))
     summary = summary_card(ctx, look) if page == 1 else None
     if summary is not None:
         cards.append(summary)
     if page < pages:
-        rest = len(look.items) - page * page_size
+        rest = waiting - page * page_size
         if home:
             cards.append(Card(title=f"{rest} more", buttons=[Button("Show more", MORE, str(page + 1))]))
         else:
@@ -166,7 +169,7 @@ def home_cards(uow: UnitOfWork, ctx: Context, chat_user_id: str, page: int = 1) 
     if person is None:
         cards = [Card(title="worktray", sections=[Section("Not set up", ["You are not in worktray's organisation config; ask your administrator to add you."])])]
     else:
-        cards = tray_cards(uow, ctx, tray.work_tray(uow, ctx, person.key), page)
+        cards = tray_cards(uow, ctx, tray.work_tray(uow, ctx, person.key, page=page, page_size=PAGE_SIZE))
     return [*cards, Card(title="Commands", sections=[Section("Type these anywhere; the answers are shown to you only", HOME_HELP)])]
 
 

@@ -362,11 +362,16 @@ class Request(Base):
     @property
     def applies_to(self) -> list[str]:
         """The people the request is for: the person, and chosen family-group members [003]."""
-        return list(self.details.get("applies_to") or [self.person_id])
+        return applies_to(self.details, self.person_id)
 
     # Compare-and-set: every UPDATE carries "WHERE version = <what we read>";
     # a concurrent change makes it match no row and SQLAlchemy raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
+
+
+def applies_to(details: dict[str, Any], person_id: str) -> list[str]:
+    """``Request.applies_to`` from a request's two columns (read without loading the request)."""
+    return list(details.get("applies_to") or [person_id])
 
 
 class Event(Base):

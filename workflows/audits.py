@@ -26,7 +26,7 @@ For the reminders and digests: ``due_audits(uow, ctx, team, today)`` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -383,11 +383,13 @@ def _due_by(uow: UnitOfWork, ctx: Context, last_due: dict[str, dt.date], today: 
     ]
 
 
-def overdue(uow: UnitOfWork, ctx: Context, today: dt.date) -> list[DueAudit]:
-    """Every team's overdue audits (past their due date, D4 working days counted), most overdue first.
-    Only cases due before today are read, every team in one query (issue 9)."""
+def overdue(uow: UnitOfWork, ctx: Context, today: dt.date, teams: Iterable[str] | None = None) -> list[DueAudit]:
+    """Every team's (or these teams') overdue audits (past their due date, D4 working days
+    counted), most overdue first. Only cases due before today are read, every team in one
+    query (issue 9)."""
     yesterday = today - dt.timedelta(days=1)
-    late = [a for a in _due_by(uow, ctx, {t.key: yesterday for t in ctx.org.teams}, today) if a.overdue]
+    keys = [t.key for t in ctx.org.teams] if teams is None else list(teams)
+    late = [a for a in _due_by(uow, ctx, dict.fromkeys(keys, yesterday), today) if a.overdue]
     return sorted(late, key=lambda a: (-a.working_days_overdue, a.team, a.person_id))
 
 

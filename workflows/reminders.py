@@ -222,7 +222,7 @@ def local_date(at: dt.datetime) -> dt.date:
 
 def entered_at(request: Request) -> dt.datetime:
     """When the request entered its present state (its last transition), else when it was made."""
-    return request.last_action_at or request.requested_at
+    return request.last_action_at or request.requested_at  # as ``store.uow.entered_at``, in the database
 
 
 def subject(request: Request) -> str:
@@ -232,7 +232,12 @@ def subject(request: Request) -> str:
 
 def waited(ctx: Context, request: Request, now: dt.datetime) -> int:
     """Working days (D4; day 0 does not count) since the request entered its state."""
-    return ctx.org.calendar.working_days_between(local_date(entered_at(request)), local_date(now))
+    return waited_since(ctx, entered_at(request), now)
+
+
+def waited_since(ctx: Context, since: dt.datetime, now: dt.datetime) -> int:
+    """``waited`` for a request that entered its state at ``since``."""
+    return ctx.org.calendar.working_days_between(local_date(since), local_date(now))
 
 
 def about(request: Request) -> str:

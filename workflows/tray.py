@@ -15,23 +15,40 @@ overdue at the top, then the oldest first.
 Who may act is decided by ``workflows.requests.may`` (the one permission rule); which
 buttons a line carries is the presentation's business (``bot.tray_views``), drawn from the
 request's own card so Home and the channel card stay identical. Nothing here writes.
+
+Home and ``/worktray`` draw a page (``work_tray(page=...)``): the same lines in the same order
+as the whole tray, but business support's thousands of queued and held items are counted and
+ordered in the database and only the page's requests are loaded (issue 9; ``_lines``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
-from store.models import Request
+from store.models import Request, applies_to
 from store.uow import UnitOfWork
 from workflows import access, audits, permissions, radar, reminders, work_steps
 from workflows import transfer_terms as terms
-from workflows.clock import local_today
+from workflows.clock import LONDON, local_today
 from workflows.errors import NotAllowed
-from workflows.org import Organisation, Role
-from workflows.requests import APPROVED, BLOCKED, CLAIMED, OPEN_STATES, REQUESTED, RETURNED, Context, covering, kind_of, may
+from workflows.org import APPROVING_ROLES, Organisation, Role
+from workflows.requests import (
+    APPROVED,
+    BLOCKED,
+    CLAIMED,
+    KINDS,
+    OPEN_STATES,
+    REQUESTED,
+    RETURNED,
+    Context,
+    covering,
+    kind_of,
+    may,
+)
 
 # Why a line is in the tray, in the order the sections read (the key is also the presentation's).
 DECIDE = "decide"  # awaiting your decision (approve/return, accept/decline, accept/hold/dispute)
@@ -99,16 +116,36 @@ class RadarSummary:
 
 @dataclass
 class WorkTray:
+    """``items``: every line, in order; or, drawn a page at a time (``work_tray(page=...)``), the
+    lines of ``page`` only, with how many there are in all (``count``) and how many are overdue."""
+
     actor: str
     team: str | None  # None: all the actor's teams
     as_of: dt.date
     items: list[TrayItem] = field(default_factory=list)
     radar: list[RadarSummary] = field(default_factory=list)
     overdue_audits: list[audits.DueAudit] = field(default_factory=list)
+    page: int | None = None  # the page ``items`` are (1 is the first), of ``page_size`` lines; None: all the lines
+    page_size: int = 0
+    count: int | None = None  # every line, on every page (None: ``items`` are all of them)
+    overdue_count: int | None = None
+    # A page's requests, loaded with their people and cases: held here, the session finds them
+    # again when the page is drawn (it holds what it loaded only as long as something else does).
+    requests: dict[int, Request] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def waiting(self) -> int:
+        """How many lines the tray holds (on every page)."""
+        return len(self.items) if self.count is None else self.count
+
+    @property
+    def overdue(self) -> int:
+        """How many of them are overdue (on every page)."""
+        return sum(1 for i in self.items if i.overdue) if self.overdue_count is None else self.overdue_count
 
     @property
     def empty(self) -> bool:
-        return not self.items and not self.radar and not self.overdue_audits
+        return not self.waiting and not self.radar and not self.overdue_audits
 
 
 def may_see_restricted(org: Organisation, actor: str, request: Request) -> bool:
@@ -166,16 +203,17 @@ def _decider(org: Organisation, actor: str, request: Request) -> bool:
     return actor in {p.key for p in org.supervisors_for(request.requested_by, request.team)} or org.has_role(actor, request.team, Role.MANAGER)
 
 
-def _threshold(ctx: Context, reason: str, request: Request, team: str) -> int:
-    """The reminders' threshold for this wait (``teams[].reminders``), in working days."""
+def _threshold(ctx: Context, reason: str, state: str, team: str) -> int:
+    """The reminders' threshold for this wait (``teams[].reminders``), in working days, for a
+    request in ``state``."""
     limits = reminders.settings(ctx, team)
     if reason == QUEUE:
         return limits.unclaimed_after
     if reason == HELD:
-        return limits.blocked_every if request.state == BLOCKED else limits.untouched_holder_after
+        return limits.blocked_every if state == BLOCKED else limits.untouched_holder_after
     if reason == STEPS:
         return limits.blocked_every
-    if request.state == terms.ON_DUTY:
+    if state == terms.ON_DUTY:
         return limits.duty_review_every
     return limits.manager_after  # decisions, disputes, and a returned request (as long as a manager may take)
 
@@ -201,16 +239,24 @@ def _item(uow: UnitOfWork, ctx: Context, actor: str, request: Request, reason: s
         born=person.date_of_birth if details else None,
         hidden=hidden,
         age=reminders.waited(ctx, request, now),
-        threshold=_threshold(ctx, reason, request, team),
+        threshold=_threshold(ctx, reason, request.state, team),
         audience=audience,
         team=team,
         on_behalf_of=actor if actor != viewer else None,
     )
 
 
+REASON_ORDER = {reason: n for n, reason in enumerate(REASONS)}
+
+
+def _order_key(age: int, threshold: int, request_id: int, reason: str) -> tuple[bool, int, int, int]:
+    overdue = age >= threshold  # TrayItem.overdue
+    return (not overdue, -(age - threshold) if overdue else -age, request_id, REASON_ORDER[reason])
+
+
 def order(items: list[TrayItem]) -> list[TrayItem]:
     """Overdue first, the most overdue at the top; then the oldest first; then by request."""
-    return sorted(items, key=lambda i: (not i.overdue, -i.overdue_by if i.overdue else -i.age, i.request_id, list(REASONS).index(i.reason)))
+    return sorted(items, key=lambda i: _order_key(i.age, i.threshold, i.request_id, i.reason))
 
 
 def _open_requests(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...]) -> Iterator[Request]:
@@ -232,33 +278,278 @@ def _open_requests(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...]) -
         yield from uow.requests.in_states_involving(TRAY_STATES, teams=others, receiving=mine, people=principals, any_with=(BLOCKED,))
 
 
-def work_tray(uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None) -> WorkTray:
-    """What is waiting for ``actor`` (in ``team`` only, if given): read-only, writes nothing."""
+def _first_reason(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...], request: Request) -> tuple[str, tuple[str, str, str]] | None:
+    """One line a request: the first principal's first reason (REASONS order of the checks)."""
+    return next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A line of the tray before it is drawn: what counts it and puts it in order (``order``)."""
+
+    reason: str
+    request_id: int
+    age: int
+    threshold: int
+    audience: str
+    team: str  # whose thresholds apply
+    principal: str  # whose line it is: the viewer, or an absent person they cover
+    request: Request | None = None  # loaded already; else loaded only if its page is drawn
+
+
+def _lines(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...], team: str | None) -> tuple[list[_Line], list[_Segment]]:
+    """Every line of the tray of ``principals`` (the viewer first), unordered: the lines that
+    ``_open_requests`` and ``_reasons`` give, found reason by reason so that the thousands of
+    queued and held items of business support stay in the database (issue 9):
+
+    * an approved request of a queued kind, not a transfer (an approved transfer awaits the
+      receiving team), can have no reason but QUEUE: it is in the queue of the first principal
+      in business support of its team (C5);
+    * a claimed request can have no reason but HELD, its holder's; nor a blocked one held by
+      the viewer (HELD is checked before STEPS, the viewer first);
+
+    those are counted by team and state (``_Segment``), and only the first of each are read
+    when a page is drawn (``_first_lines``);
+
+    * the others that may be in the tray are loaded and given their reasons by ``_reasons``,
+      as when the tray is drawn whole: those awaiting a decision in a team where a principal may
+      decide (``_decider``), the returned ones a principal asked for or is allocated, a transfer
+      awaiting the receiving team or in dispute where a principal has a role for it (the
+      permission table), and a blocked one (C6.1) held by another principal or with a work step
+      of a principal's. None that may have a reason is left out: each can only be in the tray
+      (``_open_requests``) if a principal has a role in its team or receiving team, or it names them.
+
+    What several trays drawn in one read-only unit of work share is read once (``uow.memo``):
+    a team's queue, the requests awaiting a decision, the blocked and the returned ones."""
+    org = ctx.org
+    principals = tuple(dict.fromkeys(principals))
+    viewer = principals[0]
+    configured = [t.key for t in org.teams]
+    now = ctx.clock.now()
+    lines: list[_Line] = []
+    segments: list[_Segment] = []
+
+    def shown(row: Any) -> bool:
+        return team is None or team in (row.team, row.receiving_team)
+
+    # C5: the virtual-worker queues, each team's for its first principal in business support.
+    not_queued = tuple(sorted({k.name for k in KINDS.values() if not k.queued} | {terms.KIND}))
+    queues: set[str] = set()
+    for principal in principals:
+        for key in configured:
+            if key in queues or not org.has_role(principal, key, Role.BUSINESS_SUPPORT):
+                continue
+            queues.add(key)
+            segments += _segments(uow, ctx, _Segment(QUEUE, principal, (key,), (APPROVED,), not_queued, None, team))
+    # Held: claimed by a principal; blocked and held by the viewer.
+    for principal in principals:
+        states = (CLAIMED, BLOCKED) if principal == viewer else (CLAIMED,)
+        segments += _segments(uow, ctx, _Segment(HELD, principal, tuple(configured), states, (), principal, team))
+    # The rest, loaded: only those a reason may apply to.
+    loaded: dict[int, Request] = {}
+    for key in configured:
+        if any(_may_decide_in(org, p, key) for p in principals):
+            loaded |= {r.id: r for r in uow.memo(("tray_requested", key), partial(uow.requests.in_states, key, (REQUESTED,)))}
+    loaded |= {r.id: r for r in uow.requests.with_people(_returned_to(uow, principals, configured))}
+    for states, action in (((APPROVED, terms.ON_DUTY), "accept"), ((terms.DISPUTED,), "resolve_transfer"), ((terms.ESCALATED,), "decide_transfer")):
+        rule = permissions.rule(terms.KIND, action)
+        acting = sorted({t for p in principals for t in org.teams_of(p) if org.has_role(p, t, *rule.roles)})
+        if acting:
+            loaded |= {r.id: r for r in uow.requests.of_kind_touching(terms.KIND, states, teams=configured, touching=acting)}
+    loaded |= {r.id: r for r in uow.requests.with_people(_blocked_for(uow, ctx, principals, configured))}
+    for request in loaded.values():
+        if not shown(request):
+            continue
+        found = _first_reason(uow, ctx, principals, request)
+        if found is not None:
+            principal, (reason, audience, threshold_team) = found
+            age = reminders.waited(ctx, request, now)
+            threshold = _threshold(ctx, reason, request.state, threshold_team)
+            lines.append(_Line(reason, request.id, age, threshold, audience, threshold_team, principal, request))
+    return lines, segments
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Lines of one reason that stay in the database (``_lines``): the requests of ``teams`` in
+    ``states`` (not of ``kinds_not``; held by ``holder``, if set; sending or receiving team
+    ``touching``, if set), each a line of ``principal``'s; once counted, of one team and state,
+    whose lines all have one threshold."""
+
+    reason: str
+    principal: str
+    teams: tuple[str, ...]
+    states: tuple[str, ...]
+    kinds_not: tuple[str, ...]
+    holder: str | None
+    touching: str | None
+    threshold: int = 0
+    count: int = 0
+    overdue: int = 0
+
+
+def _segments(uow: UnitOfWork, ctx: Context, segment: _Segment) -> list[_Segment]:
+    """``segment`` by team and state, counted in the database: how many, and how many overdue
+    (entered their state before ``_waited_from`` of the threshold)."""
+    thresholds = {(t, s): _threshold(ctx, segment.reason, s, t) for t in segment.teams for s in segment.states}
+    before = {key: _waited_from(ctx, limit) for key, limit in thresholds.items()}
+    holders = None if segment.holder is None else [segment.holder]
+    counts = uow.memo(
+        ("tray_counts", segment.teams, segment.states, segment.kinds_not, segment.holder, segment.touching, tuple(before.items())),
+        partial(
+            uow.requests.entered_counts, segment.teams, segment.states, before,
+            kinds_not=segment.kinds_not, holders=holders, touching=segment.touching,
+        ),
+    )
+    return [
+        replace(segment, teams=(t,), states=(s,), threshold=thresholds[t, s], count=n, overdue=early)
+        for (t, s), (n, early) in sorted(counts.items())
+        if n
+    ]
+
+
+def _waited_from(ctx: Context, days: int) -> dt.datetime:
+    """The moment before which a request must have entered its state to have waited at least
+    ``days`` working days today (``reminders.waited``: D4, day 0 not counted): midnight
+    (London) after the last such day."""
+    waited = ctx.org.calendar.working_days_between
+    today = local_today(ctx.clock)
+    day = today
+    if waited(day, today) >= days:  # no more than 0 days: today, and the days after it that are not working days
+        while waited(day + dt.timedelta(days=1), today) >= days and day < today + dt.timedelta(days=3660):
+            day += dt.timedelta(days=1)
+    else:
+        while waited(day, today) < days and day > today - dt.timedelta(days=36600):
+            day -= dt.timedelta(days=1)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
+
+
+def _first_lines(uow: UnitOfWork, ctx: Context, segment: _Segment, wanted: int) -> list[_Line]:
+    """Lines of ``segment`` (one team and state) among which are its first ``wanted`` in the tray's
+    order (``order``: one threshold, so the oldest first, then by request), read from the
+    database without reading the others: the ``wanted`` that entered their state first; if there
+    are more, those of the same age as the last of them are not all before it (the same age is
+    a day, or a working day and the days after it that are not), so that age's first
+    ``wanted`` by request too."""
+    now = ctx.clock.now()
+    holders = None if segment.holder is None else [segment.holder]
+    team, state = segment.teams[0], segment.states[0]
+
+    def first(entered: tuple[dt.datetime, dt.datetime] | None) -> list[tuple[int, int]]:
+        rows = uow.memo(
+            ("tray_first", team, state, segment.kinds_not, segment.holder, segment.touching, wanted, entered),
+            partial(
+                uow.requests.entered_first, team, state, wanted,
+                kinds_not=segment.kinds_not, holders=holders, touching=segment.touching, entered=entered,
+            ),
+        )
+        return [(row.id, reminders.waited_since(ctx, row.entered_at, now)) for row in rows]
+
+    found = first(None)
+    if len(found) == wanted:
+        last = found[-1][1]
+        found = [(request_id, age) for request_id, age in found if age > last]
+        found += first((_waited_from(ctx, last + 1), _waited_from(ctx, last)))
+    return [
+        _Line(segment.reason, request_id, age, segment.threshold, "queue", team, segment.principal)
+        for request_id, age in dict(found).items()
+    ]
+
+
+def _returned_to(uow: UnitOfWork, principals: tuple[str, ...], configured: list[str]) -> list[int]:
+    """The returned requests a principal asked for or is the allocated worker of (RETURNED_TO_YOU),
+    found in plain rows of every returned request and their cases' workers (once for all the trays
+    of a read-only unit of work: a join on the cases made PostgreSQL read all of them for each)."""
+    rows = uow.memo(("tray_returned",), partial(uow.requests.summaries, configured, (RETURNED,)))
+    workers = uow.memo(("tray_returned_workers",), lambda: uow.cases.workers_of(row.case_id for row in rows))
+    return [row.id for row in rows if row.requested_by in principals or workers.get(row.case_id) in principals]
+
+
+def _may_decide_in(org: Organisation, person: str, team: str) -> bool:
+    """Whether ``person`` may be among the deciders (``_decider``) of some request of ``team``:
+    a manager or practice supervisor of it, or somebody's supervisor with an approving role in it
+    (``Organisation.supervisors_for``)."""
+    if org.has_role(person, team, Role.MANAGER, Role.PRACTICE_SUPERVISOR):
+        return True
+    return org.has_role(person, team, *APPROVING_ROLES) and any(p.supervisor == person for p in org.people)
+
+
+def _blocked_for(uow: UnitOfWork, ctx: Context, principals: tuple[str, ...], configured: list[str]) -> list[int]:
+    """The blocked requests that may be in the tray of ``principals`` other than
+    those held by the viewer (``_lines``): held by a principal they cover, or with a work step
+    assigned to a principal blocking them (C6.1). Read from plain rows and the blocking steps of
+    every blocked request (once for all trays of a read-only unit of work)."""
+    rows = uow.memo(("tray_blocked",), partial(uow.requests.summaries, configured, (BLOCKED,), with_details=True))
+    groups = {row.id: tuple(applies_to(row.details, row.person_id)) for row in rows}
+    steps = uow.memo(("tray_blocked_steps",), lambda: work_steps.blocking_steps_of(uow, ctx, groups.values()))
+    return [
+        row.id
+        for row in rows
+        if row.holder != principals[0]
+        and (row.holder in principals or any(s.assignee in principals for s in steps[groups[row.id]]))
+    ]
+
+
+def work_tray(
+    uow: UnitOfWork, ctx: Context, actor: str, team: str | None = None, *, page: int | None = None, page_size: int = 20
+) -> WorkTray:
+    """What is waiting for ``actor`` (in ``team`` only, if given): read-only, writes nothing.
+
+    With ``page``: only that page of ``page_size`` lines (the last one if there are fewer
+    pages), and how many lines there are in all and how many overdue: the same lines, in the
+    same order, as the whole tray, but only the page's requests are loaded and drawn
+    (``_lines``; issue 9: a business support officer's tray holds thousands of lines)."""
     tray = WorkTray(actor=actor, team=team, as_of=local_today(ctx.clock))
     # Act-for (issue 8): a deputy's tray holds the items of the absent people they cover too.
     principals = (actor, *(p for p in covering(uow, ctx, actor) if p != actor))
-    for request in _open_requests(uow, ctx, principals):
-        if team is not None and team not in (request.team, request.receiving_team):
-            continue
-        found = next(((p, r) for p in principals for r in _reasons(uow, ctx, p, request)[:1]), None)
-        if found is not None:  # one line a request: its first reason (REASONS order of the checks)
-            principal, (reason, audience, threshold_team) = found
-            tray.items.append(_item(uow, ctx, principal, request, reason, audience, threshold_team, actor))
-    tray.items = order(tray.items)
+    if page is None:
+        for request in _open_requests(uow, ctx, principals):
+            if team is not None and team not in (request.team, request.receiving_team):
+                continue
+            found = _first_reason(uow, ctx, principals, request)
+            if found is not None:
+                principal, (reason, audience, threshold_team) = found
+                tray.items.append(_item(uow, ctx, principal, request, reason, audience, threshold_team, actor))
+        tray.items = order(tray.items)
+    else:
+        plain_and_loaded, segments = _lines(uow, ctx, principals, team)
+        tray.count = len(plain_and_loaded) + sum(s.count for s in segments)
+        tray.overdue_count = sum(1 for x in plain_and_loaded if x.age >= x.threshold) + sum(s.overdue for s in segments)
+        tray.page_size = max(page_size, 1)
+        tray.page = min(max(page, 1), max(1, -(-tray.count // tray.page_size)))
+        for segment in segments:  # the first lines of the pages up to this one, of each
+            plain_and_loaded += _first_lines(uow, ctx, segment, tray.page * tray.page_size)
+        every = sorted(plain_and_loaded, key=lambda x: _order_key(x.age, x.threshold, x.request_id, x.reason))
+        # One line a request, also if it moved between two of these reads (PostgreSQL reads each
+        # statement afresh): the Home is redrawn after every move anyway.
+        first: dict[int, _Line] = {}
+        for x in every:
+            first.setdefault(x.request_id, x)
+        every = list(first.values())
+        shown = every[(tray.page - 1) * tray.page_size : tray.page * tray.page_size]
+        tray.requests = {r.id: r for r in uow.requests.with_people(x.request_id for x in shown if x.request is None)}
+        tray.requests |= {x.request_id: x.request for x in shown if x.request is not None}
+        for x in shown:
+            if (loaded := tray.requests.get(x.request_id)) is not None:  # (not there: gone since it was counted)
+                tray.items.append(_item(uow, ctx, x.principal, loaded, x.reason, x.audience, x.team, actor))
     for key in [team] if team is not None else ctx.org.teams_of(actor):
         if not ctx.org.has_role(actor, key, *MANAGER_ROLES):
             continue
-        look = radar.radar_for(uow, ctx, key, tray.as_of)
+        # Once per team for all the trays of a read-only unit of work (the managers' Homes redrawn after a click).
+        look = uow.memo(("tray_radar", key, tray.as_of), partial(radar.radar_for, uow, ctx, key, tray.as_of))
         lines = [line for group in look.groups.values() for line in group]
         tray.radar.append(RadarSummary(key, len(lines), sum(1 for x in lines if x.days_away is not None and x.days_away < 0), len(look.turning)))
-        tray.overdue_audits += [a for a in audits.due_audits(uow, ctx, key, tray.as_of) if a.overdue]
+        # Only the audits due before today are read (issue 9), not all those within the team's notice.
+        tray.overdue_audits += uow.memo(("tray_overdue_audits", key, tray.as_of), partial(audits.overdue, uow, ctx, tray.as_of, [key]))
     tray.overdue_audits.sort(key=lambda a: (-a.working_days_overdue, a.team, a.person_id))
     return tray
 
 
-def tray_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, usage: str) -> WorkTray:
-    """``/worktray [team]``: the tray, in a named team only if the actor may see it
-    (``workflows.radar.team_to_show``: known, and the actor has a role in it)."""
+def tray_on_demand(
+    uow: UnitOfWork, ctx: Context, actor: str, team: str | None, usage: str, *, page: int | None = None, page_size: int = 20
+) -> WorkTray:
+    """``/worktray [team]``: the tray (or a page of it, as ``work_tray``), in a named team only
+    if the actor may see it (``workflows.radar.team_to_show``: known, and the actor has a role in it)."""
     if team is not None:
         escaped = usage.replace("{", "{{").replace("}", "}}")
         try:
@@ -273,7 +564,7 @@ def tray_on_demand(uow: UnitOfWork, ctx: Context, actor: str, team: str | None, 
             )
         except NotAllowed as e:  # one line: the reason and the usage
             raise NotAllowed(f"{e} {usage}") from None
-    return work_tray(uow, ctx, actor, team)
+    return work_tray(uow, ctx, actor, team, page=page, page_size=page_size)
 
 
 def affected_by(uow: UnitOfWork, ctx: Context, request: Request) -> set[str]:
