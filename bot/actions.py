@@ -25,7 +25,7 @@ from commands import case as case_command
 from commands import deputy as deputy_command
 from commands import radar as radar_command
 from commands import worktray as worktray_command
-from store.uow import UnitOfWork
+from store.uow import UnitOfWork, UowFactory
 from workflows import access, audits, closure, deputies, purchasing, radar, record_items, reopen, requests, transfer, tray
 from workflows.clock import local_today
 from workflows.errors import FieldErrors, NotAllowed, WorkflowError
@@ -51,7 +51,7 @@ class Reply:
 
 class Interactions:
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], ctx: Context, on_commit: Callable[[Posted | None], None] = lambda awaited: None
+        self, uow_factory: UowFactory, ctx: Context, on_commit: Callable[[Posted | None], None] = lambda awaited: None
     ) -> None:
         """``on_commit``: told after each committed change (the deliverer's ``kick``), with the
         message the person clicked on when there is one, so that its card is redrawn first."""
@@ -66,19 +66,28 @@ class Interactions:
         return person.key
 
     def _run(
-        self, work: Callable[[UnitOfWork, str], Reply], chat_user_id: str, usage: str | None = None, clicked: Posted | None = None
+        self,
+        work: Callable[[UnitOfWork, str], Reply],
+        chat_user_id: str,
+        usage: str | None = None,
+        clicked: Posted | None = None,
+        *,
+        readonly: bool = False,
     ) -> Reply:
         """One unit of work. ``usage``: a slash command's, added to any refusal (``refusal_line``);
-        ``clicked``: the message whose button was pressed."""
+        ``clicked``: the message whose button was pressed; ``readonly``: ``work`` only reads (a
+        look at a tray, the radar, the audits), so on SQLite it neither waits for the write
+        lock nor holds up the clicks behind it while it draws."""
         try:
             actor = self.actor(chat_user_id)
-            with self.new_uow() as uow:
+            with self.new_uow(readonly=readonly) as uow:
                 reply = work(uow, actor)
         except FieldErrors as e:
             return Reply(text=str(e), errors=e.errors)
         except WorkflowError as e:
             return Reply(text=str(e) if usage is None else refusal_line(str(e), usage))
-        self.on_commit(clicked if reply.form is None else None)  # a form opened: nothing to redraw yet
+        if not readonly:
+            self.on_commit(clicked if reply.form is None else None)  # a form opened: nothing to redraw yet
         return reply
 
     # -- buttons ---------------------------------------------------------------
@@ -327,7 +336,7 @@ class Interactions:
             command = radar_command.parse(text)
             return Reply(card=views.radar_card(self.ctx, radar.radar_on_demand(uow, self.ctx, actor, command.team)))
 
-        return self._run(work, chat_user_id, radar_command.USAGE)
+        return self._run(work, chat_user_id, radar_command.USAGE, readonly=True)
 
     def audits(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
         """``/audits [team]`` (C13): due and overdue three-month audits, shown to the asker only."""
@@ -337,7 +346,7 @@ class Interactions:
             look = audits.audits_on_demand(uow, self.ctx, actor, command.team, audits_command.USAGE)
             return Reply(card=audit_views.audits_card(self.ctx, look))
 
-        return self._run(work, chat_user_id, audits_command.USAGE)
+        return self._run(work, chat_user_id, audits_command.USAGE, readonly=True)
 
     def worktray(self, chat_user_id: str, text: str, source: str | None = None) -> Reply:
         """``/worktray [team]`` (issue 8): the work tray, shown to the asker only. Read-only.
@@ -354,11 +363,11 @@ class Interactions:
             cards = tray_views.tray_cards(uow, self.ctx, look, home=False)
             return Reply(cards=cards)
 
-        return self._run(work, chat_user_id, worktray_command.USAGE)
+        return self._run(work, chat_user_id, worktray_command.USAGE, readonly=True)
 
     def home(self, chat_user_id: str, page: int = 1) -> list[Card]:
         """The App Home of a chat user (their work tray, page ``page``), drawn from the store now. Writes nothing."""
-        with self.new_uow() as uow:
+        with self.new_uow(readonly=True) as uow:
             return tray_views.home_cards(uow, self.ctx, chat_user_id, page)
 
     def home_opened(self, chat_user_id: str) -> list[Card]:

@@ -288,9 +288,9 @@ class Deliverer:
             held: dict[int, Request | None] = {}  # the batch's requests, loaded once for all their cards
             keys = {row.card_key for row in rows if row.card_key}
             where = {m.card_key: m for m in uow.session.scalars(select(ChatMessage).where(ChatMessage.card_key.in_(keys)))} if keys else {}
-            # Looked up before any card is drawn: on PostgreSQL (read committed) each statement
-            # sees what is committed by then, and a row committed after its card was drawn
-            # must not be marked sent with it (the card would never show that change).
+            # Looked up in the batch's snapshot (a read-only unit of work reads one, on both
+            # databases: store.db.read_only_options), before any card is drawn: a row committed
+            # after it is not seen, so it is not marked sent with a card that does not show it.
             waiting = self._waiting_rows_of_the_same_cards(uow, keys, {row.id for row in rows})
             for row in self._awaited_first(rows, where):
                 if row.card_key and row.card_key in by_key:

@@ -19,6 +19,18 @@ BUSY_SECONDS = 30  # how long a writer waits for SQLite's write lock before "dat
 _WRITER = "worktray_writer"  # connection info: this connection holds the process's writer turn (SQLite)
 
 
+def read_only_options(bind: Any) -> dict[str, Any]:
+    """Execution options of a read-only unit of work: one snapshot for all its statements, as
+    SQLite's deferred ``BEGIN`` in WAL mode reads (``READ_ONLY``). PostgreSQL's default, read
+    committed, would let each statement see what was committed since the one before: a Home's
+    counts and its lines, a card's audit facts and the request they are drawn for, could then
+    disagree. ``REPEATABLE READ READ ONLY`` takes the snapshot at the first statement; a
+    read-only transaction never fails to serialise, and a write in it is refused."""
+    if getattr(getattr(bind, "dialect", None), "name", None) == "postgresql":
+        return {READ_ONLY: True, "isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    return {READ_ONLY: True}
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
     for prefix in ("postgres://", "postgresql://"):

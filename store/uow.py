@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from store.db import FIRST_IN_LINE, READ_ONLY
+from store.db import FIRST_IN_LINE, read_only_options
 from store.eventlog import seal
 from store.models import (
     Assessment,
@@ -437,9 +437,10 @@ class UnitOfWork:
     """One transaction over the case store, the requests, the event log and the outbox."""
 
     def __init__(self, session_factory: sessionmaker[Session], *, readonly: bool = False, first_in_line: bool = False) -> None:
-        """``readonly``: this unit of work only reads. On SQLite it then starts with a
-        plain ``BEGIN`` (a snapshot; no wait for the write lock, and no writer waits
-        for it) instead of ``BEGIN IMMEDIATE``; ``commit`` refuses. ``first_in_line``: a short
+        """``readonly``: this unit of work only reads, from one snapshot. On SQLite it then
+        starts with a plain ``BEGIN`` (no wait for the write lock, and no writer waits for
+        it) instead of ``BEGIN IMMEDIATE``; on PostgreSQL it is ``REPEATABLE READ READ ONLY``
+        (``store.db.read_only_options``); ``commit`` refuses. ``first_in_line``: a short
         write that others wait on (the deliverer noting what it sent): on SQLite it is served
         before the other writers waiting in this process (``store.db._WriterTurns``)."""
         self.session_factory = session_factory
@@ -449,7 +450,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.session_factory()
         if self.readonly:
-            self.session.connection(execution_options={READ_ONLY: True})
+            self.session.connection(execution_options=read_only_options(self.session.get_bind()))
         elif self.first_in_line:
             self.session.connection(execution_options={FIRST_IN_LINE: True})
         self._events: list[Event] = []  # recorded, chained and inserted by commit()

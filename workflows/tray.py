@@ -520,8 +520,9 @@ def work_tray(
         for segment in segments:  # the first lines of the pages up to this one, of each
             plain_and_loaded += _first_lines(uow, ctx, segment, tray.page * tray.page_size)
         every = sorted(plain_and_loaded, key=lambda x: _order_key(x.age, x.threshold, x.request_id, x.reason))
-        # One line a request, also if it moved between two of these reads (PostgreSQL reads each
-        # statement afresh): the Home is redrawn after every move anyway.
+        # One line a request, also if it moved between two of these reads: a read-only unit of
+        # work reads one snapshot (store.db.read_only_options), a writing one on PostgreSQL
+        # each statement afresh; the Home is redrawn after every move anyway.
         first: dict[int, _Line] = {}
         for x in every:
             first.setdefault(x.request_id, x)
