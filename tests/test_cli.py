@@ -29,13 +29,13 @@ DEMO_ORG = REPO / "worktray" / "demo" / "org.yml"
 NOT_CHECKED = "keys were not checked against a config"
 
 
-def run_cli(database_url: str, *args: str, cwd: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(database_url: str, *args: str, cwd: Path, config: Path | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m worktray.cli`` in its own process (cwd without a .env file).
 
     ``config`` sets WORKTRAY_CONFIG; otherwise it is left as inherited (default
-    worktray.yml, relative to cwd, so normally absent).
+    worktray.yml, relative to cwd, so normally absent). ``settings``: more environment variables.
     """
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING", **settings}
     if config is not None:
         env["WORKTRAY_CONFIG"] = str(config)
     return subprocess.run(
@@ -491,3 +491,44 @@ def test_a_database_url_that_is_not_one_is_named_without_its_text(url, problem, 
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"worktray: DATABASE_URL {problem}: {URL_FORM}\n"
     assert "s3cret" not in result.stderr and "dbhost" not in result.stderr
+
+
+# -- a setting pydantic refuses: one line naming it, exit 2 ------------------------------------------
+
+# The commands that read their settings with pydantic-settings (worktray.settings); the others
+# (STORE_COMMANDS) read only the database URL and the log level (worktray.quick_settings).
+SETTINGS_COMMANDS = [*(argv for argv in EVERY_COMMAND if argv not in STORE_COMMANDS), ("jobs", "run", "radar")]
+
+
+@pytest.mark.parametrize("argv", SETTINGS_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("threads", "problem"),
+    [("0", "Input should be greater than or equal to 1 (it is '0')"),
+     ("eight", "Input should be a valid integer, unable to parse string as an integer (it is 'eight')")],
+    ids=["too-few", "not-a-number"],
+)
+def test_a_setting_pydantic_refuses_is_one_line_naming_it(argv, threads, problem, sqlite_url, tmp_path):
+    """WORKTRAY_HTTP_THREADS=0: the environment variable and pydantic's message, exit 2 (a setting
+    to correct, as a bad DATABASE_URL is), not pydantic's ValidationError traceback."""
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, WORKTRAY_HTTP_THREADS=threads)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"worktray: WORKTRAY_HTTP_THREADS: {problem}\n"
+    assert result.stdout == ""
+
+
+def test_each_refused_setting_is_a_line_and_a_secret_is_not_shown(monkeypatch, tmp_path):
+    """A line per setting; a setting that may hold a secret (token, secret, URL) is named with
+    pydantic's message but without its value."""
+    from worktray.errors import StartupError
+    from worktray.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    with pytest.raises(StartupError) as refused:
+        load_settings(slack_signing_secret=["s3cret-signing"], database_url=5432, worktray_http_threads="many")
+    assert refused.value.code == 2
+    assert str(refused.value).splitlines() == [
+        "DATABASE_URL: Input should be a valid string",
+        "SLACK_SIGNING_SECRET: Input should be a valid string",
+        "WORKTRAY_HTTP_THREADS: Input should be a valid integer, unable to parse string as an integer (it is 'many')",
+    ]
+    assert "s3cret" not in str(refused.value) and "5432" not in str(refused.value)

@@ -54,18 +54,19 @@ log = logging.getLogger("worktray")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = _settings(args.func)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
+        settings = _settings(args.func)  # a value pydantic refuses: one line per setting (exit 2)
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         check_url(settings.database_url)  # every command uses the database: an unreadable URL is one line, not a traceback
         return int(args.func(args, settings) or 0)
     except ConfigError as e:
         print(f"worktray: {e}", file=sys.stderr)
         return 2
-    except StartupError as e:  # one clear line, no traceback
-        print(f"worktray: {e}", file=sys.stderr)
+    except StartupError as e:  # one clear line (a line per refused setting), no traceback
+        for line in str(e).splitlines() or [""]:
+            print(f"worktray: {line}", file=sys.stderr)
         return e.code
 
 
@@ -146,9 +147,9 @@ def _settings(command: Any) -> Settings | QuickSettings:
     them without pydantic-settings (issue 9), unless the .env file leaves one without a value."""
     if command in _QUICK and (quick := quick_settings()) is not None:
         return quick
-    from worktray.settings import Settings
+    from worktray.settings import load_settings
 
-    return Settings()
+    return load_settings()
 
 
 def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
