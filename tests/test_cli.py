@@ -493,6 +493,22 @@ def test_a_database_url_that_is_not_one_is_named_without_its_text(url, problem, 
     assert "s3cret" not in result.stderr and "dbhost" not in result.stderr
 
 
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("run",), ("db", "upgrade")], ids=" ".join)
+@pytest.mark.parametrize(("url", "kind"), [("mysql://worktray:s3cret-pw@dbhost/councildb", "mysql"),
+                                           ("mssql://worktray:s3cret-pw@dbhost/councildb", "mssql"),
+                                           ("oracle://worktray:s3cret-pw@dbhost:1521/councildb", "oracle"),
+                                           ("postgresql+psycopg2://worktray:s3cret-pw@dbhost/councildb", "postgresql+psycopg2")])
+def test_a_database_whose_driver_is_not_installed_is_named_with_what_worktray_supports(url, kind, argv, tmp_path):
+    """A kind of database SQLAlchemy knows but worktray does not install a driver for: one line
+    naming DATABASE_URL and what worktray supports, exit 2; not ModuleNotFoundError's traceback."""
+    result = run_cli(url, *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"worktray: DATABASE_URL names {kind}, whose driver is not installed: "
+                             f"worktray supports SQLite and PostgreSQL (postgresql://... with psycopg 3); {URL_FORM}\n")
+    assert "s3cret" not in result.stderr and "dbhost" not in result.stderr and result.stdout == ""
+
+
 # -- a setting pydantic refuses: one line naming it, exit 2 ------------------------------------------
 
 # The commands that read their settings with pydantic-settings (worktray.settings); the others
