@@ -548,3 +548,13 @@ def test_each_refused_setting_is_a_line_and_a_secret_is_not_shown(monkeypatch, t
         "WORKTRAY_HTTP_THREADS: Input should be a valid integer, unable to parse string as an integer (it is 'many')",
     ]
     assert "s3cret" not in str(refused.value) and "5432" not in str(refused.value)
+
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("db", "upgrade")], ids=" ".join)
+def test_a_log_level_logging_does_not_know_is_one_line_naming_it(argv, sqlite_url, tmp_path):
+    """LOG_LEVEL is read by logging, not pydantic: `verbose` is one line naming the setting (exit 2),
+    not logging's ValueError traceback; a level in lower case is the level."""
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, LOG_LEVEL="verbose")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "worktray: LOG_LEVEL: not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL (it is 'verbose')\n"
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path, LOG_LEVEL="warning").returncode == 0

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = _settings(args.func)  # a value pydantic refuses: one line per setting (exit 2)
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(level=_log_level(settings.log_level), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         check_url(settings.database_url)  # every command uses the database: an unreadable URL is one line, not a traceback
@@ -68,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(e).splitlines() or [""]:
             print(f"worktray: {line}", file=sys.stderr)
         return e.code
+
+
+def _log_level(value: str) -> str:
+    """LOG_LEVEL as logging names it (in any case: `info` is INFO); else a ``StartupError``
+    (exit 2) naming the setting, not logging's ValueError traceback."""
+    level = value.strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        shown = repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+        raise StartupError(f"LOG_LEVEL: not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL (it is {shown})", code=2)
+    return level
 
 
 def _parser() -> argparse.ArgumentParser:
