@@ -558,3 +558,13 @@ def test_a_log_level_logging_does_not_know_is_one_line_naming_it(argv, sqlite_ur
     assert result.returncode == 2, result.stderr
     assert result.stderr == "worktray: LOG_LEVEL: not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL (it is 'verbose')\n"
     assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path, LOG_LEVEL="warning").returncode == 0
+
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("db", "upgrade")], ids=" ".join)
+def test_a_dot_env_file_that_is_not_utf8_is_one_line_naming_it(argv, sqlite_url, tmp_path):
+    """A .env saved as Windows-1252 (an é on line 2): the file and its line, exit 2, not
+    UnicodeDecodeError's traceback, from either reader of the settings."""
+    (tmp_path / ".env").write_bytes(b"LOG_LEVEL=WARNING\nWORKTRAY_CONFIG=caf\xe9.yml\n")
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, LC_ALL="C.UTF-8")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "worktray: .env, line 2: not utf-8 text: save the .env file as utf-8\n"

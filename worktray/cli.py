@@ -36,7 +36,7 @@ with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector
     from workflows.errors import ConfigError
     from worktray.db_errors import check_url, database_errors
     from worktray.errors import StartupError
-    from worktray.quick_settings import QuickSettings, quick_settings
+    from worktray.quick_settings import ENV_FILE, QuickSettings, quick_settings
 
 # Issue 9: `worktray case show` starts in well under a second. Each command imports what it
 # needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
@@ -154,12 +154,32 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(command: Any) -> Settings | QuickSettings:
     """Full, validated settings; a command that needs only the database and the log level gets
-    them without pydantic-settings (issue 9), unless the .env file leaves one without a value."""
-    if command in _QUICK and (quick := quick_settings()) is not None:
-        return quick
-    from worktray.settings import load_settings
+    them without pydantic-settings (issue 9), unless the .env file leaves one without a value.
+    A .env file that is not text in the locale's encoding is one line (exit 2), not a traceback."""
+    try:
+        if command in _QUICK and (quick := quick_settings()) is not None:
+            return quick
+        from worktray.settings import load_settings
 
-    return load_settings()
+        return load_settings()
+    except UnicodeDecodeError as e:  # only the .env file is decoded (python-dotenv, the locale's encoding)
+        raise StartupError(f"{ENV_FILE}{_first_undecodable_line(Path(ENV_FILE), e.encoding)}: not {e.encoding} text: "
+                           f"save the .env file as {e.encoding}", code=2) from None
+
+
+NEWLINE = b"\n"
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> str:
+    """", line N" where ``path`` stops decoding (python-dotenv decodes it in chunks, so the error's
+    own offset may be a chunk's), or "" if it cannot be told."""
+    try:
+        path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e:
+        return f", line {e.object[: e.start].count(NEWLINE) + 1}"
+    except (OSError, LookupError):
+        pass
+    return ""
 
 
 def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
