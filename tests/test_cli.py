@@ -568,3 +568,22 @@ def test_a_dot_env_file_that_is_not_utf8_is_one_line_naming_it(argv, sqlite_url,
     result = run_cli(sqlite_url, *argv, cwd=tmp_path, LC_ALL="C.UTF-8")
     assert result.returncode == 2, result.stderr
     assert result.stderr == "worktray: .env, line 2: not utf-8 text: save the .env file as utf-8\n"
+
+
+MIGRATING_COMMANDS = [("db", "upgrade"), ("import", str(DEMO_CSV)), ("demo", "reset")]
+
+
+@pytest.mark.parametrize("argv", MIGRATING_COMMANDS, ids=lambda argv: " ".join(argv[:1]))
+def test_the_commands_that_migrate_name_a_database_they_cannot_reach(argv, tmp_path):
+    """`db upgrade` (the first command an IT team runs), `import` and `demo reset` on a server that
+    is not there, or a SQLite path that cannot be opened: one line saying where, no password, not
+    OperationalError's traceback."""
+    port = a_closed_port()
+    result = run_cli(f"postgresql://worktray:s3cret-pw@127.0.0.1:{port}/councildb", *argv, cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"worktray: could not connect to the database councildb on 127.0.0.1:{port} (OperationalError): "
+                             "check that the server is running and that DATABASE_URL names its host, port and credentials\n")
+    result = run_cli(f"sqlite:///{tmp_path / 'no-such-dir' / 'w.db'}", *argv, cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"worktray: could not open the database file {tmp_path / 'no-such-dir' / 'w.db'} (OperationalError): "
+                             "check the path in DATABASE_URL and its permissions\n")

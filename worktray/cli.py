@@ -34,7 +34,7 @@ with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector
     from sqlalchemy.exc import DBAPIError
 
     from workflows.errors import ConfigError
-    from worktray.db_errors import check_url, database_errors
+    from worktray.db_errors import check_url, database_errors, kind_of, unreachable
     from worktray.errors import StartupError
     from worktray.quick_settings import ENV_FILE, QuickSettings, quick_settings
 
@@ -190,10 +190,19 @@ def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
 
 
 def upgrade(database_url: str) -> None:
-    """Migrate the schema (alembic is imported only by the commands that migrate)."""
+    """Migrate the schema (alembic is imported only by the commands that migrate).
+
+    A database that cannot be reached (wrong host, port or password in DATABASE_URL, a SQLite
+    path that cannot be opened) is one line naming where, as for the other commands
+    (``worktray.db_errors``); a migration step's own failure keeps its traceback."""
     from store.migrate import upgrade as migrate
 
-    migrate(database_url)
+    try:
+        migrate(database_url)
+    except DBAPIError as e:
+        if e.statement is not None:  # connected, and a step of a migration failed
+            raise
+        raise StartupError(unreachable(database_url, kind_of(e))) from None
 
 
 def make_engine(database_url: str) -> Any:
