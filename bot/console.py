@@ -92,6 +92,19 @@ Commands (typed as the current person; prefix any of them with `as <person>` to 
   quit                       leave (Ctrl-D too)
 Lines starting with # are comments."""
 
+# The commands that take nothing after them, with their usage: `who extra` is refused with it
+# (a line that could not be run), as `/case help extra` is, in one check for all (Console.dispatch).
+BARE_USAGE = {
+    "dms": "`dms` (your direct messages as they are now); `as <person> dms` shows someone else's",
+    "form": "`form` (your open form again)",
+    "cancel": "`cancel` (close your open form without sending it)",
+    "who": "`who` (the people in the organisation config and their roles)",
+    "channels": "`channels` (the channels and what is posted there)",
+    "help": "`help` (the console's commands); `/case help` explains the /case commands",
+    "quit": "`quit` (leave; Ctrl-D too)",
+    "exit": "`exit` (leave, as `quit` does)",
+}
+
 INDENT = "    "
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _TODAY = re.compile(r"^today(?:([+-])(\d{1,4}))?$", re.IGNORECASE)
@@ -495,6 +508,8 @@ class Console:
         if verb.startswith("/"):
             self.slash(person, verb, rest)
             return True
+        if rest.strip() and (usage := BARE_USAGE.get(verb.lower())) is not None:  # as `/case help extra` is refused
+            raise UsageError(f"Too many words after {verb.lower()}. Usage: {usage}.")
         if verb.lower() in ("quit", "exit"):
             return False
         handler = self.COMMANDS.get(verb.lower())
@@ -589,8 +604,6 @@ class Console:
     def show_dms(self, person: str, rest: str) -> None:
         """Re-show the person's DMs from the store, each drawn as its request now is:
         a restarted console has forgotten them, and their buttons come back with them."""
-        if rest:
-            raise UsageError("dms takes nothing more: it shows your DMs; `as <person> dms` shows someone else's.")
         with self.app.uow() as uow:
             sent = uow.posted_cards("dm:", channel=self.chat_id(person))
             if not sent:
@@ -619,8 +632,6 @@ class Console:
         self.say("Direct messages are shown as \"DM to <name>\"; replies only you see as \"only <person> sees\".")
 
     def help(self, person: str, rest: str) -> None:
-        if rest:  # as `/case help extra` is refused with its usage, not answered
-            raise UsageError("Too many words after help. Usage: `help` (the console's commands); `/case help` explains the /case commands.")
         self.say(HELP)
 
     def run_job(self, person: str, rest: str) -> None:

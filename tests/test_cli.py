@@ -29,13 +29,13 @@ DEMO_ORG = REPO / "worktray" / "demo" / "org.yml"
 NOT_CHECKED = "keys were not checked against a config"
 
 
-def run_cli(database_url: str, *args: str, cwd: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(database_url: str, *args: str, cwd: Path, config: Path | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m worktray.cli`` in its own process (cwd without a .env file).
 
     ``config`` sets WORKTRAY_CONFIG; otherwise it is left as inherited (default
-    worktray.yml, relative to cwd, so normally absent).
+    worktray.yml, relative to cwd, so normally absent). ``settings``: more environment variables.
     """
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "LOG_LEVEL": "WARNING", **settings}
     if config is not None:
         env["WORKTRAY_CONFIG"] = str(config)
     return subprocess.run(
@@ -491,3 +491,99 @@ def test_a_database_url_that_is_not_one_is_named_without_its_text(url, problem, 
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"worktray: DATABASE_URL {problem}: {URL_FORM}\n"
     assert "s3cret" not in result.stderr and "dbhost" not in result.stderr
+
+
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("run",), ("db", "upgrade")], ids=" ".join)
+@pytest.mark.parametrize(("url", "kind"), [("mysql://worktray:s3cret-pw@dbhost/councildb", "mysql"),
+                                           ("mssql://worktray:s3cret-pw@dbhost/councildb", "mssql"),
+                                           ("oracle://worktray:s3cret-pw@dbhost:1521/councildb", "oracle"),
+                                           ("postgresql+psycopg2://worktray:s3cret-pw@dbhost/councildb", "postgresql+psycopg2")])
+def test_a_database_whose_driver_is_not_installed_is_named_with_what_worktray_supports(url, kind, argv, tmp_path):
+    """A kind of database SQLAlchemy knows but worktray does not install a driver for: one line
+    naming DATABASE_URL and what worktray supports, exit 2; not ModuleNotFoundError's traceback."""
+    result = run_cli(url, *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"worktray: DATABASE_URL names {kind}, whose driver is not installed: "
+                             f"worktray supports SQLite and PostgreSQL (postgresql://... with psycopg 3); {URL_FORM}\n")
+    assert "s3cret" not in result.stderr and "dbhost" not in result.stderr and result.stdout == ""
+
+
+# -- a setting pydantic refuses: one line naming it, exit 2 ------------------------------------------
+
+# The commands that read their settings with pydantic-settings (worktray.settings); the others
+# (STORE_COMMANDS) read only the database URL and the log level (worktray.quick_settings).
+SETTINGS_COMMANDS = [*(argv for argv in EVERY_COMMAND if argv not in STORE_COMMANDS), ("jobs", "run", "radar")]
+
+
+@pytest.mark.parametrize("argv", SETTINGS_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("threads", "problem"),
+    [("0", "Input should be greater than or equal to 1 (it is '0')"),
+     ("eight", "Input should be a valid integer, unable to parse string as an integer (it is 'eight')")],
+    ids=["too-few", "not-a-number"],
+)
+def test_a_setting_pydantic_refuses_is_one_line_naming_it(argv, threads, problem, sqlite_url, tmp_path):
+    """WORKTRAY_HTTP_THREADS=0: the environment variable and pydantic's message, exit 2 (a setting
+    to correct, as a bad DATABASE_URL is), not pydantic's ValidationError traceback."""
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, WORKTRAY_HTTP_THREADS=threads)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"worktray: WORKTRAY_HTTP_THREADS: {problem}\n"
+    assert result.stdout == ""
+
+
+def test_each_refused_setting_is_a_line_and_a_secret_is_not_shown(monkeypatch, tmp_path):
+    """A line per setting; a setting that may hold a secret (token, secret, URL) is named with
+    pydantic's message but without its value."""
+    from worktray.errors import StartupError
+    from worktray.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    with pytest.raises(StartupError) as refused:
+        load_settings(slack_signing_secret=["s3cret-signing"], database_url=5432, worktray_http_threads="many")
+    assert refused.value.code == 2
+    assert str(refused.value).splitlines() == [
+        "DATABASE_URL: Input should be a valid string",
+        "SLACK_SIGNING_SECRET: Input should be a valid string",
+        "WORKTRAY_HTTP_THREADS: Input should be a valid integer, unable to parse string as an integer (it is 'many')",
+    ]
+    assert "s3cret" not in str(refused.value) and "5432" not in str(refused.value)
+
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("db", "upgrade")], ids=" ".join)
+def test_a_log_level_logging_does_not_know_is_one_line_naming_it(argv, sqlite_url, tmp_path):
+    """LOG_LEVEL is read by logging, not pydantic: `verbose` is one line naming the setting (exit 2),
+    not logging's ValueError traceback; a level in lower case is the level."""
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, LOG_LEVEL="verbose")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "worktray: LOG_LEVEL: not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL (it is 'verbose')\n"
+    assert run_cli(sqlite_url, "db", "upgrade", cwd=tmp_path, LOG_LEVEL="warning").returncode == 0
+
+
+@pytest.mark.parametrize("argv", [("case", "show", "1"), ("db", "upgrade")], ids=" ".join)
+def test_a_dot_env_file_that_is_not_utf8_is_one_line_naming_it(argv, sqlite_url, tmp_path):
+    """A .env saved as Windows-1252 (an é on line 2): the file and its line, exit 2, not
+    UnicodeDecodeError's traceback, from either reader of the settings."""
+    (tmp_path / ".env").write_bytes(b"LOG_LEVEL=WARNING\nWORKTRAY_CONFIG=caf\xe9.yml\n")
+    result = run_cli(sqlite_url, *argv, cwd=tmp_path, LC_ALL="C.UTF-8")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "worktray: .env, line 2: not utf-8 text: save the .env file as utf-8\n"
+
+
+MIGRATING_COMMANDS = [("db", "upgrade"), ("import", str(DEMO_CSV)), ("demo", "reset")]
+
+
+@pytest.mark.parametrize("argv", MIGRATING_COMMANDS, ids=lambda argv: " ".join(argv[:1]))
+def test_the_commands_that_migrate_name_a_database_they_cannot_reach(argv, tmp_path):
+    """`db upgrade` (the first command an IT team runs), `import` and `demo reset` on a server that
+    is not there, or a SQLite path that cannot be opened: one line saying where, no password, not
+    OperationalError's traceback."""
+    port = a_closed_port()
+    result = run_cli(f"postgresql://worktray:s3cret-pw@127.0.0.1:{port}/councildb", *argv, cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"worktray: could not connect to the database councildb on 127.0.0.1:{port} (OperationalError): "
+                             "check that the server is running and that DATABASE_URL names its host, port and credentials\n")
+    result = run_cli(f"sqlite:///{tmp_path / 'no-such-dir' / 'w.db'}", *argv, cwd=tmp_path, config=DEMO_ORG)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"worktray: could not open the database file {tmp_path / 'no-such-dir' / 'w.db'} (OperationalError): "
+                             "check the path in DATABASE_URL and its permissions\n")

@@ -200,6 +200,21 @@ def test_help_with_more_words_is_refused_like_case_help(db_url: str, org: Organi
     assert code == 1
 
 
+
+@pytest.mark.parametrize("command", ["who", "channels", "form", "cancel", "dms", "help", "quit", "exit"])
+def test_a_command_that_takes_nothing_more_refuses_more_words(command: str, db_url: str, org: Organisation, clock: FixedClock) -> None:
+    """`who extra` (and form, cancel, channels, quit...) is refused with the usage, as `help extra`
+    and `/case help extra` are: a line that could not be run, and nothing else done (quit does not quit)."""
+    code, out = replay(db_url, org, clock, ["/case close 3549723", f"{command} extra words", "who"])
+    refused = after(out, f"amy> {command} extra words")
+    assert refused.startswith(f"  Too many words after {command}. Usage: `{command}`")
+    assert refused.count("\n") == 1  # the usage only: no people, channels or form shown, the form not closed
+    assert "Closed the form" not in out  # `cancel extra words` left the form open
+    assert "amy      Amy Brooke" in after(out, "amy> who")  # still running after `quit extra words`
+    assert "1 line(s) could not be run." in out
+    assert code == 1
+
+
 def test_unknown_person_gets_a_clear_message(db_url: str, org: Organisation, clock: FixedClock, uow_factory: partial[UnitOfWork]) -> None:
     code, out = replay(db_url, org, clock, ["as nobody /case close 3549723", "who"])
     assert "amy> as nobody /case close 3549723\n  There is no person 'nobody' in the organisation config. People: amy, ben, maria" in out

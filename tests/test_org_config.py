@@ -141,6 +141,15 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path):
         load_organisation(tmp_path / "nope.yml")
 
 
+def test_a_file_that_is_not_utf8_is_a_config_error_naming_the_line(tmp_path: Path):
+    """Saved as Windows-1252 (an é in a team's name): the file and line, not UnicodeDecodeError's traceback."""
+    path = tmp_path / "worktray.yml"
+    path.write_bytes(b"name: Fenshire\nteams:\n  - name: Caf\xe9 team\n")
+    with pytest.raises(ConfigError) as refused:
+        load_organisation(path)
+    assert str(refused.value) == f"{path}, line 3: not UTF-8 text: save the organisation config as UTF-8"
+
+
 def test_a_file_is_read_and_its_name_is_in_the_errors(tmp_path: Path):
     path = tmp_path / "worktray.yml"
     path.write_text(GOOD.replace("role: worker", "role: chief"), encoding="utf-8")

@@ -321,7 +321,7 @@ def test_the_console_shows_a_persons_dms_again_after_a_restart(db_url, org, cloc
     assert "  >> DM to Amy Brooke (as it is now)\n    Closure request 1 · 3549723 (LM) · returned" in shown
     assert "Resubmit" in shown and "Now: Returned to the worker" in shown
     assert "  >> form for amy\n    Resubmit closure" in after(out, "amy> press Resubmit")  # its button works again
-    assert "dms takes nothing more" in out and code == 1
+    assert "Too many words after dms. Usage: `dms`" in out and code == 1
 
     code, out = replay(db_url, org, clock, ["as amy dms", "as amy press Resubmit", "as amy submit"])
     assert code == 0, out

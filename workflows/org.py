@@ -342,6 +342,9 @@ def load_organisation(path: str | Path) -> Organisation:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the organisation config: {e.strerror}") from e
+    except UnicodeDecodeError as e:  # e.g. saved as Windows-1252: a line to correct, not a traceback
+        line = e.object.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text: save the organisation config as UTF-8") from e
     return parse_organisation(text, str(path))
 
 

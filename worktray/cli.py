@@ -34,9 +34,9 @@ with frozen_imports():  # issue 9: SQLAlchemy's import without garbage-collector
     from sqlalchemy.exc import DBAPIError
 
     from workflows.errors import ConfigError
-    from worktray.db_errors import check_url, database_errors
+    from worktray.db_errors import check_url, database_errors, kind_of, unreachable
     from worktray.errors import StartupError
-    from worktray.quick_settings import QuickSettings, quick_settings
+    from worktray.quick_settings import ENV_FILE, QuickSettings, quick_settings
 
 # Issue 9: `worktray case show` starts in well under a second. Each command imports what it
 # needs (alembic only to migrate, Slack and the scheduler only to run), so a short command
@@ -54,19 +54,30 @@ log = logging.getLogger("worktray")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = _settings(args.func)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
+        settings = _settings(args.func)  # a value pydantic refuses: one line per setting (exit 2)
+        logging.basicConfig(level=_log_level(settings.log_level), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        # alembic is imported lazily now, after logging is set up: its import-time plugin notes stay quiet, as before
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         check_url(settings.database_url)  # every command uses the database: an unreadable URL is one line, not a traceback
         return int(args.func(args, settings) or 0)
     except ConfigError as e:
         print(f"worktray: {e}", file=sys.stderr)
         return 2
-    except StartupError as e:  # one clear line, no traceback
-        print(f"worktray: {e}", file=sys.stderr)
+    except StartupError as e:  # one clear line (a line per refused setting), no traceback
+        for line in str(e).splitlines() or [""]:
+            print(f"worktray: {line}", file=sys.stderr)
         return e.code
+
+
+def _log_level(value: str) -> str:
+    """LOG_LEVEL as logging names it (in any case: `info` is INFO); else a ``StartupError``
+    (exit 2) naming the setting, not logging's ValueError traceback."""
+    level = value.strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        shown = repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+        raise StartupError(f"LOG_LEVEL: not a log level; use DEBUG, INFO, WARNING, ERROR or CRITICAL (it is {shown})", code=2)
+    return level
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -143,12 +154,32 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(command: Any) -> Settings | QuickSettings:
     """Full, validated settings; a command that needs only the database and the log level gets
-    them without pydantic-settings (issue 9), unless the .env file leaves one without a value."""
-    if command in _QUICK and (quick := quick_settings()) is not None:
-        return quick
-    from worktray.settings import Settings
+    them without pydantic-settings (issue 9), unless the .env file leaves one without a value.
+    A .env file that is not text in the locale's encoding is one line (exit 2), not a traceback."""
+    try:
+        if command in _QUICK and (quick := quick_settings()) is not None:
+            return quick
+        from worktray.settings import load_settings
 
-    return Settings()
+        return load_settings()
+    except UnicodeDecodeError as e:  # only the .env file is decoded (python-dotenv, the locale's encoding)
+        raise StartupError(f"{ENV_FILE}{_first_undecodable_line(Path(ENV_FILE), e.encoding)}: not {e.encoding} text: "
+                           f"save the .env file as {e.encoding}", code=2) from None
+
+
+NEWLINE = b"\n"
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> str:
+    """", line N" where ``path`` stops decoding (python-dotenv decodes it in chunks, so the error's
+    own offset may be a chunk's), or "" if it cannot be told."""
+    try:
+        path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e:
+        return f", line {e.object[: e.start].count(NEWLINE) + 1}"
+    except (OSError, LookupError):
+        pass
+    return ""
 
 
 def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
@@ -159,10 +190,19 @@ def _uow_factory(settings: Settings | QuickSettings) -> partial[UnitOfWork]:
 
 
 def upgrade(database_url: str) -> None:
-    """Migrate the schema (alembic is imported only by the commands that migrate)."""
+    """Migrate the schema (alembic is imported only by the commands that migrate).
+
+    A database that cannot be reached (wrong host, port or password in DATABASE_URL, a SQLite
+    path that cannot be opened) is one line naming where, as for the other commands
+    (``worktray.db_errors``); a migration step's own failure keeps its traceback."""
     from store.migrate import upgrade as migrate
 
-    migrate(database_url)
+    try:
+        migrate(database_url)
+    except DBAPIError as e:
+        if e.statement is not None:  # connected, and a step of a migration failed
+            raise
+        raise StartupError(unreachable(database_url, kind_of(e))) from None
 
 
 def make_engine(database_url: str) -> Any:

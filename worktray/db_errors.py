@@ -19,8 +19,9 @@ Messages carry the error's class only: never the password, the SQL or its parame
 can name people), nor the driver's own text.
 
 Before any of that, ``check_url`` refuses a DATABASE_URL that SQLAlchemy cannot read at all
-(``worktray.cli.main`` asks it for every command, each of which uses the database): one line
-naming the setting, never the URL itself, which may hold a password.
+(``worktray.cli.main`` asks it for every command, each of which uses the database), or one
+whose driver is not installed (MySQL, SQL Server, Oracle: worktray supports SQLite and PostgreSQL
+with psycopg 3): one line naming the setting, never the URL itself, which may hold a password.
 """
 
 from __future__ import annotations
@@ -49,13 +50,16 @@ def database_errors(database_url: str) -> Iterator[None]:
 
 
 URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH"
+SUPPORTED = "SQLite and PostgreSQL (postgresql://... with psycopg 3)"
 
 
 def check_url(database_url: str) -> None:
     """A ``StartupError`` (exit 2, a setting to correct) unless ``database_url`` is a URL SQLAlchemy
-    can read and names a kind of database it knows; what was wrong, never the URL itself."""
+    can read, names a kind of database it knows and a driver that is installed; what was wrong,
+    never the URL itself."""
     from store.db import normalise_url  # postgres:// is read as worktray reads it (psycopg 3)
 
+    remedy = f"write it as {URL_FORM}"
     try:
         url = make_url(normalise_url(database_url))
     except ArgumentError:  # not NAME://… at all
@@ -64,12 +68,15 @@ def check_url(database_url: str) -> None:
         problem = "is not a database URL (its port is not a number)"
     else:
         try:
-            url.get_dialect()
+            url.get_dialect().import_dbapi()  # the driver too, as create_engine imports it
         except NoSuchModuleError:  # its name is letters, digits and "+" only: nothing secret
             problem = f"names a kind of database SQLAlchemy does not know ({url.drivername})"
+        except ImportError:  # mysql://, mssql://, oracle://, postgresql+psycopg2://: a driver worktray does not install
+            problem = f"names {url.drivername}, whose driver is not installed"
+            remedy = f"worktray supports {SUPPORTED}; {remedy}"
         else:
             return
-    raise StartupError(f"DATABASE_URL {problem}: write it as {URL_FORM}", code=2)
+    raise StartupError(f"DATABASE_URL {problem}: {remedy}", code=2)
 
 
 class _Unreachable(Exception):

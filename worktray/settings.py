@@ -2,14 +2,21 @@
 
 Short commands read the database URL and log level through ``worktray.quick_settings``
 instead (issue 9: no pydantic import); its defaults are these fields' defaults.
+
+``load_settings`` is how the ``worktray`` command reads them: a value pydantic refuses is
+one line per setting, naming its environment variable (exit 2, a setting to correct), never
+pydantic's traceback, and never the value of a setting that can hold a secret.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.db import DEFAULT_DATABASE_URL
+from worktray.errors import StartupError
 from worktray.quick_settings import DEFAULT_LOG_LEVEL, ENV_FILE
 
 
@@ -25,3 +32,41 @@ class Settings(BaseSettings):
     log_level: str = DEFAULT_LOG_LEVEL
     # HTTP mode: worker threads answering Slack; the PostgreSQL pool is sized to match (threads + 2).
     worktray_http_threads: int = Field(default=8, ge=1, le=64)
+
+
+# A setting whose name holds one of these may hold a secret (a token, a signing secret, a URL
+# with a password in it): a message about it never shows its value.
+SECRET_WORDS = ("token", "secret", "password", "url", "key")
+
+
+def load_settings(**values: Any) -> Settings:
+    """``Settings()``, or a ``StartupError`` (exit 2) with one line per setting pydantic refused."""
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        raise StartupError(settings_problems(e), code=2) from None
+
+
+def settings_problems(error: ValidationError) -> str:
+    """One line per refused setting: its environment variable, pydantic's message and, unless
+    the setting may be secret, the value it was given."""
+    problems: dict[str, list[str]] = {}
+    given: dict[str, Any] = {}
+    for err in error.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else ""
+        problems.setdefault(field, [])
+        if err["msg"] not in problems[field]:
+            problems[field].append(err["msg"])
+        given[field] = err.get("input")
+    lines = []
+    for field, messages in problems.items():
+        name = field.upper() or "a setting"
+        secret = any(word in field for word in SECRET_WORDS)
+        shown = "" if secret or given[field] is None else f" (it is {_short(given[field])})"
+        lines.append(f"{name}: {'; '.join(messages)}{shown}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
