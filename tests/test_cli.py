@@ -343,14 +343,22 @@ def test_quick_settings_read_what_settings_read(environment, dot_env, tmp_path, 
 
 
 def test_a_dot_env_line_without_a_value_is_left_to_settings_to_refuse(tmp_path, monkeypatch):
-    """`DATABASE_URL` alone on a line: python-dotenv reads None, which Settings refuses;
-    the quick reader does not guess, so case show says what Settings says."""
+    """`DATABASE_URL` alone on a line: python-dotenv reads None, and pydantic-settings would use
+    the default (a SQLite file here) as if the line were not there. The quick reader does not
+    guess, and Settings refuses it: one line naming it, exit 2, no database made."""
     from worktray.quick_settings import quick_settings
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("DATABASE_URL\n")
+    (tmp_path / ".env").write_text("LOG_LEVEL=INFO\nDATABASE_URL\n")
     assert quick_settings() is None
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    for argv in (["db", "upgrade"], ["case", "show", "3549723"]):
+        result = subprocess.run([sys.executable, "-m", "worktray.cli", *argv], cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == "worktray: DATABASE_URL in .env has no value: write DATABASE_URL=... or remove the line\n"
+    assert not (tmp_path / "worktray.db").exists()
 
 
 def test_person_restrict_sets_and_lifts_the_flag_with_an_event_and_neutral_cards(seeded, ctx, db_url, tmp_path):

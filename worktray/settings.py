@@ -10,6 +10,7 @@ pydantic's traceback, and never the value of a setting that can hold a secret.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
@@ -40,11 +41,28 @@ SECRET_WORDS = ("token", "secret", "password", "url", "key")
 
 
 def load_settings(**values: Any) -> Settings:
-    """``Settings()``, or a ``StartupError`` (exit 2) with one line per setting pydantic refused."""
+    """``Settings()``, or a ``StartupError`` (exit 2) with one line per setting pydantic refused
+    or named in .env without a value."""
+    valueless = valueless_in_env_file()
+    if valueless:
+        raise StartupError("\n".join(f"{name} in {ENV_FILE} has no value: write {name}=... or remove the line" for name in valueless), code=2)
     try:
         return Settings(**values)
     except ValidationError as e:
         raise StartupError(settings_problems(e), code=2) from None
+
+
+def valueless_in_env_file() -> list[str]:
+    """The settings named alone on a line of .env (``DATABASE_URL`` with no ``=``). python-dotenv
+    reads such a line as no value, and pydantic-settings then uses the default as if the line were
+    not there: a deployment that meant PostgreSQL would quietly run on a SQLite file in the
+    working directory."""
+    if not Path(ENV_FILE).is_file():
+        return []
+    from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+    fields = {name.upper() for name in Settings.model_fields}
+    return sorted({key.upper() for key, value in dotenv_values(ENV_FILE).items() if value is None and key.upper() in fields})
 
 
 def settings_problems(error: ValidationError) -> str:
