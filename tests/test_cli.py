@@ -204,6 +204,16 @@ def test_an_invalid_config_stops_the_import_before_the_database(sqlite_url, tmp_
     assert not (tmp_path / "cli.db").exists()
 
 
+def test_each_problem_of_a_config_is_a_line_of_its_own(sqlite_url, tmp_path):
+    """Several mistakes in the org config: each its own line, each saying it comes from worktray."""
+    bad = tmp_path / "worktray.yml"
+    bad.write_text(DEMO_ORG.read_text(encoding="utf-8").replace("manager_channel:", "manager_chanel:", 2), encoding="utf-8")
+    result = run_cli(sqlite_url, "import", str(DEMO_CSV), cwd=tmp_path, config=bad)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4 and all(line.startswith("worktray: ") and "worktray.yml, line " in line for line in lines), lines
+
+
 def test_importing_the_cli_leaves_migrations_slack_and_the_scheduler_unloaded(tmp_path):
     """Issue 9: `worktray case show` starts fast because each command imports what it needs;
     importing the command line (a fresh interpreter) loads no alembic, Slack or APScheduler."""

@@ -61,13 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         check_url(settings.database_url)  # every command uses the database: an unreadable URL is one line, not a traceback
         return int(args.func(args, settings) or 0)
-    except ConfigError as e:
-        print(f"worktray: {e}", file=sys.stderr)
-        return 2
-    except StartupError as e:  # one clear line (a line per refused setting), no traceback
+    except (ConfigError, StartupError) as e:  # a line per problem (per refused setting, per config line), no traceback
         for line in str(e).splitlines() or [""]:
             print(f"worktray: {line}", file=sys.stderr)
-        return e.code
+        return e.code if isinstance(e, StartupError) else 2
 
 
 def _log_level(value: str) -> str:
