@@ -56,14 +56,13 @@ from store.models import (
     WorkerRelationship,
     WorkStep,
 )
-from store.uow import UnitOfWork
+from store.uow import UnitOfWork, in_chunks
 
 MAX_LISTED_ERRORS = 20
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")  # ISO, and the UK day-first form Mosaic-like systems export
 IMPORT_ACTOR = "import"
 NUL_MESSAGE = "contains a NUL character (0x00); remove it and export again"
 WRITE_CHUNK = 5000  # rows per executemany: bounded memory, few round trips
-LOOKUP_CHUNK = 500  # IDs per "IN (...)" look-up (well under SQLite's bound-parameter limit)
 READ_BLOCK = 1 << 20  # bytes per block of the UTF-8 check
 MAX_KEPT_ERRORS = 10_000  # problems kept for the message; beyond this they are only counted
 
@@ -697,11 +696,6 @@ class ErrorList(list[RowError]):
             self.append(error)
 
 
-def _chunks(values: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 class _Import:
     """One import in one transaction: each file streamed once, each row checked and, while no
     problem has been found anywhere, written in chunks (COPY or executemany, ``_insert_many``; no ORM
@@ -863,7 +857,7 @@ class _Writer:
         table, columns = self.table, self.columns
         stored: dict[str, Any] = {}
         if not self.store_empty:
-            for chunk in _chunks([r["id"] for r in rows]):
+            for chunk in in_chunks([r["id"] for r in rows]):
                 query = select(*(table.c[c] for c in columns)).where(table.c.id.in_(chunk))
                 stored.update((r.id, r) for r in self.session.execute(query))
         new = [r for r in rows if r["id"] not in stored]
@@ -884,7 +878,7 @@ class _Writer:
     def _append(self, rows: list[dict[str, Any]]) -> None:
         key = self.spec.key
         if not self.store_empty:
-            for chunk in _chunks(sorted({r["person_id"] for r in rows})):
+            for chunk in in_chunks(sorted({r["person_id"] for r in rows})):
                 query = select(*(self.table.c[k] for k in key)).where(self.table.c.person_id.in_(chunk))
                 self.seen.update(tuple(r) for r in self.session.execute(query))
         new = []

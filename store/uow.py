@@ -9,7 +9,7 @@ committed is rolled back when the block ends.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Row, and_, case, event, func, or_, select, union_all
@@ -40,7 +40,14 @@ from store.models import (
 )
 
 T = TypeVar("T")
+IN_CHUNK = 500  # values per "IN (...)" look-up (well under SQLite's bound-parameter limit)
 PREFIXES_A_QUERY = 100  # ``posted_cards``: a UNION ALL arm each (SQLite allows 500 a compound SELECT)
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` a slice at a time, for look-ups of many values by ``IN (...)``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class ConcurrentChange(Exception):
@@ -78,11 +85,11 @@ class CaseStore:
         ).all()
 
     def workers_of(self, case_ids: Iterable[int]) -> dict[int, str | None]:
-        """The allocated worker of each of these cases (500 a query, by the primary key)."""
+        """The allocated worker of each of these cases (``IN_CHUNK`` a query, by the primary key)."""
         wanted = sorted(set(case_ids))
         found: dict[int, str | None] = {}
-        for start in range(0, len(wanted), 500):
-            found.update(self.session.execute(select(Case.id, Case.worker).where(Case.id.in_(wanted[start : start + 500]))).tuples().all())
+        for chunk in in_chunks(wanted):
+            found.update(self.session.execute(select(Case.id, Case.worker).where(Case.id.in_(chunk))).tuples().all())
         return found
 
     def open_case_types(self) -> set[str]:
@@ -90,9 +97,11 @@ class CaseStore:
         return set(self.session.scalars(select(Case.case_type).where(Case.closed_on.is_(None)).distinct()))
 
     def open_work_steps(self, person_ids: Iterable[str]) -> Sequence[WorkStep]:
-        return self.session.scalars(
-            select(WorkStep).where(WorkStep.person_id.in_(list(person_ids)), WorkStep.status == "open").order_by(WorkStep.id)
-        ).all()
+        """The open steps of these people, in id order (``IN_CHUNK`` people a query)."""
+        found: list[WorkStep] = []
+        for chunk in in_chunks(sorted(set(person_ids))):
+            found += self.session.scalars(select(WorkStep).where(WorkStep.person_id.in_(chunk), WorkStep.status == "open")).all()
+        return sorted(found, key=lambda step: step.id)
 
     def open_work_steps_scheduled(self, kind: str, on_or_before: dt.date) -> Sequence[WorkStep]:
         """Open steps of a kind whose scheduled date is on or before a date (the caller decides which date)."""
@@ -248,12 +257,12 @@ class Requests:
         return self.session.execute(query.limit(limit)).all()
 
     def with_people(self, request_ids: Iterable[int]) -> list[Request]:
-        """These requests with their people and cases, in id order (500 a query)."""
+        """These requests with their people and cases, in id order (``IN_CHUNK`` a query)."""
         wanted = sorted(set(request_ids))
         found: list[Request] = []
-        for start in range(0, len(wanted), 500):
+        for chunk in in_chunks(wanted):
             found += self.session.scalars(
-                select(Request).where(Request.id.in_(wanted[start : start + 500])).order_by(Request.id)
+                select(Request).where(Request.id.in_(chunk)).order_by(Request.id)
                 .options(joinedload(Request.person), joinedload(Request.case))
             ).all()
         return found
@@ -403,8 +412,7 @@ class HomeViewers:
         """Those of ``chat_user_ids`` who have opened Home (looked up by the primary key)."""
         wanted = sorted(set(chat_user_ids))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in in_chunks(wanted):
             found.update(self.session.scalars(select(HomeViewer.chat_user_id).where(HomeViewer.chat_user_id.in_(chunk))))
         return found
 
@@ -556,8 +564,8 @@ class UnitOfWork:
         row and where it was posted, oldest first."""
         prefixes = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
         found: list[tuple[OutboxMessage, ChatMessage]] = []
-        for start in range(0, len(prefixes), PREFIXES_A_QUERY):
-            found += self._posted_cards(prefixes[start : start + PREFIXES_A_QUERY], channel)
+        for chunk in in_chunks(prefixes, PREFIXES_A_QUERY):
+            found += self._posted_cards(chunk, channel)
         return sorted(found, key=lambda pair: pair[0].id)
 
     def _posted_cards(self, prefixes: Sequence[str], channel: str | None) -> list[tuple[OutboxMessage, ChatMessage]]:
@@ -640,8 +648,8 @@ class UnitOfWork:
         the keys owed for the first time (issue 9: in steady state, a few, not tens of thousands)."""
         wanted = sorted(set(keys))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            found.update(self.session.scalars(select(Reminder.key).where(Reminder.key.in_(wanted[start : start + 500]))))
+        for chunk in in_chunks(wanted):
+            found.update(self.session.scalars(select(Reminder.key).where(Reminder.key.in_(chunk))))
         return found
 
     def reminders_sent(self, key_prefix: str = "") -> Sequence[Reminder]:

@@ -57,10 +57,9 @@ def blocking_steps_of(uow: UnitOfWork, ctx: Context, groups: Iterable[Iterable[s
     people = sorted({p for g in wanted for p in g})
     cutoff = incoming_cutoff(ctx)
     by_person: dict[str, list[WorkStep]] = {}
-    for start in range(0, len(people), 500):
-        for step in uow.cases.open_work_steps(people[start : start + 500]):
-            if is_due(step, cutoff):
-                by_person.setdefault(step.person_id, []).append(step)
+    for step in uow.cases.open_work_steps(people):
+        if is_due(step, cutoff):
+            by_person.setdefault(step.person_id, []).append(step)
     found: dict[tuple[str, ...], list[WorkStep]] = {}
     for group in wanted:
         steps = sorted((s for p in dict.fromkeys(group) for s in by_person.get(p, [])), key=lambda s: s.id)
