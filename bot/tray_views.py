@@ -194,14 +194,7 @@ def affected_viewers(uow: UnitOfWork, ctx: Context, request_ids: set[int]) -> se
     (``workflows.tray.note_home_opened``). The others are left out before any tray is drawn:
     drawing is the cost, and Slack draws their Home afresh when they open it."""
     people: set[str] = set()
-    for request_id in sorted(request_ids):
-        request = uow.requests.get(request_id)
-        if request is not None:
-            people |= tray.affected_by(uow, ctx, request)
+    for request in uow.requests.with_people(request_ids):  # one query for the batch's requests, not one each
+        people |= tray.affected_by(uow, ctx, request)
     return tray.home_viewers(uow, {c for c in (ctx.org.chat_id_of(p) for p in people) if c})
 
-
-def affected_homes(uow: UnitOfWork, ctx: Context, request_ids: set[int]) -> list[tuple[str, list[Card]]]:
-    """The Home tabs to republish after these requests moved: (chat user ID, cards), one per
-    person of ``affected_viewers``, in a stable order."""
-    return [(chat_id, home_cards(uow, ctx, chat_id)) for chat_id in sorted(affected_viewers(uow, ctx, request_ids))]

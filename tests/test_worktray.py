@@ -314,11 +314,12 @@ def test_transfer_decisions_and_disputes_reach_the_right_trays(journey: Journey,
 
 
 def test_only_home_viewers_trays_are_drawn_after_a_request_moves(journey: Journey, ctx: Context, clock: FixedClock) -> None:
-    """Issue 9: ``affected_homes`` keeps the people who have opened Home (``note_home_opened``)
-    and draws no tray for the others; a second opening moves ``last_opened_at`` only (an upsert)."""
+    """Issue 9: ``affected_viewers`` (whose Homes the deliverer draws after a move) keeps the people
+    who have opened Home (``note_home_opened``), so no tray is drawn for the others; a second
+    opening moves ``last_opened_at`` only (an upsert)."""
     rid = journey.request(LILY, "amy")  # amy's request: amy, the Under 12s managers, business support, ...
     with journey.uow() as uow:
-        assert tray_views.affected_homes(uow, ctx, {rid}) == []  # nobody has opened Home yet
+        assert sorted(tray_views.affected_viewers(uow, ctx, {rid})) == []  # nobody has opened Home yet
     with journey.uow() as uow:
         tray.note_home_opened(uow, ctx, "U0MARIA")
     first = clock.now()
@@ -327,8 +328,7 @@ def test_only_home_viewers_trays_are_drawn_after_a_request_moves(journey: Journe
         with journey.uow() as uow:
             tray.note_home_opened(uow, ctx, chat_id)
     with journey.uow() as uow:
-        homes = tray_views.affected_homes(uow, ctx, {rid})
-        assert [chat_id for chat_id, _ in homes] == ["U0MARIA"]  # a viewer the request does not touch (ruth, adults-south) is not drawn
+        assert sorted(tray_views.affected_viewers(uow, ctx, {rid})) == ["U0MARIA"]  # a viewer the request does not touch (ruth, adults-south) is not drawn
         # Someone outside the organisation is not noted (no request is ever in their tray).
         assert tray.home_viewers(uow, {"U0MARIA", "U0AMY", "U0RUTH", "U0NOTINORG"}) == {"U0MARIA", "U0RUTH"}
         row = uow.session.get(HomeViewer, "U0MARIA")  # the first opening kept, the last moved
